@@ -1,0 +1,29 @@
+"""Pure-PyTorch core of skmmvae: no numpy, no scikit-learn.
+
+``MultiModalModule`` is the model; ``objective_terms`` and ``iw_log_likelihood`` train and
+score it; the registries ``AGGREGATORS``, ``LIKELIHOODS`` and ``OBJECTIVES`` list what can be
+selected by name.
+"""
+from .aggregators import AGGREGATORS, make_aggregator
+from .distributions import DiagGaussian, GaussianMixture
+from .likelihoods import LIKELIHOODS, make_likelihood
+from .model import MultiModalModule
+from .objectives import OBJECTIVES, iw_log_likelihood, objective_terms, sample_subsets
+from .priors import GaussianMixturePrior, StandardNormalPrior, make_prior
+
+__all__ = [
+    "AGGREGATORS",
+    "LIKELIHOODS",
+    "OBJECTIVES",
+    "DiagGaussian",
+    "GaussianMixture",
+    "GaussianMixturePrior",
+    "MultiModalModule",
+    "StandardNormalPrior",
+    "iw_log_likelihood",
+    "make_aggregator",
+    "make_likelihood",
+    "make_prior",
+    "objective_terms",
+    "sample_subsets",
+]

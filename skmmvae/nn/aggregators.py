@@ -1,0 +1,306 @@
+"""Aggregators: from a set of modality tokens to the posterior ``q(z | x_S)``.
+
+Every aggregator takes ``tokens`` of shape ``(B, M, E)`` and a boolean ``mask`` of shape
+``(B, M)`` (True where modality ``s`` is in the conditioning set ``S`` of that row) and returns
+a distribution object (:mod:`.distributions`). Rows may have any mix of modalities, the empty
+set included; permutation-invariant aggregators give the same posterior for any order of the
+tokens. Tokens of masked modalities are never read (they are replaced, not multiplied, so NaN
+or inf in them cannot leak).
+"""
+import math
+
+import torch
+from torch import nn
+
+from .distributions import DiagGaussian, GaussianMixture, positive_scale
+from .networks import mlp
+
+
+def _masked(tokens, mask):
+    return torch.where(mask.unsqueeze(-1), tokens, torch.zeros((), dtype=tokens.dtype))
+
+
+class Aggregator(nn.Module):
+    """Base class; ``token_size`` is the width the modality encoders must output."""
+
+    token_size: int
+
+    def forward(self, tokens, mask):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+# --------------------------------------------------------------------------- experts
+
+
+class ProductOfExperts(Aggregator):
+    """Textbook product of Gaussian experts in natural parameters, with an N(0, I) prior expert.
+
+    Each token is an expert ``(mu_s, raw_s)`` with ``sigma_s = min_scale + softplus(raw_s)``;
+    ``precision = 1 + sum_s 1/sigma_s^2`` and ``mean = (sum_s mu_s/sigma_s^2) / precision``.
+    The empty set gives the prior expert N(0, I).
+    """
+
+    def __init__(self, n_latent, min_scale=1e-3, **_):
+        super().__init__()
+        self.n_latent = n_latent
+        self.token_size = 2 * n_latent
+        self.min_scale = min_scale
+
+    def natural_parameters(self, tokens, mask):
+        loc, raw = tokens.split(self.n_latent, dim=-1)
+        precision = positive_scale(raw, self.min_scale) ** -2
+        keep = mask.unsqueeze(-1)
+        zero = torch.zeros((), dtype=tokens.dtype, device=tokens.device)
+        total_precision = 1.0 + torch.where(keep, precision, zero).sum(-2)
+        weighted_mean = torch.where(keep, loc * precision, zero).sum(-2)
+        return total_precision, weighted_mean
+
+    def forward(self, tokens, mask):
+        precision, weighted_mean = self.natural_parameters(tokens, mask)
+        return DiagGaussian(weighted_mean / precision, precision.rsqrt())
+
+
+class MixtureOfExperts(Aggregator):
+    """Uniform mixture of the unimodal Gaussian experts in ``S`` (weights without gradient).
+
+    The empty set falls back to the prior: its components are appended as extra experts that
+    carry weight only in rows where no modality is present.
+    """
+
+    def __init__(self, n_latent, prior, min_scale=1e-3, **_):
+        super().__init__()
+        self.n_latent = n_latent
+        self.token_size = 2 * n_latent
+        self.min_scale = min_scale
+        self.prior = [prior]  # a list keeps the prior out of this module's parameters
+
+    def forward(self, tokens, mask):
+        batch = tokens.shape[0]
+        loc, raw = tokens.split(self.n_latent, dim=-1)
+        scale = positive_scale(raw, self.min_scale)
+        prior = self.prior[0].distribution(batch)
+        if isinstance(prior, DiagGaussian):
+            p_logits = torch.zeros(batch, 1, dtype=tokens.dtype, device=tokens.device)
+            p_loc, p_scale = prior.loc.unsqueeze(1), prior.scale.unsqueeze(1)
+        else:
+            p_logits, p_loc, p_scale = prior.logits, prior.loc, prior.scale
+        empty = ~mask.any(-1, keepdim=True)
+        neg_inf = torch.tensor(-math.inf, dtype=tokens.dtype, device=tokens.device)
+        logits = torch.cat(
+            [
+                torch.where(mask, torch.zeros_like(loc[..., 0]), neg_inf),
+                torch.where(empty, p_logits.detach(), neg_inf),
+            ],
+            dim=-1,
+        )
+        safe_loc = _masked(loc, mask)
+        safe_scale = torch.where(mask.unsqueeze(-1), scale, torch.ones_like(scale))
+        return GaussianMixture(
+            logits,
+            torch.cat([safe_loc, p_loc], 1),
+            torch.cat([safe_scale, p_scale], 1),
+            learnable_weights=False,
+        )
+
+
+class MixtureOfProductsOfExperts(ProductOfExperts):
+    """Mixture, uniform over the non-empty subsets ``A`` of ``S``, of ``PoE(A)``.
+
+    Enumerating all ``2^M - 1`` subsets is only done while it is at most ``n_subsets``;
+    beyond that each row draws ``n_subsets`` subsets of its ``S`` uniformly at random (with
+    replacement), which keeps the cost linear in ``M``. The draw is fresh in training and fixed
+    (seeded) in evaluation so that ``transform`` is deterministic.
+    """
+
+    def __init__(self, n_latent, min_scale=1e-3, n_subsets=32, **_):
+        super().__init__(n_latent, min_scale)
+        self.n_subsets = int(n_subsets)
+
+    def subset_masks(self, mask):
+        """Boolean ``(B, C, M)`` masks of subsets ``A`` of each row's ``S`` and their validity."""
+        batch, n_mod = mask.shape
+        if 2**n_mod - 1 <= self.n_subsets:
+            codes = torch.arange(1, 2**n_mod, device=mask.device)
+            bits = (codes.unsqueeze(-1) >> torch.arange(n_mod, device=mask.device)) & 1
+            subsets = bits.bool().unsqueeze(0).expand(batch, -1, -1)  # (B, C, M)
+            valid = ~(subsets & ~mask.unsqueeze(1)).any(-1)  # A subset of S
+            return subsets, valid
+        generator = None
+        if not self.training:
+            generator = torch.Generator(device=mask.device).manual_seed(0)
+        subsets = _uniform_nonempty_subsets(mask, self.n_subsets, generator)
+        return subsets, subsets.any(-1)
+
+    def forward(self, tokens, mask):
+        subsets, valid = self.subset_masks(mask)
+        # Rows with an empty S keep every component: each is the prior expert alone.
+        valid = valid | ~mask.any(-1, keepdim=True)
+        expanded = tokens.unsqueeze(1).expand(-1, subsets.shape[1], -1, -1)
+        precision, weighted_mean = self.natural_parameters(expanded, subsets & mask.unsqueeze(1))
+        neg_inf = torch.tensor(-math.inf, dtype=tokens.dtype, device=tokens.device)
+        logits = torch.where(valid, torch.zeros((), dtype=tokens.dtype), neg_inf)
+        return GaussianMixture(
+            logits, weighted_mean / precision, precision.rsqrt(), learnable_weights=False
+        )
+
+
+def _uniform_nonempty_subsets(mask, n_draws, generator=None):
+    """``n_draws`` subsets per row, uniform over the non-empty subsets of the row's mask.
+
+    Exact and linear in ``M``: the size ``k`` follows ``C(n, k) / (2^n - 1)`` (inverse CDF),
+    then the ``k`` members with the smallest random keys are kept. Rows with an empty mask get
+    empty subsets.
+    """
+    batch, n_mod = mask.shape
+    device = mask.device
+    n = mask.sum(-1, keepdim=True).to(torch.float64)  # (B, 1)
+    k = torch.arange(1, n_mod + 1, device=device, dtype=torch.float64)  # (M,)
+    log_binom = torch.lgamma(n + 1) - torch.lgamma(k + 1) - torch.lgamma((n - k).clamp(min=0) + 1)
+    log_binom = torch.where(k <= n, log_binom, torch.tensor(-math.inf, dtype=torch.float64))
+    probs = torch.softmax(torch.where(n > 0, log_binom, torch.zeros_like(log_binom)), -1)
+    cdf = probs.cumsum(-1).unsqueeze(1)  # (B, 1, M)
+    u = torch.rand(batch, n_draws, 1, device=device, generator=generator, dtype=torch.float64)
+    size = 1 + (cdf < u).sum(-1, keepdim=True)  # (B, C, 1)
+    keys = torch.rand(batch, n_draws, n_mod, device=device, generator=generator)
+    keys = torch.where(mask.unsqueeze(1), keys, torch.full_like(keys, 2.0))
+    rank = keys.argsort(-1).argsort(-1)
+    return (rank < size) & mask.unsqueeze(1)
+
+
+# ----------------------------------------------------------------- permutation-invariant
+
+
+class _GaussianHead(nn.Module):
+    """MLP from the pooled vector to a Gaussian, or to a K-component Gaussian mixture."""
+
+    def __init__(self, in_features, hidden, n_latent, n_mixture, activation, min_scale):
+        super().__init__()
+        self.n_latent, self.n_mixture, self.min_scale = n_latent, n_mixture, min_scale
+        n_out = 2 * n_latent if n_mixture == 1 else n_mixture * (2 * n_latent + 1)
+        self.net = mlp(in_features, hidden, n_out, activation)
+
+    def forward(self, pooled):
+        out = self.net(pooled)
+        if self.n_mixture == 1:
+            loc, raw = out.split(self.n_latent, -1)
+            return DiagGaussian(loc, positive_scale(raw, self.min_scale))
+        k, d = self.n_mixture, self.n_latent
+        logits, params = out.split([k, 2 * k * d], -1)
+        loc, raw = params.reshape(-1, k, 2 * d).split(d, -1)
+        return GaussianMixture(logits, loc, positive_scale(raw, self.min_scale))
+
+
+class SumPooling(Aggregator):
+    """DeepSets: ``q(z|x_S) = rho(sum_{s in S} chi(h_s))``.
+
+    ``chi`` is shared by all modalities; the sum (not a mean) keeps the size of ``S`` visible,
+    as precisions add up in a PoE. The empty set maps to the learnt constant ``rho(0)``.
+    """
+
+    def __init__(
+        self,
+        n_latent,
+        token_size=128,
+        hidden_sizes=(128, 128),
+        n_mixture=1,
+        activation="leaky_relu",
+        min_scale=1e-3,
+        **_,
+    ):
+        super().__init__()
+        self.token_size = token_size
+        self.chi = mlp(token_size, hidden_sizes, token_size, activation)
+        self.rho = _GaussianHead(token_size, hidden_sizes, n_latent, n_mixture, activation, min_scale)
+
+    def forward(self, tokens, mask):
+        return self.rho(_masked(self.chi(tokens), mask).sum(1))
+
+
+class _SetAttentionBlock(nn.Module):
+    """Pre-LayerNorm self-attention block over the token set, masked keys, then a feed-forward."""
+
+    def __init__(self, width, n_heads, hidden):
+        super().__init__()
+        self.norm1 = nn.LayerNorm(width)
+        self.attention = nn.MultiheadAttention(width, n_heads, bias=False, batch_first=True)
+        self.norm2 = nn.LayerNorm(width)
+        self.ff = nn.Sequential(nn.Linear(width, hidden), nn.ReLU(), nn.Linear(hidden, width))
+
+    def forward(self, tokens, key_padding_mask):
+        h = self.norm1(tokens)
+        attended, _ = self.attention(h, h, h, key_padding_mask=key_padding_mask, need_weights=False)
+        tokens = tokens + attended
+        return tokens + self.ff(self.norm2(tokens))
+
+
+class SelfAttention(Aggregator):
+    """Set-Transformer-style encoder: attention among the tokens of ``S``, then masked sum.
+
+    Rows whose ``S`` is empty would give NaN in attention (every key masked); they attend to
+    all tokens instead and are then removed by the masked sum, so they map to ``rho(0)``.
+    """
+
+    def __init__(
+        self,
+        n_latent,
+        token_size=128,
+        hidden_sizes=(128, 128),
+        n_mixture=1,
+        n_heads=4,
+        n_blocks=1,
+        activation="leaky_relu",
+        min_scale=1e-3,
+        **_,
+    ):
+        super().__init__()
+        if token_size % n_heads:
+            raise ValueError(f"embedding_size ({token_size}) must be divisible by n_heads ({n_heads})")
+        self.token_size = token_size
+        hidden = hidden_sizes[0] if hidden_sizes else token_size
+        self.project = mlp(token_size, (hidden,), token_size, activation)
+        self.blocks = nn.ModuleList(
+            [_SetAttentionBlock(token_size, n_heads, hidden) for _ in range(n_blocks)]
+        )
+        self.norm = nn.LayerNorm(token_size)
+        self.rho = _GaussianHead(token_size, hidden_sizes, n_latent, n_mixture, activation, min_scale)
+
+    def forward(self, tokens, mask):
+        empty = ~mask.any(-1, keepdim=True)
+        key_padding_mask = ~(mask | empty)
+        t = self.project(_masked(tokens, mask))
+        for block in self.blocks:
+            t = block(t, key_padding_mask)
+        return self.rho(_masked(self.norm(t), mask).sum(1))
+
+
+# --------------------------------------------------------------------------- registry
+
+
+AGGREGATORS = {
+    "poe": (ProductOfExperts, {}),
+    "moe": (MixtureOfExperts, {}),
+    "mopoe": (MixtureOfProductsOfExperts, {}),
+    "sumpooling": (SumPooling, {}),
+    "selfattention": (SelfAttention, {}),
+    "sumpooling_mixture": (SumPooling, {"mixture": True}),
+    "selfattention_mixture": (SelfAttention, {"mixture": True}),
+}
+
+
+def make_aggregator(name, n_latent, prior, embedding_size=128, hidden_sizes=(128, 128),
+                    n_mixture_components=5, min_scale=1e-3, **options):
+    """Build an aggregator from its registry name (see ``AGGREGATORS``)."""
+    try:
+        cls, flags = AGGREGATORS[name]
+    except KeyError:
+        raise ValueError(f"unknown aggregation {name!r}; choose from {sorted(AGGREGATORS)}") from None
+    n_mixture = n_mixture_components if flags.get("mixture") else 1
+    return cls(
+        n_latent=n_latent,
+        prior=prior,
+        token_size=embedding_size,
+        hidden_sizes=tuple(hidden_sizes),
+        n_mixture=n_mixture,
+        min_scale=min_scale,
+        **options,
+    )

@@ -1,0 +1,145 @@
+"""Small posterior/prior distribution objects used by the objectives.
+
+Every distribution here has a batch shape ``(B,)`` and an event of size ``D``. Samples carry
+a leading sample axis: ``rsample(n)`` returns ``(n, B, D)`` and ``log_prob`` maps
+``(n, B, D)`` to ``(n, B)``. The objectives only use the methods below, so they never need to
+know which aggregator made a posterior.
+"""
+import math
+
+import torch
+from torch.nn import functional as F
+
+_LOG_2PI = math.log(2.0 * math.pi)
+
+
+def gaussian_log_density(z, loc, scale):
+    """Log-density of a diagonal Gaussian, summed over the last axis."""
+    var_term = ((z - loc) / scale) ** 2
+    return -0.5 * (var_term + 2.0 * torch.log(scale) + _LOG_2PI).sum(-1)
+
+
+class DiagGaussian:
+    """Diagonal Gaussian ``N(loc, diag(scale**2))`` with ``loc, scale`` of shape ``(B, D)``."""
+
+    def __init__(self, loc, scale):
+        self.loc = loc
+        self.scale = scale
+
+    @property
+    def mean(self):
+        return self.loc
+
+    @property
+    def variance(self):
+        return self.scale**2
+
+    def rsample(self, n=1):
+        eps = torch.randn((n,) + self.loc.shape, dtype=self.loc.dtype, device=self.loc.device)
+        return self.loc + self.scale * eps
+
+    def sample(self, n=1):
+        with torch.no_grad():
+            return self.rsample(n)
+
+    def log_prob(self, z):
+        return gaussian_log_density(z, self.loc, self.scale)
+
+    def sample_weighted(self, n=1):
+        """Reparameterised samples ``(n, B, D)`` and their weights ``(n, B)`` (each ``1/n``)."""
+        z = self.rsample(n)
+        return z, z.new_full(z.shape[:-1], 1.0 / n)
+
+    def detach(self):
+        return DiagGaussian(self.loc.detach(), self.scale.detach())
+
+    def __getitem__(self, index):
+        return DiagGaussian(self.loc[index], self.scale[index])
+
+
+class GaussianMixture:
+    """Mixture of diagonal Gaussians.
+
+    Parameters
+    ----------
+    logits : Tensor of shape (B, C)
+        Unnormalised log mixture weights; ``-inf`` switches a component off.
+    loc, scale : Tensor of shape (B, C, D)
+    learnable_weights : bool
+        If True, ``sample_weighted`` uses the stratified estimator (one reparameterised sample
+        per component, weighted by the component weight) so gradients reach the weights. If
+        False (uniform stop-gradient weights, as for MoE), a component index is drawn and only
+        that component is sampled, which costs no more than a Gaussian.
+    """
+
+    def __init__(self, logits, loc, scale, learnable_weights=True):
+        self.logits = logits
+        self.loc = loc
+        self.scale = scale
+        self.learnable_weights = learnable_weights
+
+    @property
+    def log_weights(self):
+        return torch.log_softmax(self.logits, dim=-1)
+
+    @property
+    def weights(self):
+        return torch.softmax(self.logits, dim=-1)
+
+    @property
+    def mean(self):
+        return (self.weights.unsqueeze(-1) * self.loc).sum(-2)
+
+    @property
+    def variance(self):
+        w = self.weights.unsqueeze(-1)
+        second_moment = (w * (self.scale**2 + self.loc**2)).sum(-2)
+        return second_moment - self.mean**2
+
+    def _component_sample(self, index, n):
+        """Reparameterised draw from the components picked by ``index`` (n, B)."""
+        gather = index.unsqueeze(-1).unsqueeze(-1).expand(n, -1, 1, self.loc.shape[-1])
+        loc = self.loc.unsqueeze(0).expand(n, -1, -1, -1).gather(2, gather).squeeze(2)
+        scale = self.scale.unsqueeze(0).expand(n, -1, -1, -1).gather(2, gather).squeeze(2)
+        return loc + scale * torch.randn_like(loc)
+
+    def rsample(self, n=1):
+        """Samples with the component index drawn without gradient."""
+        index = torch.multinomial(self.weights.detach(), n, replacement=True).T  # (n, B)
+        return self._component_sample(index, n)
+
+    def sample(self, n=1):
+        with torch.no_grad():
+            return self.rsample(n)
+
+    def log_prob(self, z):
+        # z: (n, B, D) -> component log-densities (n, B, C)
+        comp = gaussian_log_density(z.unsqueeze(-2), self.loc, self.scale)
+        return torch.logsumexp(self.log_weights + comp, dim=-1)
+
+    def sample_weighted(self, n=1):
+        if not self.learnable_weights:
+            z = self.rsample(n)
+            return z, z.new_full(z.shape[:-1], 1.0 / n)
+        # Stratified: n samples from every component, (n*C, B, D), weights w_c / n.
+        eps = torch.randn((n,) + self.loc.shape, dtype=self.loc.dtype, device=self.loc.device)
+        z = self.loc + self.scale * eps  # (n, B, C, D)
+        n_comp = self.loc.shape[-2]
+        z = z.permute(0, 2, 1, 3).reshape(n * n_comp, self.loc.shape[0], -1)
+        w = (self.weights / n).T.unsqueeze(0).expand(n, -1, -1).reshape(n * n_comp, -1)
+        return z, w
+
+    def detach(self):
+        return GaussianMixture(
+            self.logits.detach(), self.loc.detach(), self.scale.detach(), self.learnable_weights
+        )
+
+    def __getitem__(self, index):
+        return GaussianMixture(
+            self.logits[index], self.loc[index], self.scale[index], self.learnable_weights
+        )
+
+
+def positive_scale(raw, min_scale):
+    """Map an unconstrained output to a standard deviation ``min_scale + softplus(raw)``."""
+    return min_scale + F.softplus(raw)

@@ -1,0 +1,178 @@
+"""The multi-modal VAE module: encoders -> aggregator -> latent -> decoders.
+
+Pure PyTorch. Modalities are handled as an ordered list of tensors ``xs`` (one ``(B, d_s)``
+tensor each, missing rows filled with zeros) plus a boolean ``mask`` ``(B, M)`` that says
+which modalities are present (or, for an encoder call, which are in the conditioning set).
+"""
+import torch
+from torch import nn
+
+from .aggregators import make_aggregator
+from .distributions import gaussian_log_density, positive_scale
+from .networks import FlattenSamples, fit_width, mlp
+from .priors import make_prior
+
+
+class PrivateEncoder(nn.Module):
+    """Permutation-equivariant encoder of modality-specific latents ``q(z~_s | x_S, z)``.
+
+    For each ``s`` in ``S``: ``MLP(sum_{t in S} chi_pool(h_t) + chi_eq(h_s) + chi_z(z))`` gives
+    a Gaussian over ``z~_s`` (paper section 2.7). Shared weights over modalities make it
+    equivariant to their order.
+    """
+
+    def __init__(self, token_size, n_latent, n_private, hidden=128, min_scale=1e-3):
+        super().__init__()
+        self.n_private, self.min_scale = n_private, min_scale
+        self.pool = nn.Linear(token_size, hidden)
+        self.own = nn.Linear(token_size, hidden)
+        self.from_z = nn.Linear(n_latent, hidden)
+        self.head = mlp(hidden, (hidden,), 2 * n_private, "leaky_relu")
+
+    def forward(self, tokens, mask, z):
+        keep = mask.unsqueeze(-1)
+        pooled = torch.where(keep, self.pool(tokens), torch.zeros((), dtype=tokens.dtype)).sum(1)
+        h = pooled.unsqueeze(1) + self.own(tokens)  # (B, M, H)
+        h = h.unsqueeze(0) + self.from_z(z).unsqueeze(-2)  # (C, B, M, H)
+        loc, raw = self.head(h).split(self.n_private, -1)
+        return loc, positive_scale(raw, self.min_scale)
+
+
+class MultiModalModule(nn.Module):
+    """Multi-modal VAE ``p(z) prod_s p(x_s | z, z~_s)`` with an aggregated encoder ``q(z | x_S)``.
+
+    Parameters
+    ----------
+    likelihoods : dict of str -> Likelihood
+        One observation model per modality, in modality order.
+    n_latent : int
+        Size of the shared latent ``z``.
+    aggregation : str
+        Registry name of the aggregator (see :data:`skmmvae.nn.aggregators.AGGREGATORS`).
+    n_prior_components : int
+        1 for a standard normal prior, more for a learnable Gaussian mixture.
+    n_private : int
+        Size of each modality-specific latent (0 disables them).
+    hidden_sizes, decoder_hidden_sizes : tuple of int
+        Hidden widths of the default encoder and decoder MLPs.
+    embedding_size : int
+        Token width of the permutation-invariant aggregators.
+    encoders, decoders : dict of str -> nn.Module, optional
+        Custom networks for some modalities. An encoder maps the (one-hot for categorical)
+        modality ``(B, d_s)`` to ``(B, width)``; a decoder maps ``(B, n_latent + n_private)``
+        to ``(B, width)``. A ``Linear`` is appended when ``width`` is not the size needed.
+    n_mixture_components : int
+        Components of the ``*_mixture`` aggregators' posteriors.
+    """
+
+    def __init__(
+        self,
+        likelihoods,
+        n_latent,
+        aggregation="sumpooling",
+        n_prior_components=1,
+        n_private=0,
+        hidden_sizes=(128, 128),
+        decoder_hidden_sizes=None,
+        embedding_size=128,
+        encoders=None,
+        decoders=None,
+        n_mixture_components=5,
+        activation="relu",
+        min_scale=1e-3,
+        aggregator_options=None,
+    ):
+        super().__init__()
+        self.names = list(likelihoods)
+        self.n_latent, self.n_private = int(n_latent), int(n_private)
+        self.likelihoods = nn.ModuleDict(likelihoods)
+        self.prior = make_prior(n_latent, n_prior_components, min_scale)
+        self.aggregator = make_aggregator(
+            aggregation,
+            n_latent,
+            self.prior,
+            embedding_size=embedding_size,
+            hidden_sizes=hidden_sizes,
+            n_mixture_components=n_mixture_components,
+            min_scale=min_scale,
+            **(aggregator_options or {}),
+        )
+        token_size = self.aggregator.token_size
+        decoder_hidden = tuple(reversed(hidden_sizes)) if decoder_hidden_sizes is None else decoder_hidden_sizes
+        encoders, decoders = encoders or {}, decoders or {}
+        self.encoders = nn.ModuleList()
+        self.decoders = nn.ModuleList()
+        for name, lik in self.likelihoods.items():
+            enc = encoders.get(name)
+            enc = mlp(lik.input_features, hidden_sizes, token_size, activation) if enc is None else enc
+            self.encoders.append(fit_width(enc, lik.input_features, token_size))
+            dec_in = self.n_latent + self.n_private
+            dec = decoders.get(name)
+            dec = mlp(dec_in, decoder_hidden, lik.n_params, activation) if dec is None else dec
+            self.decoders.append(FlattenSamples(fit_width(dec, dec_in, lik.n_params)))
+        self.private = None
+        if self.n_private:
+            width = hidden_sizes[0] if hidden_sizes else token_size
+            self.private = PrivateEncoder(token_size, n_latent, n_private, width, min_scale)
+
+    @property
+    def n_modalities(self):
+        return len(self.names)
+
+    def tokens(self, xs, mask):
+        """Encode each modality: ``(B, M, E)``; rows of missing modalities are zeros."""
+        out = []
+        for s, (x, enc, lik) in enumerate(zip(xs, self.encoders, self.likelihoods.values())):
+            h = enc(lik.encoder_input(x))
+            out.append(torch.where(mask[:, s : s + 1], h, torch.zeros((), dtype=h.dtype)))
+        return torch.stack(out, 1)
+
+    def posterior(self, tokens, mask):
+        """``q(z | x_S)`` with ``S`` given row-wise by ``mask``."""
+        return self.aggregator(tokens, mask)
+
+    def encode(self, xs, mask):
+        return self.posterior(self.tokens(xs, mask), mask)
+
+    def private_latents(self, tokens, enc_mask, z):
+        """Samples ``z~ (C, B, M, p)`` and ``log q(z~) - log p(z~)`` (STL) per modality.
+
+        Modalities outside ``enc_mask`` draw ``z~`` from the N(0, I) prior (and add no KL).
+        """
+        loc, scale = self.private(tokens, enc_mask, z)
+        eps = torch.randn_like(loc)
+        keep = enc_mask.unsqueeze(-1)
+        sample = torch.where(keep, loc + scale * eps, eps)
+        log_q = gaussian_log_density(sample, loc.detach(), scale.detach())
+        log_p = gaussian_log_density(sample, torch.zeros_like(loc), torch.ones_like(scale))
+        kl = torch.where(enc_mask, log_q - log_p, torch.zeros((), dtype=loc.dtype))
+        return sample, kl
+
+    def decode(self, z, s, private=None):
+        """Decoder output (likelihood parameters) of modality ``s`` for ``z`` ``(..., d)``."""
+        if self.n_private:
+            if private is None:
+                private = torch.zeros(*z.shape[:-1], self.n_private, dtype=z.dtype, device=z.device)
+            z = torch.cat([z, private], -1)
+        return self.decoders[s](z)
+
+    def log_likelihoods(self, xs, z, tokens=None, enc_mask=None):
+        """``log p(x_s | z, z~_s)`` as ``(C, B, M)`` and the private-latent KL terms ``(C, B, M)``.
+
+        Values for missing modalities are computed on filler data: callers mask them out.
+        """
+        private = private_kl = None
+        if self.n_private:
+            private, private_kl = self.private_latents(tokens, enc_mask, z)
+        logliks = []
+        for s, (x, lik) in enumerate(zip(xs, self.likelihoods.values())):
+            params = self.decode(z, s, None if private is None else private[..., s, :])
+            logliks.append(lik.log_prob(params, x))
+        logliks = torch.stack(logliks, -1)
+        if private_kl is None:
+            private_kl = torch.zeros((), dtype=logliks.dtype, device=logliks.device)
+        return logliks, private_kl
+
+    def decode_means(self, z):
+        """Likelihood means of every modality for latent ``z`` ``(B, d)`` (private latents at 0)."""
+        return [lik.mean(self.decode(z, s)) for s, lik in enumerate(self.likelihoods.values())]

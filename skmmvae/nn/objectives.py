@@ -1,0 +1,98 @@
+"""Variational objectives and the importance-weighted log-likelihood.
+
+All functions return per-sample values (shape ``(B,)``), higher is better. Each expectation is
+a weighted sum over the samples returned by the posterior's ``sample_weighted`` (one
+reparameterised sample for a Gaussian, one per component for a mixture with learnt weights).
+Log-densities of ``q`` use stop-gradient parameters ("sticking the landing"), except the cross
+term ``log q(z_M | x_S)`` of the tight objective, which is what trains the subset encoder.
+"""
+import math
+
+import torch
+
+OBJECTIVES = ("elbo", "mixture", "tight")
+
+
+def sample_subsets(mask, generator=None):
+    """Random conditioning sets ``S``: uniform over the subsets of each row's observed set."""
+    coin = torch.rand(mask.shape, device=mask.device, generator=generator) < 0.5
+    return coin & mask
+
+
+def _masked_sum(values, mask):
+    return torch.where(mask, values, torch.zeros((), dtype=values.dtype)).sum(-1)
+
+
+def _branch(model, xs, tokens, enc_mask, score_mask):
+    """Sample ``z ~ q(z | x_enc)`` and return (q, z, weights, reconstruction, private KL)."""
+    q = model.posterior(tokens, enc_mask)
+    z, w = q.sample_weighted(1)
+    logliks, private_kl = model.log_likelihoods(xs, z, tokens, enc_mask)
+    recon = _masked_sum(logliks, score_mask)
+    # Private KLs count for modalities both encoded and scored (zero elsewhere already).
+    private = _masked_sum(private_kl, score_mask) if private_kl.ndim else private_kl
+    return q, z, w, recon, private
+
+
+def objective_terms(model, xs, mask, objective="tight", beta=1.0, subset=None):
+    """Per-sample objective and its parts.
+
+    Parameters
+    ----------
+    model : MultiModalModule
+    xs : list of Tensor
+        One ``(B, d_s)`` tensor per modality (zeros where missing).
+    mask : BoolTensor of shape (B, M)
+        Observed modalities.
+    objective : {"elbo", "mixture", "tight"}
+        ``"elbo"``: ``S`` = all observed. ``"mixture"``: ``E_q(z|x_S) log p(x|z) - beta KL(q(z|x_S)
+        || p(z))`` for a random ``S``. ``"tight"``: ``L_S(x_S) + L_{\\S}(x)`` with the cross
+        term ``-beta KL(q(z|x) || q(z|x_S))``.
+    beta : float
+    subset : BoolTensor, optional
+        Conditioning sets to use instead of random ones.
+
+    Returns
+    -------
+    dict of str -> Tensor (B,)
+        ``objective``, ``reconstruction``, ``kl``, and for ``"tight"`` also
+        ``cross_reconstruction`` and ``cross_kl``.
+    """
+    if objective not in OBJECTIVES:
+        raise ValueError(f"unknown objective {objective!r}; choose from {OBJECTIVES}")
+    tokens = model.tokens(xs, mask)
+    if subset is None:
+        subset = mask if objective == "elbo" else sample_subsets(mask)
+    scored = subset if objective == "tight" else mask
+    q_s, z_s, w_s, recon, private = _branch(model, xs, tokens, subset, scored)
+    kl = q_s.detach().log_prob(z_s) - model.prior.log_prob(z_s) + private
+    terms = {"reconstruction": (w_s * recon).sum(0), "kl": (w_s * kl).sum(0)}
+    total = terms["reconstruction"] - beta * terms["kl"]
+    if objective == "tight":
+        cross = mask & ~subset
+        q_m, z_m, w_m, cross_recon, cross_private = _branch(model, xs, tokens, mask, cross)
+        cross_kl = q_m.detach().log_prob(z_m) - q_s.log_prob(z_m)
+        # KL(q(z|x) || q(z|x_S)) is exactly 0 when S is the whole observed set.
+        cross_kl = torch.where(cross.any(-1), cross_kl, torch.zeros((), dtype=cross_kl.dtype))
+        cross_kl = cross_kl + cross_private
+        terms["cross_reconstruction"] = (w_m * cross_recon).sum(0)
+        terms["cross_kl"] = (w_m * cross_kl).sum(0)
+        total = total + terms["cross_reconstruction"] - beta * terms["cross_kl"]
+    terms["objective"] = total
+    return terms
+
+
+def iw_log_likelihood(model, xs, mask, n_samples=64):
+    """Importance-weighted estimate of ``log p(x_obs)`` with proposal ``q(z | x_obs)``.
+
+    ``log (1/K) sum_k p(x_obs | z_k) p(z_k) / q(z_k | x_obs)``: a lower bound in expectation
+    that tightens as ``K = n_samples`` grows (Burda et al., 2016).
+    """
+    tokens = model.tokens(xs, mask)
+    q = model.posterior(tokens, mask)
+    z = q.sample(n_samples)
+    logliks, private_kl = model.log_likelihoods(xs, z, tokens, mask)
+    if private_kl.ndim:
+        logliks = logliks - private_kl
+    log_w = _masked_sum(logliks, mask) + model.prior.log_prob(z) - q.log_prob(z)
+    return torch.logsumexp(log_w, 0) - math.log(n_samples)
