@@ -42,6 +42,15 @@ class DiagGaussian:
         with torch.no_grad():
             return self.rsample(n)
 
+    def sample_common(self, n=1):
+        """``n`` draws per row that share their standard-normal noise across rows.
+
+        Each row's draws are still exact samples of its own distribution, but the result for
+        a row does not depend on the other rows in the batch (used for reproducible scores).
+        """
+        eps = torch.randn((n, 1, self.loc.shape[-1]), dtype=self.loc.dtype, device=self.loc.device)
+        return self.loc + self.scale * eps
+
     def log_prob(self, z):
         return gaussian_log_density(z, self.loc, self.scale)
 
@@ -111,6 +120,17 @@ class GaussianMixture:
     def sample(self, n=1):
         with torch.no_grad():
             return self.rsample(n)
+
+    def sample_common(self, n=1):
+        """Draws with uniforms and normals shared across rows (see ``DiagGaussian``)."""
+        u = torch.rand((n, 1), dtype=self.loc.dtype, device=self.loc.device)
+        cdf = self.weights.cumsum(-1)  # (B, C)
+        index = (cdf.unsqueeze(0) < u.unsqueeze(-1)).sum(-1).clamp(max=self.loc.shape[-2] - 1)
+        gather = index.unsqueeze(-1).unsqueeze(-1).expand(n, -1, 1, self.loc.shape[-1])
+        loc = self.loc.unsqueeze(0).expand(n, -1, -1, -1).gather(2, gather).squeeze(2)
+        scale = self.scale.unsqueeze(0).expand(n, -1, -1, -1).gather(2, gather).squeeze(2)
+        eps = torch.randn((n, 1, self.loc.shape[-1]), dtype=self.loc.dtype, device=self.loc.device)
+        return loc + scale * eps
 
     def log_prob(self, z):
         # z: (n, B, D) -> component log-densities (n, B, C)

@@ -134,13 +134,16 @@ class MultiModalModule(nn.Module):
     def encode(self, xs, mask):
         return self.posterior(self.tokens(xs, mask), mask)
 
-    def private_latents(self, tokens, enc_mask, z):
+    def private_latents(self, tokens, enc_mask, z, common_noise=False):
         """Samples ``z~ (C, B, M, p)`` and ``log q(z~) - log p(z~)`` (STL) per modality.
 
         Modalities outside ``enc_mask`` draw ``z~`` from the N(0, I) prior (and add no KL).
         """
         loc, scale = self.private(tokens, enc_mask, z)
-        eps = torch.randn_like(loc)
+        if common_noise:  # the same noise for every row (see DiagGaussian.sample_common)
+            eps = torch.randn_like(loc[:, :1]).expand_as(loc)
+        else:
+            eps = torch.randn_like(loc)
         keep = enc_mask.unsqueeze(-1)
         sample = torch.where(keep, loc + scale * eps, eps)
         log_q = gaussian_log_density(sample, loc.detach(), scale.detach())
@@ -156,14 +159,14 @@ class MultiModalModule(nn.Module):
             z = torch.cat([z, private], -1)
         return self.decoders[s](z)
 
-    def log_likelihoods(self, xs, z, tokens=None, enc_mask=None):
+    def log_likelihoods(self, xs, z, tokens=None, enc_mask=None, common_noise=False):
         """``log p(x_s | z, z~_s)`` as ``(C, B, M)`` and the private-latent KL terms ``(C, B, M)``.
 
         Values for missing modalities are computed on filler data: callers mask them out.
         """
         private = private_kl = None
         if self.n_private:
-            private, private_kl = self.private_latents(tokens, enc_mask, z)
+            private, private_kl = self.private_latents(tokens, enc_mask, z, common_noise)
         logliks = []
         for s, (x, lik) in enumerate(zip(xs, self.likelihoods.values())):
             params = self.decode(z, s, None if private is None else private[..., s, :])

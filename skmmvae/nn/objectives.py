@@ -82,16 +82,18 @@ def objective_terms(model, xs, mask, objective="tight", beta=1.0, subset=None):
     return terms
 
 
-def iw_log_likelihood(model, xs, mask, n_samples=64):
+def iw_log_likelihood(model, xs, mask, n_samples=64, common_noise=False):
     """Importance-weighted estimate of ``log p(x_obs)`` with proposal ``q(z | x_obs)``.
 
     ``log (1/K) sum_k p(x_obs | z_k) p(z_k) / q(z_k | x_obs)``: a lower bound in expectation
-    that tightens as ``K = n_samples`` grows (Burda et al., 2016).
+    that tightens as ``K = n_samples`` grows (Burda et al., 2016). With ``common_noise`` all
+    rows share their random numbers, so a row's estimate does not depend on its batch.
     """
     tokens = model.tokens(xs, mask)
     q = model.posterior(tokens, mask)
-    z = q.sample(n_samples)
-    logliks, private_kl = model.log_likelihoods(xs, z, tokens, mask)
+    with torch.no_grad():
+        z = q.sample_common(n_samples) if common_noise else q.sample(n_samples)
+    logliks, private_kl = model.log_likelihoods(xs, z, tokens, mask, common_noise)
     if private_kl.ndim:
         logliks = logliks - private_kl
     log_w = _masked_sum(logliks, mask) + model.prior.log_prob(z) - q.log_prob(z)

@@ -1,0 +1,396 @@
+"""From user data to tensors and back.
+
+Users pass a dict ``{name: array}``, a :class:`ModalityDict`, or a 2-D array / DataFrame whose
+column groups are named by the ``modalities`` parameter. Everything is turned into one 2-D
+float block per modality, validated (with errors that name the modality), and converted to a
+:class:`ModalityTensors`: one float32 tensor per modality (missing rows zero-filled) and a
+boolean ``(n, M)`` mask of observed modalities. A modality is missing for a sample when its
+whole block is NaN. Nothing the user passed is modified.
+"""
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from .nn import LIKELIHOODS
+
+
+class ModalityDict(dict):
+    """A dict of modalities that slices by rows, for cross-validation and pipelines.
+
+    ``md["rna"]`` is a modality; ``md[idx]`` (an int array, slice or boolean mask) is a new
+    ``ModalityDict`` of those rows of every modality. Values may be arrays or DataFrames (sliced
+    with ``.iloc``); all must have the same number of rows. ``len(md)`` and ``md.shape[0]``
+    are the number of rows, which is what scikit-learn's splitters need.
+
+    Parameters
+    ----------
+    *args, **kwargs
+        As for ``dict``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skmmvae import ModalityDict
+    >>> md = ModalityDict(a=np.zeros((4, 2)), b=np.ones((4, 3)))
+    >>> md.shape, md[[0, 2]]["b"].shape
+    ((4,), (2, 3))
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        lengths = {name: _n_rows(value) for name, value in self.items()}
+        if len(set(lengths.values())) > 1:
+            raise ValueError(f"all modalities must have the same number of rows, got {lengths}")
+
+    def __getitem__(self, key):
+        if isinstance(key, str):
+            return super().__getitem__(key)
+        return ModalityDict({name: _take_rows(value, key) for name, value in self.items()})
+
+    def __len__(self):
+        return self.shape[0]
+
+    @property
+    def shape(self):
+        return (next(iter(_n_rows(v) for v in self.values())) if dict.__len__(self) else 0,)
+
+    def keys(self):  # noqa: D102 - dict API
+        return super().keys()
+
+    def copy(self):
+        return ModalityDict(dict.copy(self))
+
+    def __repr__(self):
+        inner = ", ".join(f"{k!r}: {getattr(v, 'shape', '?')}" for k, v in self.items())
+        return f"ModalityDict({{{inner}}})"
+
+    # pickling/copying must not go through the row-based __len__
+    def __reduce__(self):
+        return (ModalityDict, (dict(self.items()),))
+
+
+def _n_rows(value):
+    return value.shape[0] if hasattr(value, "shape") else len(value)
+
+
+def _take_rows(value, index):
+    if hasattr(value, "iloc"):
+        return value.iloc[index]
+    return np.asarray(value)[index]
+
+
+def _is_frame(value):
+    return hasattr(value, "iloc") and hasattr(value, "columns")
+
+
+def _as_2d_float(value, name):
+    """A float64 2-D view (or copy) of one modality block, with a clear error for junk."""
+    if hasattr(value, "to_numpy"):
+        value = value.to_numpy()
+    try:
+        array = np.asarray(value)
+    except Exception as exc:  # ragged lists and the like
+        raise TypeError(f"modality {name!r}: cannot be converted to an array ({exc})") from exc
+    if array.dtype == object or not (
+        np.issubdtype(array.dtype, np.number) or array.dtype == bool
+    ):
+        try:
+            array = array.astype(np.float64)
+        except (TypeError, ValueError):
+            raise TypeError(
+                f"modality {name!r}: values must be numeric, got dtype {array.dtype}"
+            ) from None
+    if np.iscomplexobj(array):
+        raise TypeError(f"modality {name!r}: complex values are not supported")
+    if array.ndim == 1:
+        array = array.reshape(-1, 1)
+    if array.ndim != 2:
+        raise ValueError(f"modality {name!r}: expected a 2-D array, got {array.ndim} dimensions")
+    return array.astype(np.float64, copy=False)
+
+
+# --------------------------------------------------------------------------- schema
+
+
+@dataclass
+class ModalityInfo:
+    """What fit learnt about one modality."""
+
+    name: str
+    n_input: int  # columns as the user passes them
+    likelihood: str
+    options: dict = field(default_factory=dict)
+    columns: object = None  # column names or indices of a 2-D input
+    feature_names: list = None
+    classes: np.ndarray = None  # categorical: the label values
+    one_hot: bool = False  # categorical given as one-hot rows
+
+    @property
+    def n_features(self):
+        """Width of the model-side tensor (1 for categorical labels)."""
+        return 1 if self.likelihood == "categorical" else self.n_input
+
+
+@dataclass
+class Schema:
+    """The layout learnt at fit: modality order and how the input was structured."""
+
+    modalities: list
+    input_kind: str  # "dict", "array" or "frame"
+
+    @property
+    def names(self):
+        return [m.name for m in self.modalities]
+
+    def __getitem__(self, name):
+        return self.modalities[self.names.index(name)]
+
+
+def _column_groups(X, modalities, columns=None):
+    """Column positions of each named block of a 2-D array according to ``modalities``."""
+    n_cols = X.shape[1]
+    if modalities is None:
+        return {"x": list(range(n_cols))}
+    if isinstance(modalities, dict):
+        groups, start = {}, 0
+        for name, spec in modalities.items():
+            if isinstance(spec, (int, np.integer)):
+                groups[name] = list(range(start, start + int(spec)))
+                start += int(spec)
+            else:
+                groups[name] = [_column_index(c, columns, name, n_cols) for c in spec]
+        used = sorted(c for cols in groups.values() for c in cols)
+        if used and used[-1] >= n_cols:
+            raise ValueError(f"modalities describe {used[-1] + 1} columns but X has {n_cols}")
+        if len(used) != len(set(used)):
+            raise ValueError("modalities assign some columns to more than one modality")
+        empty = [name for name, cols in groups.items() if not cols]
+        if empty:
+            raise ValueError(f"modalities {empty} have no columns")
+        return groups
+    widths = [int(w) for w in modalities]
+    if any(w < 1 for w in widths):
+        raise ValueError(f"modalities widths must be positive, got {widths}")
+    starts = np.cumsum([0] + widths)
+    if starts[-1] != n_cols:
+        raise ValueError(f"modalities widths {widths} add up to {starts[-1]}, but X has {n_cols} columns")
+    return {f"m{i}": list(range(starts[i], starts[i + 1])) for i in range(len(widths))}
+
+
+def _column_index(col, columns, name, n_cols):
+    if isinstance(col, (int, np.integer)) and not (columns and col in columns):
+        if not -n_cols <= col < n_cols:
+            raise ValueError(f"modality {name!r}: column index {col} is out of range for {n_cols} columns")
+        return int(col) % n_cols
+    if columns is None or col not in columns:
+        raise ValueError(f"modality {name!r}: unknown column {col!r}")
+    return columns.index(col)
+
+
+def to_blocks(X, modalities, schema=None, columns=None):
+    """Return ``(blocks, input_kind, feature names, column groups)``.
+
+    ``blocks`` maps each modality name to a float64 2-D array; ``column groups`` (2-D input
+    only, else None) maps it to its column positions.
+
+    With a ``schema`` (after fit) absent dict keys are allowed (missing modality) and the
+    layout of a 2-D input must match the one seen in fit.
+    """
+    if isinstance(X, dict):
+        if not X:
+            raise ValueError("X is an empty dict: pass at least one modality")
+        blocks, names = {}, {}
+        for name, value in X.items():
+            if not isinstance(name, str):
+                raise TypeError(f"modality names must be strings, got {name!r}")
+            blocks[name] = _as_2d_float(value, name)
+            names[name] = [str(c) for c in value.columns] if _is_frame(value) else None
+        lengths = {name: b.shape[0] for name, b in blocks.items()}
+        if len(set(lengths.values())) > 1:
+            raise ValueError(f"modalities have different numbers of rows: {lengths}")
+        return blocks, "dict", names, None
+    if isinstance(X, (list, tuple)) and X and all(hasattr(v, "shape") for v in X):
+        raise TypeError("pass modalities as a dict {name: array}, not a list of arrays")
+    # 2-D input: X is an array already checked by scikit-learn's validate_data; ``columns``
+    # are the DataFrame's column names, if it was one.
+    kind = "array" if columns is None else "frame"
+    if schema is not None and schema.input_kind == "dict":
+        raise TypeError("the estimator was fitted on a dict of modalities; pass a dict")
+    if schema is not None:
+        groups = {m.name: m.columns for m in schema.modalities}
+        n_expected = sum(len(c) for c in groups.values())
+        if getattr(X, "ndim", 2) != 2 or X.shape[1] != n_expected:
+            raise ValueError(
+                f"X has {X.shape[1] if getattr(X, 'ndim', 0) == 2 else 'no'} columns, "
+                f"but the estimator was fitted with {n_expected}"
+            )
+    else:
+        groups = _column_groups(X, modalities, columns)
+    array = _as_2d_float(X, "X")
+    blocks = {name: array[:, cols] for name, cols in groups.items()}
+    names = {name: ([str(columns[c]) for c in idx] if columns else None) for name, idx in groups.items()}
+    return blocks, kind, names, groups
+
+
+def make_schema(blocks, kind, feature_names, groups, likelihoods):
+    """Fix the modality order, likelihoods and categorical layout at fit time."""
+    specs = _likelihood_specs(likelihoods, list(blocks))
+    modalities = []
+    for name, block in blocks.items():
+        lik, options = specs[name]
+        info = ModalityInfo(name, block.shape[1], lik, options, None if groups is None else groups[name])
+        info.feature_names = feature_names.get(name) or [f"{name}{i}" for i in range(block.shape[1])]
+        info.one_hot = lik == "categorical" and block.shape[1] > 1
+        modalities.append(info)
+    return Schema(modalities, kind)
+
+
+def _likelihood_specs(likelihoods, names):
+    """Normalise the ``likelihoods`` parameter to ``{name: (registry name, options)}``."""
+    if likelihoods is None or isinstance(likelihoods, (str, tuple)):
+        likelihoods = {name: likelihoods or "gaussian" for name in names}
+    if not isinstance(likelihoods, dict):
+        raise TypeError(f"likelihoods must be None, a str or a dict, got {type(likelihoods).__name__}")
+    unknown = set(likelihoods) - set(names)
+    if unknown:
+        raise ValueError(f"likelihoods names unknown modalities {sorted(unknown)}; modalities are {names}")
+    specs = {}
+    for name in names:
+        spec = likelihoods.get(name, "gaussian")
+        lik, options = (spec, {}) if isinstance(spec, str) else spec
+        if lik not in LIKELIHOODS:
+            raise ValueError(
+                f"modality {name!r}: unknown likelihood {lik!r}; choose from {sorted(LIKELIHOODS)}"
+            )
+        if not isinstance(options, dict):
+            raise TypeError(f"modality {name!r}: likelihood options must be a dict, got {options!r}")
+        specs[name] = (lik, dict(options))
+    return specs
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def observed_rows(block, name):
+    """Boolean (n,) mask of rows that are not all-NaN; errors on partial NaN and inf."""
+    nan = np.isnan(block)
+    missing = nan.all(1)
+    partial = nan.any(1) & ~missing
+    if partial.any():
+        rows = np.flatnonzero(partial)[:5].tolist()
+        raise ValueError(
+            f"modality {name!r}: rows {rows} are partly NaN. A missing modality must be a whole "
+            "row of NaN; impute or drop the partial values (e.g. with SimpleImputer) first"
+        )
+    if np.isinf(block).any():
+        rows = np.flatnonzero(np.isinf(block).any(1))[:5].tolist()
+        raise ValueError(f"modality {name!r}: rows {rows} contain inf")
+    return ~missing
+
+
+def check_support(block, observed, info):
+    """Raise if observed values fall outside the likelihood's support."""
+    values = block[observed]
+    name, lik = info.name, info.likelihood
+    support = LIKELIHOODS[lik].support
+    if support == "unit_interval" and ((values < 0) | (values > 1)).any():
+        raise ValueError(f"modality {name!r}: the bernoulli likelihood needs values in [0, 1]")
+    if support == "count" and ((values < 0) | (values != np.round(values))).any():
+        raise ValueError(
+            f"modality {name!r}: the poisson likelihood needs non-negative integer counts"
+        )
+
+
+def categorical_codes(block, observed, info, fitting):
+    """Class indices ``(n, 1)`` of a categorical modality given as labels or one-hot rows."""
+    name = info.name
+    values = block[observed]
+    codes = np.zeros((block.shape[0], 1))
+    if info.one_hot:
+        if ((values != 0) & (values != 1)).any() or (values.sum(1) != 1).any():
+            raise ValueError(f"modality {name!r}: one-hot rows must hold a single 1 and zeros")
+        codes[observed, 0] = values.argmax(1)
+        return codes
+    if values.shape[1] != 1:
+        raise ValueError(f"modality {name!r}: categorical labels must be one column")
+    labels = values[:, 0]
+    if (labels != np.round(labels)).any():
+        raise ValueError(f"modality {name!r}: categorical labels must be integers")
+    if fitting:
+        info.classes = np.unique(labels)
+        if info.classes.size < 2:
+            raise ValueError(f"modality {name!r}: a categorical modality needs at least 2 classes")
+    position = np.searchsorted(info.classes, labels).clip(0, info.classes.size - 1)
+    unseen = info.classes[position] != labels
+    if unseen.any():
+        raise ValueError(
+            f"modality {name!r}: unseen categories {np.unique(labels[unseen])[:5].tolist()} "
+            f"(fitted classes: {info.classes.tolist()})"
+        )
+    codes[observed, 0] = position
+    return codes
+
+
+# --------------------------------------------------------------------------- tensors
+
+
+class ModalityTensors:
+    """In-memory tensors of all modalities plus the observed mask, sliceable by rows.
+
+    ``index`` (optional) restricts the rows without copying the data, which is how the
+    train/validation split is made.
+    """
+
+    def __init__(self, xs, mask, index=None):
+        self.xs, self.mask, self.index = xs, mask, index
+
+    def __len__(self):
+        return self.mask.shape[0] if self.index is None else self.index.shape[0]
+
+    def rows(self, positions):
+        """Materialise rows ``positions`` (relative to this view) as a new dense batch."""
+        if self.index is not None:
+            positions = self.index[positions]
+        return ModalityTensors([x[positions] for x in self.xs], self.mask[positions])
+
+    def subset(self, positions):
+        """A view on rows ``positions`` sharing the underlying tensors."""
+        index = positions if self.index is None else self.index[positions]
+        return ModalityTensors(self.xs, self.mask, index)
+
+    def to(self, device):
+        return ModalityTensors(
+            [x.to(device) for x in self.xs],
+            self.mask.to(device),
+            None if self.index is None else self.index.to(device),
+        )
+
+
+def to_tensors(blocks, schema, fitting=False, dtype=torch.float32):
+    """Validate the blocks against ``schema`` and build :class:`ModalityTensors`."""
+    n = next(iter(blocks.values())).shape[0]
+    if n == 0:
+        raise ValueError("X has 0 samples; at least one is required")
+    xs, masks = [], []
+    for info in schema.modalities:
+        if info.name not in blocks:
+            xs.append(torch.zeros(n, info.n_features, dtype=dtype))
+            masks.append(np.zeros(n, dtype=bool))
+            continue
+        block = blocks[info.name]
+        if block.shape[1] != info.n_input:
+            raise ValueError(
+                f"modality {info.name!r}: expected {info.n_input} features, got {block.shape[1]}"
+            )
+        observed = observed_rows(block, info.name)
+        if info.likelihood == "categorical":
+            values = categorical_codes(block, observed, info, fitting)
+        else:
+            check_support(block, observed, info)
+            values = block.astype(np.float32 if dtype == torch.float32 else np.float64)
+            values[~observed] = 0.0  # a private copy: the user's array is untouched
+        xs.append(torch.as_tensor(values, dtype=dtype))
+        masks.append(observed)
+    mask = torch.as_tensor(np.stack(masks, 1))
+    return ModalityTensors(xs, mask)

@@ -1,0 +1,127 @@
+"""The private skorch net that trains a :class:`~skmmvae.nn.MultiModalModule`.
+
+skorch supplies the loop, the optimiser, callbacks (early stopping, progress bar, printing)
+and the history. What is specific here: batches are drawn by indexing in-memory tensors
+(no per-sample Dataset), the loss is the negative variational objective, its parts are
+recorded per batch and averaged per epoch, and a non-finite loss stops training with advice.
+"""
+import numpy as np
+import torch
+from skorch import NeuralNet
+from skorch.callbacks import PassthroughScoring
+
+from ._data import ModalityTensors
+from .nn import objective_terms
+
+
+class TrainingDivergedError(FloatingPointError):
+    """Raised when the training objective becomes NaN or infinite."""
+
+
+TERMS = ("reconstruction", "kl", "cross_reconstruction", "cross_kl")
+
+
+class _Identity(torch.nn.Module):
+    def forward(self, x):
+        return x
+
+
+class MultiModalNet(NeuralNet):
+    """skorch ``NeuralNet`` for multi-modal VAEs; ``X`` is a :class:`ModalityTensors`."""
+
+    def __init__(self, module, *args, objective="tight", beta=1.0, valid_fraction=0.0,
+                 split_seed=0, autocast_dtype=None, **kwargs):
+        super().__init__(module, *args, criterion=_Identity, train_split=self._split, **kwargs)
+        self.objective = objective
+        self.beta = beta
+        self.valid_fraction = valid_fraction
+        self.split_seed = split_seed
+        self.autocast_dtype = autocast_dtype
+
+    @property
+    def _default_callbacks(self):
+        callbacks = super()._default_callbacks
+        extra = []
+        for prefix in ("train", "valid"):
+            for term in TERMS:
+                name = f"{prefix}_{term}"
+                extra.append((name, PassthroughScoring(name=name, on_train=prefix == "train")))
+        return callbacks[:-1] + extra + callbacks[-1:]
+
+    # ---------------------------------------------------------------- data
+    def get_dataset(self, X, y=None):
+        if not isinstance(X, ModalityTensors):
+            raise TypeError("MultiModalNet expects ModalityTensors")
+        return X
+
+    def _split(self, dataset, y=None, **kwargs):
+        """Seeded random hold-out of ``valid_fraction`` of the rows (views, no copies)."""
+        n = len(dataset)
+        n_valid = int(np.floor(self.valid_fraction * n))
+        if n_valid < 1 or n - n_valid < 1:
+            return dataset, None
+        generator = torch.Generator().manual_seed(self.split_seed)
+        order = torch.randperm(n, generator=generator)
+        return dataset.subset(order[n_valid:]), dataset.subset(order[:n_valid])
+
+    def get_iterator(self, dataset, training=False):
+        batch_size = self.batch_size if self.batch_size > 0 else len(dataset)
+        return _Batches(dataset, batch_size, shuffle=training, device=self.device)
+
+    # ---------------------------------------------------------------- steps
+    def _terms(self, batch):
+        Xi, _ = batch
+        with torch.autocast(
+            device_type=torch.device(self.device).type,
+            dtype=self.autocast_dtype or torch.bfloat16,
+            enabled=self.autocast_dtype is not None,
+        ):
+            terms = objective_terms(self.module_, Xi.xs, Xi.mask, self.objective, self.beta)
+        loss = -terms["objective"].mean()
+        return loss, terms
+
+    def _record(self, prefix, loss, terms):
+        names = [t for t in TERMS if t in terms]
+        values = torch.stack([loss.detach()] + [terms[t].detach().mean() for t in names]).float()
+        values = values.tolist()  # one device sync per batch
+        if not np.isfinite(values[0]):
+            raise TrainingDivergedError(
+                f"the {prefix} objective became {values[0]} at epoch {len(self.history)}. "
+                "Standardise the inputs (e.g. StandardScaler), lower lr, or use a likelihood that "
+                "matches the data (e.g. 'bernoulli' for values in [0, 1])."
+            )
+        for term, value in zip(names, values[1:]):
+            self.history.record_batch(f"{prefix}_{term}", value)
+
+    def train_step_single(self, batch, **fit_params):
+        self._set_training(True)
+        loss, terms = self._terms(batch)
+        self._record("train", loss, terms)
+        loss.backward()
+        return {"loss": loss, "y_pred": None}
+
+    def validation_step(self, batch, **fit_params):
+        self._set_training(False)
+        with torch.no_grad():
+            loss, terms = self._terms(batch)
+        self._record("valid", loss, terms)
+        return {"loss": loss, "y_pred": None}
+
+
+class _Batches:
+    """Iterate over a :class:`ModalityTensors` in (shuffled) batches, moved to ``device``."""
+
+    def __init__(self, dataset, batch_size, shuffle, device):
+        self.dataset, self.batch_size, self.shuffle, self.device = dataset, batch_size, shuffle, device
+
+    def __len__(self):
+        return -(-len(self.dataset) // self.batch_size)
+
+    def __iter__(self):
+        n = len(self.dataset)
+        order = torch.randperm(n) if self.shuffle else torch.arange(n)
+        for start in range(0, n, self.batch_size):
+            batch = self.dataset.rows(order[start : start + self.batch_size])
+            yield batch.to(self.device), None
+
+

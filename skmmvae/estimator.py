@@ -1,0 +1,643 @@
+"""``MultiModalVAE``: the scikit-learn face of the multi-modal VAE."""
+import copy
+import math
+import numbers
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin, _fit_context
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted, validate_data
+from skorch.callbacks import EarlyStopping, ProgressBar
+
+from . import _data
+from ._net import MultiModalNet
+from ._version import __version__
+from .nn import AGGREGATORS, OBJECTIVES, MultiModalModule, iw_log_likelihood, make_likelihood
+
+_MIXTURE_DEFAULT_COMPONENTS = 5
+
+
+class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+    """Multi-modal variational autoencoder with a shared latent space.
+
+    Learns ``p(z) prod_s p(x_s | z)`` over several modalities (views) of the same samples with
+    an encoder ``q(z | x_S)`` defined for every subset ``S`` of modalities, following Hirt et
+    al., *Learning multi-modal generative models with permutation-invariant encoders and tighter
+    variational objectives* (TMLR 2024). Missing modalities (rows of NaN in a block) are
+    handled at fit and at every later call.
+
+    Parameters
+    ----------
+    modalities : dict, list of int or None, default=None
+        Layout of a 2-D input: ``{name: width}``, ``{name: [columns]}`` (names or indices), or
+        a list of widths (modalities ``"m0"``, ``"m1"``, ...). ``None`` makes a 2-D input one
+        modality ``"x"`` (a plain VAE). Ignored for dict input, whose keys name the modalities.
+    likelihoods : str, dict or None, default=None
+        Observation model per modality: ``"gaussian"``, ``"laplace"``, ``"bernoulli"``,
+        ``"categorical"`` or ``"poisson"``; a dict ``{name: spec}`` where a spec is a name or
+        ``(name, options)``, e.g. ``("gaussian", {"scale": 1.0})`` for a fixed scale. Unnamed
+        modalities are Gaussian with a learnt per-feature scale.
+    n_components : int, default=8
+        Size of the shared latent space (columns of ``transform``).
+    aggregation : str, default="sumpooling"
+        How modality encodings are combined: ``"sumpooling"``, ``"selfattention"``,
+        ``"sumpooling_mixture"``, ``"selfattention_mixture"`` (permutation-invariant, from the
+        paper), ``"poe"``, ``"moe"`` or ``"mopoe"``.
+    objective : {"tight", "mixture", "elbo"}, default="tight"
+        Training objective: the paper's tighter objective, the mixture-based bound, or the ELBO
+        with all observed modalities.
+    beta : float, default=1.0
+        Weight of the KL terms during training (scores always use ``beta=1``).
+    n_prior_components : int, default=1
+        1 for a standard normal prior, more for a learnable Gaussian mixture prior (also the
+        number of components of ``*_mixture`` posteriors; those use 5 when this is 1).
+    n_private_components : int, default=0
+        Size of the modality-specific (private) latents; 0 disables them.
+    hidden_layer_sizes : tuple of int, default=(128, 128)
+        Hidden widths of the encoder MLPs (decoders use the reverse).
+    embedding_size : int, default=128
+        Width of the modality tokens for the permutation-invariant aggregators.
+    max_epochs : int, default=100
+    batch_size : int, default=256
+    lr : float, default=1e-3
+        Adam learning rate.
+    validation_fraction : float, default=0.1
+        Fraction of rows held out to monitor (``valid_loss`` in ``history_``) and for early
+        stopping. No validation split is made when it would be empty.
+    early_stopping : bool, default=True
+        Stop when the validation objective has not improved for ``n_iter_no_change`` epochs
+        and restore the best weights.
+    n_iter_no_change : int, default=10
+    n_importance_samples : int, default=64
+        Importance samples per row in ``score_samples``.
+    device : str, default="auto"
+        ``"auto"`` uses CUDA when available, else the CPU; or any torch device string.
+    random_state : int, RandomState instance or None, default=None
+        Seeds parameter initialisation, batch order, subset draws, the validation split and the
+        importance samples of ``score``.
+    verbose : int, default=0
+        1 shows a progress bar and a per-epoch table of the objective and its terms.
+    callbacks : list of skorch callbacks or None, default=None
+        Extra callbacks, e.g. ``skorch.callbacks.Checkpoint``.
+    encoders, decoders : dict of str -> torch.nn.Module or None, default=None
+        Custom networks for some modalities (see :class:`skmmvae.nn.MultiModalModule`).
+    n_jobs : int or None, default=None
+        Torch intra-op threads used during fit/transform; ``None`` uses 1 thread on machines
+        with at most 4 cores (faster and robust under load for small networks) and torch's
+        default otherwise; ``-1`` uses all cores.
+
+    Attributes
+    ----------
+    module_ : skmmvae.nn.MultiModalModule
+        The trained PyTorch module.
+    net_ : skmmvae._net.MultiModalNet
+        The skorch net that trained it (``None`` after unpickling, rebuilt on demand).
+    history_ : skorch.History
+        Per-epoch objective and terms (``train_loss``, ``valid_loss``, ``train_kl``, ...).
+    modality_names_ : list of str
+    n_features_in_ : int
+        Number of input columns (all modalities together).
+    feature_names_in_ : ndarray of str
+        Column names of a DataFrame input.
+    n_iter_ : int
+        Epochs run.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skmmvae import MultiModalVAE
+    >>> rng = np.random.default_rng(0)
+    >>> z = rng.normal(size=(200, 2))
+    >>> X = {"a": z @ rng.normal(size=(2, 5)), "b": z @ rng.normal(size=(2, 3))}
+    >>> X["b"][:50] = np.nan                      # modality b missing for 50 samples
+    >>> vae = MultiModalVAE(n_components=2, max_epochs=5, random_state=0).fit(X)
+    >>> vae.transform(X).shape
+    (200, 2)
+    >>> np.isnan(vae.predict(X)["b"]).any()       # missing blocks imputed
+    np.False_
+    """
+
+    _parameter_constraints = {
+        "modalities": [dict, list, tuple, None],
+        "likelihoods": [str, dict, tuple, None],
+        "n_components": [Interval(numbers.Integral, 1, None, closed="left")],
+        "aggregation": [StrOptions(set(AGGREGATORS))],
+        "objective": [StrOptions(set(OBJECTIVES))],
+        "beta": [Interval(numbers.Real, 0, None, closed="left")],
+        "n_prior_components": [Interval(numbers.Integral, 1, None, closed="left")],
+        "n_private_components": [Interval(numbers.Integral, 0, None, closed="left")],
+        "hidden_layer_sizes": [tuple, list],
+        "embedding_size": [Interval(numbers.Integral, 1, None, closed="left")],
+        "max_epochs": [Interval(numbers.Integral, 0, None, closed="left")],
+        "batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
+        "lr": [Interval(numbers.Real, 0, None, closed="neither")],
+        "validation_fraction": [Interval(numbers.Real, 0, 1, closed="left")],
+        "early_stopping": ["boolean"],
+        "n_iter_no_change": [Interval(numbers.Integral, 1, None, closed="left")],
+        "n_importance_samples": [Interval(numbers.Integral, 1, None, closed="left")],
+        "device": [str],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+        "callbacks": [list, None],
+        "encoders": [dict, None],
+        "decoders": [dict, None],
+        "n_jobs": [Interval(numbers.Integral, -1, None, closed="left"), None],
+    }
+
+    def __init__(
+        self,
+        modalities=None,
+        likelihoods=None,
+        n_components=8,
+        aggregation="sumpooling",
+        objective="tight",
+        beta=1.0,
+        n_prior_components=1,
+        n_private_components=0,
+        hidden_layer_sizes=(128, 128),
+        embedding_size=128,
+        max_epochs=100,
+        batch_size=256,
+        lr=1e-3,
+        validation_fraction=0.1,
+        early_stopping=True,
+        n_iter_no_change=10,
+        n_importance_samples=64,
+        device="auto",
+        random_state=None,
+        verbose=0,
+        callbacks=None,
+        encoders=None,
+        decoders=None,
+        n_jobs=None,
+    ):
+        self.modalities = modalities
+        self.likelihoods = likelihoods
+        self.n_components = n_components
+        self.aggregation = aggregation
+        self.objective = objective
+        self.beta = beta
+        self.n_prior_components = n_prior_components
+        self.n_private_components = n_private_components
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.embedding_size = embedding_size
+        self.max_epochs = max_epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.validation_fraction = validation_fraction
+        self.early_stopping = early_stopping
+        self.n_iter_no_change = n_iter_no_change
+        self.n_importance_samples = n_importance_samples
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+        self.callbacks = callbacks
+        self.encoders = encoders
+        self.decoders = decoders
+        self.n_jobs = n_jobs
+
+    # ------------------------------------------------------------------ sklearn plumbing
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        tags.non_deterministic = False
+        return tags
+
+    def _device(self):
+        if self.device == "auto":
+            return "cuda" if torch.cuda.is_available() else "cpu"
+        return self.device
+
+    def _threads(self):
+        """Context manager setting torch intra-op threads per ``n_jobs``."""
+        return _TorchThreads(self.n_jobs)
+
+    # ------------------------------------------------------------------ data
+    def _blocks(self, X, reset):
+        """Validate ``X`` into ``{name: 2-D float64 array}`` (``reset`` at fit)."""
+        if isinstance(X, dict):
+            if reset:
+                for attr in ("n_features_in_", "feature_names_in_"):
+                    self.__dict__.pop(attr, None)
+            blocks, kind, names, groups = _data.to_blocks(X, None, None if reset else self._schema)
+            if reset:
+                self.n_features_in_ = sum(b.shape[1] for b in blocks.values())
+            return blocks, kind, names, groups
+        if not reset and self._schema.input_kind == "dict":
+            raise TypeError("the estimator was fitted on a dict of modalities; pass a dict")
+        columns = [str(c) for c in X.columns] if _data._is_frame(X) else None
+        array = validate_data(
+            self, X, reset=reset, ensure_all_finite="allow-nan", dtype=(np.float64, np.float32)
+        )
+        return _data.to_blocks(array, self.modalities, None if reset else self._schema, columns)
+
+    def _tensors(self, X, reset=False):
+        blocks, kind, names, groups = self._blocks(X, reset)
+        if reset:
+            self._schema = _data.make_schema(blocks, kind, names, groups, self.likelihoods)
+            tensors = _data.to_tensors(blocks, self._schema, fitting=True)
+            never = [n for n, seen in zip(self._schema.names, tensors.mask.any(0).tolist()) if not seen]
+            if never:
+                raise ValueError(f"modalities {never} are missing (all NaN) in every training row")
+            return tensors, blocks
+        unknown = sorted(set(blocks) - set(self._schema.names))
+        if unknown:
+            raise ValueError(
+                f"unknown modalities {unknown}; the estimator was fitted with {self._schema.names}"
+            )
+        return _data.to_tensors(blocks, self._schema), blocks
+
+    # ------------------------------------------------------------------ model
+    def _build_module(self):
+        liks = {}
+        for info in self._schema.modalities:
+            opts = dict(info.options)
+            if info.likelihood == "categorical":
+                opts["n_classes"] = len(info.classes) if not info.one_hot else info.n_input
+            liks[info.name] = make_likelihood(info.likelihood, info.n_features, **opts)
+        n_mixture = self.n_prior_components if self.n_prior_components > 1 else _MIXTURE_DEFAULT_COMPONENTS
+        return MultiModalModule(
+            liks,
+            self.n_components,
+            aggregation=self.aggregation,
+            n_prior_components=self.n_prior_components,
+            n_private=self.n_private_components,
+            hidden_sizes=tuple(self.hidden_layer_sizes),
+            embedding_size=self.embedding_size,
+            encoders=copy.deepcopy(self.encoders),
+            decoders=copy.deepcopy(self.decoders),
+            n_mixture_components=n_mixture,
+        )
+
+    def _build_net(self, module):
+        callbacks = list(self.callbacks or [])
+        if self.early_stopping:
+            callbacks.append(
+                ("early_stopping", EarlyStopping(monitor="valid_loss", patience=self.n_iter_no_change,
+                                                  load_best=True, sink=lambda *a: None))
+            )
+        if self.verbose:
+            callbacks.append(("progress_bar", ProgressBar()))
+        net = MultiModalNet(
+            module,
+            objective=self.objective,
+            beta=self.beta,
+            valid_fraction=self.validation_fraction,
+            split_seed=self._seed,
+            optimizer=torch.optim.Adam,
+            lr=self.lr,
+            max_epochs=self.max_epochs,
+            batch_size=self.batch_size,
+            device=self._device(),
+            callbacks=callbacks,
+            verbose=self.verbose,
+        )
+        return net.initialize()
+
+    # ------------------------------------------------------------------ fit
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Learn the model from all samples of ``X``.
+
+        Parameters
+        ----------
+        X : dict of array-like, ModalityDict, array-like or DataFrame
+            Modalities as a dict ``{name: (n_samples, d_name)}``, or a 2-D input with the
+            column groups given by ``modalities``. Rows of NaN mark missing modalities.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : MultiModalVAE
+        """
+        tensors, _ = self._tensors(X, reset=True)
+        self._seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+        self.modality_names_ = self._schema.names
+        self._n_features_out = self.n_components
+        with self._threads(), _seeded(self._seed, self._device()):
+            module = self._build_module()
+            self.net_ = self._build_net(module)
+            self._train(tensors, epochs=self.max_epochs)
+        return self
+
+    def partial_fit(self, X, y=None, epochs=1):
+        """Continue training for ``epochs`` epochs (fit from scratch if not fitted yet).
+
+        Parameters
+        ----------
+        X : dict of array-like, ModalityDict, array-like or DataFrame
+        y : None
+            Ignored.
+        epochs : int, default=1
+
+        Returns
+        -------
+        self : MultiModalVAE
+        """
+        if not hasattr(self, "module_"):
+            self._validate_params()
+            tensors, _ = self._tensors(X, reset=True)
+            self._seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+            self.modality_names_ = self._schema.names
+            self._n_features_out = self.n_components
+            with self._threads(), _seeded(self._seed, self._device()):
+                self.net_ = self._build_net(self._build_module())
+        else:
+            tensors, _ = self._tensors(X)
+            if self.net_ is None:
+                self.net_ = self._restore_net()
+        self._seed += 1  # fresh randomness for each continuation, still reproducible
+        with self._threads(), _seeded(self._seed, self._device()):
+            self._train(tensors, epochs=epochs)
+        return self
+
+    def _train(self, tensors, epochs):
+        net = self.net_
+        net.notify("on_train_begin", X=tensors, y=None)
+        try:
+            net.fit_loop(tensors.to(net.device), epochs=epochs)
+        except KeyboardInterrupt:
+            pass  # keep the weights trained so far (the best ones with early stopping)
+        finally:
+            net.notify("on_train_end", X=tensors, y=None)
+        self.module_ = net.module_
+        self.history_ = net.history
+        self.n_iter_ = len(net.history)
+
+    # ------------------------------------------------------------------ inference helpers
+    def _batches(self, tensors, batch_size=None):
+        batch_size = batch_size or max(self.batch_size, 1024)
+        device = next(self.module_.parameters()).device
+        for start in range(0, len(tensors), batch_size):
+            idx = torch.arange(start, min(start + batch_size, len(tensors)))
+            yield tensors.rows(idx).to(device)
+
+    def _subset_mask(self, mask, modalities):
+        if modalities is None:
+            return mask
+        if isinstance(modalities, str):
+            modalities = [modalities]
+        unknown = sorted(set(modalities) - set(self._schema.names))
+        if unknown:
+            raise ValueError(f"unknown modalities {unknown}; known: {self._schema.names}")
+        keep = torch.tensor([n in modalities for n in self._schema.names])
+        return mask & keep.to(mask.device)
+
+    def transform(self, X, modalities=None):
+        """Latent means of ``q(z | x_S)``, ``S`` = observed modalities (within ``modalities``).
+
+        Parameters
+        ----------
+        X : dict of array-like, ModalityDict, array-like or DataFrame
+            A dict may leave out modalities: they count as missing.
+        modalities : list of str or None, default=None
+            Encode from these modalities only (where observed).
+
+        Returns
+        -------
+        Z : ndarray of shape (n_samples, n_components)
+        """
+        check_is_fitted(self, "module_")
+        tensors, _ = self._tensors(X)
+        out = []
+        with self._threads(), torch.no_grad():
+            self.module_.eval()
+            for batch in self._batches(tensors):
+                q = self.module_.encode(batch.xs, self._subset_mask(batch.mask, modalities))
+                out.append(q.mean.float().cpu())
+        return torch.cat(out).numpy().astype(np.float64)
+
+    def predict(self, X):
+        """Impute the missing modalities from the observed ones.
+
+        Observed values are returned unchanged (bit-identical); each missing block is filled
+        with the decoder mean at the posterior mean of ``q(z | x_observed)`` (the most probable
+        class for categorical modalities).
+
+        Parameters
+        ----------
+        X : dict of array-like, ModalityDict, array-like or DataFrame
+
+        Returns
+        -------
+        X_imputed : same container type as ``X``
+            A dict also gets the modalities its keys left out.
+        """
+        check_is_fitted(self, "module_")
+        tensors, blocks = self._tensors(X)
+        means = self._decoded(tensors, latent=None)
+        filled = {}
+        n = len(tensors)
+        for s, info in enumerate(self._schema.modalities):
+            block = blocks.get(info.name)
+            block = np.full((n, info.n_input), np.nan) if block is None else block.copy()
+            missing = ~tensors.mask[:, s].numpy()
+            block[missing] = self._to_user(means[s][missing], info)
+            filled[info.name] = block
+        return self._assemble(filled, X)
+
+    def inverse_transform(self, Z):
+        """Decode latent codes to data space (decoder means).
+
+        Parameters
+        ----------
+        Z : array-like of shape (n_samples, n_components)
+
+        Returns
+        -------
+        X : dict of ndarray, or a 2-D ndarray if fitted on 2-D input
+        """
+        check_is_fitted(self, "module_")
+        Z = np.asarray(Z, dtype=np.float64)
+        if Z.ndim != 2 or Z.shape[1] != self.n_components:
+            raise ValueError(f"Z must have shape (n_samples, {self.n_components}), got {Z.shape}")
+        means = self._decoded(None, latent=torch.as_tensor(Z, dtype=torch.float32))
+        blocks = {info.name: self._to_user(means[s], info) for s, info in enumerate(self._schema.modalities)}
+        return self._assemble(blocks, None)
+
+    def sample(self, n_samples=1):
+        """Generate samples: ``z`` from the prior, decoded to data space (decoder means).
+
+        Parameters
+        ----------
+        n_samples : int, default=1
+
+        Returns
+        -------
+        X : dict of ndarray, or a 2-D ndarray if fitted on 2-D input
+        Z : ndarray of shape (n_samples, n_components)
+        """
+        check_is_fitted(self, "module_")
+        if not isinstance(n_samples, numbers.Integral) or n_samples < 1:
+            raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}")
+        with _seeded(self._seed, "cpu"), torch.no_grad():
+            z = self.module_.prior.sample(n_samples).cpu()
+        return self.inverse_transform(z.numpy()), z.numpy().astype(np.float64)
+
+    def _decoded(self, tensors, latent):
+        """Decoder means per modality (numpy, model space) for encoded ``tensors`` or ``latent``."""
+        outs = [[] for _ in self._schema.modalities]
+        device = next(self.module_.parameters()).device
+        with self._threads(), torch.no_grad():
+            self.module_.eval()
+            if latent is not None:
+                chunks = latent.split(max(self.batch_size, 1024))
+            else:
+                chunks = (self.module_.encode(b.xs, b.mask).mean for b in self._batches(tensors))
+            for z in chunks:
+                for s, mean in enumerate(self.module_.decode_means(z.to(device))):
+                    outs[s].append(mean.float().cpu())
+        return [torch.cat(o).numpy().astype(np.float64) for o in outs]
+
+    @staticmethod
+    def _to_user(mean, info):
+        """Model-space means to the user's representation of a modality."""
+        if info.likelihood != "categorical":
+            return mean
+        codes = mean.argmax(-1)
+        if info.one_hot:
+            return np.eye(info.n_input)[codes]
+        return info.classes[codes][:, None]
+
+    def _assemble(self, blocks, like):
+        """Put blocks back into the container type of ``like`` (or of the fit input)."""
+        kind = self._schema.input_kind
+        if kind == "dict":
+            if isinstance(like, _data.ModalityDict):
+                return _data.ModalityDict(blocks)
+            return blocks
+        n = next(iter(blocks.values())).shape[0]
+        out = np.empty((n, sum(len(m.columns) for m in self._schema.modalities)))
+        for info in self._schema.modalities:
+            out[:, info.columns] = blocks[info.name]
+        if like is not None and _data._is_frame(like):
+            return like.__class__(out, index=like.index, columns=like.columns)
+        return out
+
+    # ------------------------------------------------------------------ scores
+    def score_samples(self, X):
+        """Importance-weighted estimate of ``log p(x_observed)`` per sample (``beta=1``).
+
+        Uses ``n_importance_samples`` draws from ``q(z | x_observed)``; the draws are seeded by
+        ``random_state`` and shared by all rows, so the result does not depend on batching.
+
+        Parameters
+        ----------
+        X : dict of array-like, ModalityDict, array-like or DataFrame
+
+        Returns
+        -------
+        log_likelihood : ndarray of shape (n_samples,)
+        """
+        check_is_fitted(self, "module_")
+        tensors, _ = self._tensors(X)
+        out = []
+        batch_size = max(1, 2**16 // self.n_importance_samples)
+        with self._threads(), torch.no_grad():
+            self.module_.eval()
+            for batch in self._batches(tensors, batch_size):
+                with _seeded(self._seed, str(batch.mask.device)):
+                    ll = iw_log_likelihood(
+                        self.module_, batch.xs, batch.mask, self.n_importance_samples,
+                        common_noise=True,
+                    )
+                out.append(ll.double().cpu())
+        return torch.cat(out).numpy()
+
+    def score(self, X, y=None):
+        """Mean importance-weighted log-likelihood of the observed modalities.
+
+        Parameters
+        ----------
+        X : dict of array-like, ModalityDict, array-like or DataFrame
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        score : float
+        """
+        return float(np.mean(self.score_samples(X)))
+
+    # ------------------------------------------------------------------ persistence
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        net = state.pop("net_", None)
+        module = state.pop("module_", None)
+        if module is not None:
+            state["_module_state"] = {k: v.detach().cpu().clone() for k, v in module.state_dict().items()}
+            if net is not None and getattr(net, "optimizer_", None) is not None:
+                state["_optimizer_state"] = _to_cpu(copy.deepcopy(net.optimizer_.state_dict()))
+        state["_skmmvae_version"] = __version__
+        return state
+
+    def __setstate__(self, state):
+        module_state = state.pop("_module_state", None)
+        state.pop("_skmmvae_version", None)
+        self.__dict__.update(state)
+        if module_state is not None:
+            module = self._build_module()
+            module.load_state_dict(module_state)
+            self.module_ = module.to(self._device()).eval()
+            self.net_ = None
+
+    def _restore_net(self):
+        """Rebuild the skorch net around the loaded module for further training."""
+        net = self._build_net(self.module_)
+        optimizer_state = self.__dict__.pop("_optimizer_state", None)
+        if optimizer_state is not None:
+            net.optimizer_.load_state_dict(optimizer_state)
+        net.history = self.history_
+        return net
+
+
+def _to_cpu(obj):
+    if isinstance(obj, torch.Tensor):
+        return obj.cpu()
+    if isinstance(obj, dict):
+        return {k: _to_cpu(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_to_cpu(v) for v in obj]
+    return obj
+
+
+class _seeded:
+    """Run a block with torch's global RNG seeded, restoring the caller's RNG state after."""
+
+    def __init__(self, seed, device):
+        self.seed, self.device = seed, device
+
+    def __enter__(self):
+        devices = [torch.device(self.device)] if "cuda" in str(self.device) else []
+        self._fork = torch.random.fork_rng(devices=devices)
+        self._fork.__enter__()
+        torch.manual_seed(self.seed)
+
+    def __exit__(self, *exc):
+        return self._fork.__exit__(*exc)
+
+
+class _TorchThreads:
+    """Set torch's intra-op thread count for a block (see ``n_jobs``)."""
+
+    def __init__(self, n_jobs):
+        self.n_jobs = n_jobs
+
+    def __enter__(self):
+        import os
+
+        self._previous = torch.get_num_threads()
+        cores = os.cpu_count() or 1
+        if self.n_jobs is None:
+            threads = 1 if cores <= 4 else self._previous
+        elif self.n_jobs == -1:
+            threads = cores
+        else:
+            threads = max(1, self.n_jobs)
+        torch.set_num_threads(threads)
+
+    def __exit__(self, *exc):
+        torch.set_num_threads(self._previous)
