@@ -135,12 +135,19 @@ class MixtureOfProductsOfExperts(ProductOfExperts):
         subsets, valid = self.subset_masks(mask)
         # Rows with an empty S keep every component: each is the prior expert alone.
         valid = valid | ~mask.any(-1, keepdim=True)
-        expanded = tokens.unsqueeze(1).expand(-1, subsets.shape[1], -1, -1)
-        precision, weighted_mean = self.natural_parameters(expanded, subsets & mask.unsqueeze(1))
+        # Natural parameters of every subset's product in one batched matrix product:
+        # (B, C, M) subset indicators @ (B, M, d) expert precisions (and precision-weighted means).
+        loc, raw = tokens.split(self.n_latent, dim=-1)
+        precision = positive_scale(raw, self.min_scale) ** -2
+        member = (subsets & mask.unsqueeze(1)).to(tokens.dtype)
+        zero = torch.zeros((), dtype=tokens.dtype, device=tokens.device)
+        keep = mask.unsqueeze(-1)
+        total_precision = 1.0 + member @ torch.where(keep, precision, zero)
+        weighted_mean = member @ torch.where(keep, loc * precision, zero)
         neg_inf = torch.tensor(-math.inf, dtype=tokens.dtype, device=tokens.device)
-        logits = torch.where(valid, torch.zeros((), dtype=tokens.dtype), neg_inf)
+        logits = torch.where(valid, zero, neg_inf)
         return GaussianMixture(
-            logits, weighted_mean / precision, precision.rsqrt(), learnable_weights=False
+            logits, weighted_mean / total_precision, total_precision.rsqrt(), learnable_weights=False
         )
 
 
