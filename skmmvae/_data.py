@@ -10,6 +10,7 @@ whole block is NaN. Nothing the user passed is modified.
 from dataclasses import dataclass, field
 
 import numpy as np
+import scipy.sparse as sp
 import torch
 
 from .nn import LIKELIHOODS
@@ -46,6 +47,13 @@ class ModalityDict(dict):
     def __getitem__(self, key):
         if isinstance(key, str):
             return super().__getitem__(key)
+        if isinstance(key, tuple):
+            # scikit-learn's ``_safe_indexing`` asks for ``X[rows, ...]``
+            if any(k is not Ellipsis and k != slice(None) for k in key[1:]):
+                raise IndexError("a ModalityDict can only be indexed by rows")
+            key = key[0]
+        if isinstance(key, (int, np.integer)):
+            key = [key]  # keep every modality 2-D: one row, not a 1-D row vector
         return ModalityDict({name: _take_rows(value, key) for name, value in self.items()})
 
     def __len__(self):
@@ -84,8 +92,16 @@ def _is_frame(value):
     return hasattr(value, "iloc") and hasattr(value, "columns")
 
 
+def _reject_sparse(value, name):
+    if sp.issparse(value):
+        raise TypeError(
+            f"{name}: sparse input is not supported; pass a dense array (e.g. X.toarray())"
+        )
+
+
 def _as_2d_float(value, name):
     """A float64 2-D view (or copy) of one modality block, with a clear error for junk."""
+    _reject_sparse(value, f"modality {name!r}")
     if hasattr(value, "to_numpy"):
         value = value.to_numpy()
     try:
@@ -97,9 +113,9 @@ def _as_2d_float(value, name):
     ):
         try:
             array = array.astype(np.float64)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError) as exc:
             raise TypeError(
-                f"modality {name!r}: values must be numeric, got dtype {array.dtype}"
+                f"modality {name!r}: values must be numeric, got dtype {array.dtype} ({exc})"
             ) from None
     if np.iscomplexobj(array):
         raise TypeError(f"modality {name!r}: complex values are not supported")
@@ -107,6 +123,8 @@ def _as_2d_float(value, name):
         array = array.reshape(-1, 1)
     if array.ndim != 2:
         raise ValueError(f"modality {name!r}: expected a 2-D array, got {array.ndim} dimensions")
+    if array.shape[1] == 0:
+        raise ValueError(f"modality {name!r}: has 0 features; at least one is required")
     return array.astype(np.float64, copy=False)
 
 
@@ -148,44 +166,77 @@ class Schema:
 
 
 def _column_groups(X, modalities, columns=None):
-    """Column positions of each named block of a 2-D array according to ``modalities``."""
+    """Column positions of each named block of a 2-D array according to ``modalities``.
+
+    Every column must belong to exactly one modality, so that ``predict`` can hand back an
+    array of the input's shape.
+    """
     n_cols = X.shape[1]
     if modalities is None:
         return {"x": list(range(n_cols))}
     if isinstance(modalities, dict):
+        if not modalities:
+            raise ValueError("modalities is an empty dict: name at least one modality")
         groups, start = {}, 0
         for name, spec in modalities.items():
+            if not isinstance(name, str):
+                raise TypeError(f"modality names must be strings, got {name!r}")
+            if isinstance(spec, (bool, np.bool_)):
+                raise TypeError(f"modality {name!r}: expected a width or a list of columns, got {spec!r}")
             if isinstance(spec, (int, np.integer)):
+                if spec < 1:
+                    raise ValueError(f"modality {name!r}: width must be positive, got {spec}")
                 groups[name] = list(range(start, start + int(spec)))
                 start += int(spec)
             else:
+                if isinstance(spec, str):
+                    spec = [spec]
                 groups[name] = [_column_index(c, columns, name, n_cols) for c in spec]
-        used = sorted(c for cols in groups.values() for c in cols)
-        if used and used[-1] >= n_cols:
-            raise ValueError(f"modalities describe {used[-1] + 1} columns but X has {n_cols}")
-        if len(used) != len(set(used)):
-            raise ValueError("modalities assign some columns to more than one modality")
-        empty = [name for name, cols in groups.items() if not cols]
-        if empty:
-            raise ValueError(f"modalities {empty} have no columns")
-        return groups
-    widths = [int(w) for w in modalities]
-    if any(w < 1 for w in widths):
-        raise ValueError(f"modalities widths must be positive, got {widths}")
-    starts = np.cumsum([0] + widths)
-    if starts[-1] != n_cols:
-        raise ValueError(f"modalities widths {widths} add up to {starts[-1]}, but X has {n_cols} columns")
-    return {f"m{i}": list(range(starts[i], starts[i + 1])) for i in range(len(widths))}
+                if not groups[name]:
+                    raise ValueError(f"modality {name!r}: has no columns")
+    elif isinstance(modalities, (list, tuple)):
+        if not modalities or not all(
+            isinstance(w, (int, np.integer)) and not isinstance(w, (bool, np.bool_)) for w in modalities
+        ):
+            raise TypeError(f"modalities must be a non-empty list of integer widths, got {modalities!r}")
+        if any(w < 1 for w in modalities):
+            raise ValueError(f"modalities widths must be positive, got {list(modalities)}")
+        starts = np.cumsum([0] + [int(w) for w in modalities])
+        groups = {f"m{i}": list(range(starts[i], starts[i + 1])) for i in range(len(modalities))}
+    else:
+        raise TypeError(
+            "modalities must be None, a dict {name: width or columns} or a list of widths, "
+            f"got {type(modalities).__name__}"
+        )
+    used = [c for cols in groups.values() for c in cols]
+    if max(used) >= n_cols:
+        raise ValueError(f"modalities describe {max(used) + 1} columns but X has {n_cols}")
+    if len(used) != len(set(used)):
+        raise ValueError("modalities assign some columns to more than one modality")
+    unassigned = sorted(set(range(n_cols)) - set(used))
+    if unassigned:
+        shown = [columns[c] for c in unassigned] if columns else unassigned
+        raise ValueError(
+            f"modalities cover {len(used)} of the {n_cols} columns of X; columns {shown[:10]} "
+            "belong to no modality (drop them from X or add them to a modality)"
+        )
+    return groups
 
 
 def _column_index(col, columns, name, n_cols):
-    if isinstance(col, (int, np.integer)) and not (columns and col in columns):
+    """Position of ``col``: integers are positions, anything else a DataFrame column name."""
+    if isinstance(col, (int, np.integer)) and not isinstance(col, (bool, np.bool_)):
         if not -n_cols <= col < n_cols:
             raise ValueError(f"modality {name!r}: column index {col} is out of range for {n_cols} columns")
         return int(col) % n_cols
-    if columns is None or col not in columns:
+    if columns is None:
+        raise ValueError(
+            f"modality {name!r}: column {col!r} is a name, but X has no column names "
+            "(pass a DataFrame, or give column positions)"
+        )
+    if str(col) not in columns:
         raise ValueError(f"modality {name!r}: unknown column {col!r}")
-    return columns.index(col)
+    return columns.index(str(col))
 
 
 def to_blocks(X, modalities, schema=None, columns=None):
@@ -197,8 +248,9 @@ def to_blocks(X, modalities, schema=None, columns=None):
     With a ``schema`` (after fit) absent dict keys are allowed (missing modality) and the
     layout of a 2-D input must match the one seen in fit.
     """
+    _reject_sparse(X, "X")
     if isinstance(X, dict):
-        if not X:
+        if dict.__len__(X) == 0:
             raise ValueError("X is an empty dict: pass at least one modality")
         blocks, names = {}, {}
         for name, value in X.items():
@@ -212,24 +264,22 @@ def to_blocks(X, modalities, schema=None, columns=None):
         return blocks, "dict", names, None
     if isinstance(X, (list, tuple)) and X and all(hasattr(v, "shape") for v in X):
         raise TypeError("pass modalities as a dict {name: array}, not a list of arrays")
-    # 2-D input: X is an array already checked by scikit-learn's validate_data; ``columns``
-    # are the DataFrame's column names, if it was one.
+    # 2-D input: X is an array already checked by scikit-learn's validate_data (2-D, not
+    # empty, dtype kept so that each block is converted, and its errors named, below);
+    # ``columns`` are the DataFrame's column names, if it was one.
     kind = "array" if columns is None else "frame"
     if schema is not None and schema.input_kind == "dict":
         raise TypeError("the estimator was fitted on a dict of modalities; pass a dict")
     if schema is not None:
         groups = {m.name: m.columns for m in schema.modalities}
         n_expected = sum(len(c) for c in groups.values())
-        if getattr(X, "ndim", 2) != 2 or X.shape[1] != n_expected:
-            raise ValueError(
-                f"X has {X.shape[1] if getattr(X, 'ndim', 0) == 2 else 'no'} columns, "
-                f"but the estimator was fitted with {n_expected}"
-            )
+        if X.shape[1] != n_expected:
+            raise ValueError(f"X has {X.shape[1]} columns, but the estimator was fitted with {n_expected}")
     else:
         groups = _column_groups(X, modalities, columns)
-    array = _as_2d_float(X, "X")
-    blocks = {name: array[:, cols] for name, cols in groups.items()}
-    names = {name: ([str(columns[c]) for c in idx] if columns else None) for name, idx in groups.items()}
+    array = np.asarray(X)
+    blocks = {name: _as_2d_float(array[:, cols], name) for name, cols in groups.items()}
+    names = {name: ([columns[c] for c in idx] if columns else None) for name, idx in groups.items()}
     return blocks, kind, names, groups
 
 

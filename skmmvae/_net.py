@@ -45,7 +45,11 @@ class MultiModalNet(NeuralNet):
         for prefix in ("train", "valid"):
             for term in TERMS:
                 name = f"{prefix}_{term}"
-                extra.append((name, PassthroughScoring(name=name, on_train=prefix == "train")))
+                # lower_is_better=None: report the term, without a "best" flag that would
+                # mean nothing for a single term of the objective
+                extra.append(
+                    (name, PassthroughScoring(name=name, lower_is_better=None, on_train=prefix == "train"))
+                )
         return callbacks[:-1] + extra + callbacks[-1:]
 
     # ---------------------------------------------------------------- data

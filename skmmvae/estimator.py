@@ -1,7 +1,7 @@
 """``MultiModalVAE``: the scikit-learn face of the multi-modal VAE."""
 import copy
-import math
 import numbers
+import warnings
 
 import numpy as np
 import torch
@@ -17,6 +17,10 @@ from ._version import __version__
 from .nn import AGGREGATORS, OBJECTIVES, MultiModalModule, iw_log_likelihood, make_likelihood
 
 _MIXTURE_DEFAULT_COMPONENTS = 5
+# Rows per inference batch (at least; ``batch_size`` if larger) and latent draws per scoring
+# batch (rows x importance samples). Module constants so that tests can shrink them.
+_MIN_INFERENCE_BATCH = 1024
+_SCORE_BATCH_DRAWS = 2**16
 
 
 class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
@@ -60,16 +64,20 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
     embedding_size : int, default=128
         Width of the modality tokens for the permutation-invariant aggregators.
     max_epochs : int, default=100
+        Maximum number of training epochs.
     batch_size : int, default=256
+        Rows per training batch (inference uses batches of at least 1024 rows).
     lr : float, default=1e-3
         Adam learning rate.
     validation_fraction : float, default=0.1
-        Fraction of rows held out to monitor (``valid_loss`` in ``history_``) and for early
-        stopping. No validation split is made when it would be empty.
+        Fraction of rows held out (a seeded random split) to monitor the objective
+        (``valid_loss`` and its terms in ``history_``) and for early stopping. No validation
+        split, and so no early stopping, is made when it would be empty.
     early_stopping : bool, default=True
-        Stop when the validation objective has not improved for ``n_iter_no_change`` epochs
-        and restore the best weights.
+        Stop when the validation loss has not decreased for ``n_iter_no_change`` epochs
+        and restore the weights of the epoch with the lowest validation loss.
     n_iter_no_change : int, default=10
+        Patience of early stopping, in epochs.
     n_importance_samples : int, default=64
         Importance samples per row in ``score_samples``.
     device : str, default="auto"
@@ -95,14 +103,25 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
     net_ : skmmvae._net.MultiModalNet
         The skorch net that trained it (``None`` after unpickling, rebuilt on demand).
     history_ : skorch.History
-        Per-epoch objective and terms (``train_loss``, ``valid_loss``, ``train_kl``, ...).
+        Per epoch: the loss (the negative objective) and the objective's terms, for the
+        training and the validation rows (``train_loss``, ``valid_loss``,
+        ``train_reconstruction``, ``train_kl``, and for ``objective="tight"`` also
+        ``train_cross_reconstruction`` and ``train_cross_kl``; ``valid_*`` alike).
     modality_names_ : list of str
+        Modalities in model order.
     n_features_in_ : int
         Number of input columns (all modalities together).
     feature_names_in_ : ndarray of str
         Column names of a DataFrame input.
     n_iter_ : int
-        Epochs run.
+        Epochs run (all ``fit`` and ``partial_fit`` calls together).
+
+    Notes
+    -----
+    NaN marks a missing modality only as a whole block row; a NaN inside an otherwise
+    observed block is an error (impute such values first). The scikit-learn tag
+    ``allow_nan`` is therefore False. Training that produces a NaN or infinite loss stops
+    with :class:`skmmvae.TrainingDivergedError`.
 
     Examples
     --------
@@ -201,11 +220,19 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
     # ------------------------------------------------------------------ sklearn plumbing
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.input_tags.allow_nan = True
+        # NaN is accepted only as a whole missing modality block (a row of NaN in a block);
+        # a NaN anywhere else is an error. scikit-learn's ``allow_nan`` means "NaN anywhere",
+        # so the honest answer to it is False (the checks then verify that scattered NaN is
+        # rejected in fit, transform and predict).
+        tags.input_tags.allow_nan = False
         tags.non_deterministic = False
         return tags
 
+    def __sklearn_is_fitted__(self):
+        return hasattr(self, "module_")
+
     def _device(self):
+        """The torch device to train on: ``"auto"`` means CUDA when available."""
         if self.device == "auto":
             return "cuda" if torch.cuda.is_available() else "cpu"
         return self.device
@@ -217,7 +244,7 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
     # ------------------------------------------------------------------ data
     def _blocks(self, X, reset):
         """Validate ``X`` into ``{name: 2-D float64 array}`` (``reset`` at fit)."""
-        if isinstance(X, dict):
+        if isinstance(X, dict) and not _data.sp.issparse(X):
             if reset:
                 for attr in ("n_features_in_", "feature_names_in_"):
                     self.__dict__.pop(attr, None)
@@ -225,22 +252,27 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
             if reset:
                 self.n_features_in_ = sum(b.shape[1] for b in blocks.values())
             return blocks, kind, names, groups
+        _data._reject_sparse(X, "X")
         if not reset and self._schema.input_kind == "dict":
             raise TypeError("the estimator was fitted on a dict of modalities; pass a dict")
         columns = [str(c) for c in X.columns] if _data._is_frame(X) else None
-        array = validate_data(
-            self, X, reset=reset, ensure_all_finite="allow-nan", dtype=(np.float64, np.float32)
-        )
+        # dtype=None and no finiteness check here: each modality block is converted and
+        # checked in _data, so that errors name the modality.
+        array = validate_data(self, X, reset=reset, ensure_all_finite=False, dtype=None)
         return _data.to_blocks(array, self.modalities, None if reset else self._schema, columns)
 
     def _tensors(self, X, reset=False):
         blocks, kind, names, groups = self._blocks(X, reset)
         if reset:
             self._schema = _data.make_schema(blocks, kind, names, groups, self.likelihoods)
+            self._check_networks()
             tensors = _data.to_tensors(blocks, self._schema, fitting=True)
             never = [n for n, seen in zip(self._schema.names, tensors.mask.any(0).tolist()) if not seen]
             if never:
-                raise ValueError(f"modalities {never} are missing (all NaN) in every training row")
+                raise ValueError(
+                    f"modalities {never} are missing (all NaN) in every training row; "
+                    "drop them or provide some observed rows"
+                )
             return tensors, blocks
         unknown = sorted(set(blocks) - set(self._schema.names))
         if unknown:
@@ -248,6 +280,14 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
                 f"unknown modalities {unknown}; the estimator was fitted with {self._schema.names}"
             )
         return _data.to_tensors(blocks, self._schema), blocks
+
+    def _check_networks(self):
+        for param in ("encoders", "decoders"):
+            unknown = sorted(set(getattr(self, param) or {}) - set(self._schema.names))
+            if unknown:
+                raise ValueError(
+                    f"{param} names unknown modalities {unknown}; modalities are {self._schema.names}"
+                )
 
     # ------------------------------------------------------------------ model
     def _build_module(self):
@@ -271,12 +311,22 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
             n_mixture_components=n_mixture,
         )
 
-    def _build_net(self, module):
+    def _build_net(self, module, device):
         callbacks = list(self.callbacks or [])
+        sink = print if self.verbose else _silent
         if self.early_stopping:
             callbacks.append(
-                ("early_stopping", EarlyStopping(monitor="valid_loss", patience=self.n_iter_no_change,
-                                                  load_best=True, sink=lambda *a: None))
+                (
+                    "early_stopping",
+                    _EarlyStopping(
+                        monitor="valid_loss",
+                        patience=self.n_iter_no_change,
+                        threshold=0.0,
+                        threshold_mode="abs",  # any decrease counts; the loss can be negative
+                        load_best=True,
+                        sink=sink,
+                    ),
+                )
             )
         if self.verbose:
             callbacks.append(("progress_bar", ProgressBar()))
@@ -285,12 +335,12 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
             objective=self.objective,
             beta=self.beta,
             valid_fraction=self.validation_fraction,
-            split_seed=self._seed,
+            split_seed=self._split_seed,
             optimizer=torch.optim.Adam,
             lr=self.lr,
             max_epochs=self.max_epochs,
             batch_size=self.batch_size,
-            device=self._device(),
+            device=device,
             callbacks=callbacks,
             verbose=self.verbose,
         )
@@ -312,47 +362,62 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
         Returns
         -------
         self : MultiModalVAE
+            The fitted estimator.
         """
-        tensors, _ = self._tensors(X, reset=True)
-        self._seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
-        self.modality_names_ = self._schema.names
-        self._n_features_out = self.n_components
-        with self._threads(), _seeded(self._seed, self._device()):
-            module = self._build_module()
-            self.net_ = self._build_net(module)
+        tensors = self._initialize(X)
+        with self._threads(), _seeded(self._seed, self.net_.device):
             self._train(tensors, epochs=self.max_epochs)
         return self
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y=None, epochs=1):
         """Continue training for ``epochs`` epochs (fit from scratch if not fitted yet).
+
+        The optimiser state and the history carry over, also after unpickling. Training
+        parameters (``lr``, ``batch_size``, ``beta``, ``objective``, ``callbacks``, ...) take
+        their current values; the architecture stays as built by the first fit.
 
         Parameters
         ----------
         X : dict of array-like, ModalityDict, array-like or DataFrame
+            Data in the layout seen at the first fit.
         y : None
             Ignored.
         epochs : int, default=1
+            Number of epochs to train.
 
         Returns
         -------
         self : MultiModalVAE
+            The estimator, trained further.
         """
+        if not isinstance(epochs, numbers.Integral) or epochs < 1:
+            raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
         if not hasattr(self, "module_"):
-            self._validate_params()
-            tensors, _ = self._tensors(X, reset=True)
-            self._seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
-            self.modality_names_ = self._schema.names
-            self._n_features_out = self.n_components
-            with self._threads(), _seeded(self._seed, self._device()):
-                self.net_ = self._build_net(self._build_module())
+            tensors = self._initialize(X)
         else:
             tensors, _ = self._tensors(X)
-            if self.net_ is None:
-                self.net_ = self._restore_net()
-        self._seed += 1  # fresh randomness for each continuation, still reproducible
-        with self._threads(), _seeded(self._seed, self._device()):
+            # a new net around the trained module, so that the current parameters (lr,
+            # callbacks, batch_size, verbose, ...) apply; optimiser state and history carry over
+            self.net_ = self._restore_net()
+            self._seed += 1  # fresh randomness for each continuation, still reproducible
+        with self._threads(), _seeded(self._seed, self.net_.device):
             self._train(tensors, epochs=epochs)
         return self
+
+    def _initialize(self, X):
+        """Validate the training data, fix the schema and seeds, build module and net."""
+        tensors, _ = self._tensors(X, reset=True)
+        random_state = check_random_state(self.random_state)
+        self._seed = int(random_state.randint(np.iinfo(np.int32).max))
+        self._split_seed = self._seed  # kept fixed across partial_fit calls
+        self.modality_names_ = self._schema.names
+        self._n_features_out = self.n_components
+        device = self._device()
+        with self._threads(), _seeded(self._seed, device):
+            self.net_ = self._build_net(self._build_module(), device)
+        self.__dict__.pop("module_", None)
+        return tensors
 
     def _train(self, tensors, epochs):
         net = self.net_
@@ -360,7 +425,7 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
         try:
             net.fit_loop(tensors.to(net.device), epochs=epochs)
         except KeyboardInterrupt:
-            pass  # keep the weights trained so far (the best ones with early stopping)
+            pass  # early stopping, or Ctrl-C: keep the weights (the best ones with early stopping)
         finally:
             net.notify("on_train_end", X=tensors, y=None)
         self.module_ = net.module_
@@ -369,8 +434,9 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
 
     # ------------------------------------------------------------------ inference helpers
     def _batches(self, tensors, batch_size=None):
-        batch_size = batch_size or max(self.batch_size, 1024)
-        device = next(self.module_.parameters()).device
+        """Rows of ``tensors`` in order, in batches, on the module's device."""
+        batch_size = batch_size or max(self.batch_size, _MIN_INFERENCE_BATCH)
+        device = _module_device(self.module_)
         for start in range(0, len(tensors), batch_size):
             idx = torch.arange(start, min(start + batch_size, len(tensors)))
             yield tensors.rows(idx).to(device)
@@ -380,6 +446,9 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
             return mask
         if isinstance(modalities, str):
             modalities = [modalities]
+        modalities = list(modalities)
+        if not modalities:
+            raise ValueError("modalities is empty: name at least one modality, or pass None for all")
         unknown = sorted(set(modalities) - set(self._schema.names))
         if unknown:
             raise ValueError(f"unknown modalities {unknown}; known: {self._schema.names}")
@@ -393,15 +462,17 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
         ----------
         X : dict of array-like, ModalityDict, array-like or DataFrame
             A dict may leave out modalities: they count as missing.
-        modalities : list of str or None, default=None
+        modalities : str, list of str or None, default=None
             Encode from these modalities only (where observed).
 
         Returns
         -------
         Z : ndarray of shape (n_samples, n_components)
+            Posterior means.
         """
         check_is_fitted(self, "module_")
         tensors, _ = self._tensors(X)
+        self._subset_mask(tensors.mask, modalities)  # validate names before any work
         out = []
         with self._threads(), torch.no_grad():
             self.module_.eval()
@@ -420,24 +491,32 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
         Parameters
         ----------
         X : dict of array-like, ModalityDict, array-like or DataFrame
+            Data with missing modalities (rows of NaN in a block, or absent dict keys).
 
         Returns
         -------
         X_imputed : same container type as ``X``
-            A dict also gets the modalities its keys left out.
+            A copy of ``X`` with the missing blocks filled in (a DataFrame keeps its index,
+            columns and float dtypes). A dict also gets the modalities its keys left out.
         """
         check_is_fitted(self, "module_")
         tensors, blocks = self._tensors(X)
         means = self._decoded(tensors, latent=None)
-        filled = {}
         n = len(tensors)
+        filled, any_filled = {}, {}
         for s, info in enumerate(self._schema.modalities):
             block = blocks.get(info.name)
             block = np.full((n, info.n_input), np.nan) if block is None else block.copy()
             missing = ~tensors.mask[:, s].numpy()
             block[missing] = self._to_user(means[s][missing], info)
-            filled[info.name] = block
-        return self._assemble(filled, X)
+            filled[info.name], any_filled[info.name] = block, bool(missing.any())
+        if isinstance(X, dict):
+            out = {
+                name: _like(X[name], block, any_filled[name]) if name in X else block
+                for name, block in filled.items()
+            }
+            return _data.ModalityDict(out) if isinstance(X, _data.ModalityDict) else out
+        return _like(X, self._join(filled), any(any_filled.values()))
 
     def inverse_transform(self, Z):
         """Decode latent codes to data space (decoder means).
@@ -445,18 +524,22 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
         Parameters
         ----------
         Z : array-like of shape (n_samples, n_components)
+            Latent codes.
 
         Returns
         -------
         X : dict of ndarray, or a 2-D ndarray if fitted on 2-D input
+            Decoder means (class labels, or one-hot rows, for categorical modalities).
         """
         check_is_fitted(self, "module_")
         Z = np.asarray(Z, dtype=np.float64)
         if Z.ndim != 2 or Z.shape[1] != self.n_components:
             raise ValueError(f"Z must have shape (n_samples, {self.n_components}), got {Z.shape}")
+        if not np.isfinite(Z).all():
+            raise ValueError("Z contains NaN or inf")
         means = self._decoded(None, latent=torch.as_tensor(Z, dtype=torch.float32))
         blocks = {info.name: self._to_user(means[s], info) for s, info in enumerate(self._schema.modalities)}
-        return self._assemble(blocks, None)
+        return blocks if self._schema.input_kind == "dict" else self._join(blocks)
 
     def sample(self, n_samples=1):
         """Generate samples: ``z`` from the prior, decoded to data space (decoder means).
@@ -464,27 +547,30 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
         Parameters
         ----------
         n_samples : int, default=1
+            Number of samples.
 
         Returns
         -------
         X : dict of ndarray, or a 2-D ndarray if fitted on 2-D input
+            Decoded samples.
         Z : ndarray of shape (n_samples, n_components)
+            Their latent codes.
         """
         check_is_fitted(self, "module_")
         if not isinstance(n_samples, numbers.Integral) or n_samples < 1:
             raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}")
-        with _seeded(self._seed, "cpu"), torch.no_grad():
-            z = self.module_.prior.sample(n_samples).cpu()
-        return self.inverse_transform(z.numpy()), z.numpy().astype(np.float64)
+        with _seeded(self._seed, _module_device(self.module_)), torch.no_grad():
+            z = self.module_.prior.sample(n_samples).float().cpu().numpy().astype(np.float64)
+        return self.inverse_transform(z), z
 
     def _decoded(self, tensors, latent):
         """Decoder means per modality (numpy, model space) for encoded ``tensors`` or ``latent``."""
         outs = [[] for _ in self._schema.modalities]
-        device = next(self.module_.parameters()).device
+        device = _module_device(self.module_)
         with self._threads(), torch.no_grad():
             self.module_.eval()
             if latent is not None:
-                chunks = latent.split(max(self.batch_size, 1024))
+                chunks = latent.split(max(self.batch_size, _MIN_INFERENCE_BATCH))
             else:
                 chunks = (self.module_.encode(b.xs, b.mask).mean for b in self._batches(tensors))
             for z in chunks:
@@ -502,19 +588,12 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
             return np.eye(info.n_input)[codes]
         return info.classes[codes][:, None]
 
-    def _assemble(self, blocks, like):
-        """Put blocks back into the container type of ``like`` (or of the fit input)."""
-        kind = self._schema.input_kind
-        if kind == "dict":
-            if isinstance(like, _data.ModalityDict):
-                return _data.ModalityDict(blocks)
-            return blocks
+    def _join(self, blocks):
+        """The blocks of a 2-D layout put back in their columns."""
         n = next(iter(blocks.values())).shape[0]
         out = np.empty((n, sum(len(m.columns) for m in self._schema.modalities)))
         for info in self._schema.modalities:
             out[:, info.columns] = blocks[info.name]
-        if like is not None and _data._is_frame(like):
-            return like.__class__(out, index=like.index, columns=like.columns)
         return out
 
     # ------------------------------------------------------------------ scores
@@ -527,19 +606,22 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
         Parameters
         ----------
         X : dict of array-like, ModalityDict, array-like or DataFrame
+            Data; only the observed modalities of each sample are scored.
 
         Returns
         -------
         log_likelihood : ndarray of shape (n_samples,)
+            Log-likelihood estimates (nats).
         """
         check_is_fitted(self, "module_")
         tensors, _ = self._tensors(X)
         out = []
-        batch_size = max(1, 2**16 // self.n_importance_samples)
+        batch_size = max(1, _SCORE_BATCH_DRAWS // self.n_importance_samples)
         with self._threads(), torch.no_grad():
             self.module_.eval()
             for batch in self._batches(tensors, batch_size):
-                with _seeded(self._seed, str(batch.mask.device)):
+                # the same seed for every batch: each row sees the same random numbers
+                with _seeded(self._seed, batch.mask.device):
                     ll = iw_log_likelihood(
                         self.module_, batch.xs, batch.mask, self.n_importance_samples,
                         common_noise=True,
@@ -553,12 +635,14 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
         Parameters
         ----------
         X : dict of array-like, ModalityDict, array-like or DataFrame
+            Data.
         y : None
             Ignored.
 
         Returns
         -------
         score : float
+            Mean of :meth:`score_samples`.
         """
         return float(np.mean(self.score_samples(X)))
 
@@ -575,23 +659,89 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
         return state
 
     def __setstate__(self, state):
+        state = dict(state)
         module_state = state.pop("_module_state", None)
-        state.pop("_skmmvae_version", None)
+        version = state.pop("_skmmvae_version", None)
+        if version != __version__:
+            warnings.warn(
+                f"this {type(self).__name__} was saved with skmmvae {version} and is loaded with "
+                f"{__version__}; results may differ",
+                UserWarning,
+                stacklevel=2,
+            )
         self.__dict__.update(state)
         if module_state is not None:
-            module = self._build_module()
+            with _seeded(0, "cpu"):  # building draws initial weights: keep the caller's RNG
+                module = self._build_module()
             module.load_state_dict(module_state)
-            self.module_ = module.to(self._device()).eval()
+            self.module_ = module.to(self._load_device()).eval()
             self.net_ = None
 
+    def _load_device(self):
+        """Device to load onto: the fitted one, or the CPU when that one is not available."""
+        device = self._device()
+        if torch.device(device).type == "cuda" and not torch.cuda.is_available():
+            warnings.warn(
+                f"the model was set to run on {device!r}, which is not available here; "
+                "loading it on the CPU (set_params(device='cpu') to silence this warning)",
+                UserWarning,
+                stacklevel=3,
+            )
+            return "cpu"
+        return device
+
     def _restore_net(self):
-        """Rebuild the skorch net around the loaded module for further training."""
-        net = self._build_net(self.module_)
-        optimizer_state = self.__dict__.pop("_optimizer_state", None)
+        """A skorch net around the trained (or loaded) module, to train it further."""
+        optimizer_state = self.__dict__.pop("_optimizer_state", None)  # set by unpickling
+        if optimizer_state is None and getattr(self, "net_", None) is not None:
+            optimizer_state = self.net_.optimizer_.state_dict()
+        net = self._build_net(self.module_, str(_module_device(self.module_)))
         if optimizer_state is not None:
             net.optimizer_.load_state_dict(optimizer_state)
+            for group in net.optimizer_.param_groups:
+                group["lr"] = self.lr  # the saved state would bring back the old lr
         net.history = self.history_
         return net
+
+
+class _EarlyStopping(EarlyStopping):
+    """skorch's early stopping, idle in epochs without a validation split (too few rows)."""
+
+    def on_epoch_end(self, net, **kwargs):
+        if self.monitor not in net.history[-1]:
+            return
+        super().on_epoch_end(net, **kwargs)
+
+
+def _silent(*args, **kwargs):
+    pass
+
+
+def _module_device(module):
+    return next(module.parameters()).device
+
+
+def _like(original, array, any_filled):
+    """``array`` (2-D float64) in the container, shape and dtype of the user's ``original``.
+
+    Float dtypes are kept (observed values round-trip exactly); other dtypes are kept when
+    nothing had to be filled in, otherwise the result is float64.
+    """
+    if _data._is_frame(original):
+        out = original.__class__(array, index=original.index, columns=original.columns)
+        if original.columns.is_unique:
+            keep = {
+                col: dtype
+                for col, dtype in original.dtypes.items()
+                if getattr(dtype, "kind", "O") in "fiub" and dtype != out.dtypes[col]
+                and (dtype.kind == "f" or not out[col].isna().any())
+            }
+            if keep:
+                out = out.astype(keep)
+        return out
+    base = np.asarray(original)
+    dtype = base.dtype if base.dtype.kind == "f" or (base.dtype.kind in "iub" and not any_filled) else np.float64
+    return array.reshape(base.shape).astype(dtype, copy=False)
 
 
 def _to_cpu(obj):

@@ -1,5 +1,8 @@
 """``MultiModalImputer``: the multi-modal VAE with imputer semantics."""
+import functools
+
 import numpy as np
+from sklearn.base import TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from .estimator import MultiModalVAE
@@ -77,3 +80,25 @@ class MultiModalImputer(MultiModalVAE):
             order = np.argsort([c for info in self._schema.modalities for c in info.columns])
             names = [names[i] for i in order]
         return np.asarray(names, dtype=object)
+
+
+def _dicts_pass_through(wrapped):
+    """Undo ``set_output`` wrapping for dict input: a dict of modalities is no table.
+
+    scikit-learn wraps ``transform`` and ``fit_transform`` so that ``set_output`` (or
+    ``set_config(transform_output="pandas")``) turns their result into a DataFrame; the imputer
+    returns the container it was given, and a dict of blocks is returned as it is.
+    """
+    original = getattr(wrapped, "__wrapped__", wrapped)
+
+    @functools.wraps(original)
+    def method(self, X, *args, **kwargs):
+        if isinstance(X, dict):
+            return original(self, X, *args, **kwargs)
+        return wrapped(self, X, *args, **kwargs)
+
+    return method
+
+
+MultiModalImputer.transform = _dicts_pass_through(MultiModalImputer.transform)
+MultiModalImputer.fit_transform = _dicts_pass_through(TransformerMixin.fit_transform)

@@ -1,0 +1,71 @@
+"""Tiny shared data and settings for the estimator tests (everything here trains in ~0.1 s)."""
+import numpy as np
+import pytest
+
+from skmmvae import MultiModalVAE
+
+# Small networks and few epochs: the tests check behaviour, not model quality.
+SMALL = dict(
+    n_components=2,
+    hidden_layer_sizes=(8,),
+    embedding_size=8,
+    max_epochs=3,
+    batch_size=32,
+    random_state=0,
+)
+
+N_SAMPLES = 80
+A_MISSING = slice(10, 16)  # rows where modality "a" is missing
+B_MISSING = slice(0, 10)  # rows where modality "b" is missing
+
+
+def make_data(n=N_SAMPLES, seed=0, missing=True):
+    """Two Gaussian modalities of one 2-D latent: ``a`` (4 columns) and ``b`` (3 columns).
+
+    With ``missing``, ``b`` is a row of NaN in rows 0-9 and ``a`` in rows 10-15.
+    """
+    rng = np.random.default_rng(seed)
+    z = rng.normal(size=(n, 2))
+    a = z @ rng.normal(size=(2, 4)) + 0.1 * rng.normal(size=(n, 4))
+    b = z @ rng.normal(size=(2, 3)) + 0.1 * rng.normal(size=(n, 3))
+    if missing:
+        a[A_MISSING] = np.nan
+        b[B_MISSING] = np.nan
+    return {"a": a, "b": b}
+
+
+def make_mixed_data(n=N_SAMPLES, seed=0):
+    """One modality per likelihood: gaussian, bernoulli, poisson and categorical labels."""
+    rng = np.random.default_rng(seed)
+    z = rng.normal(size=(n, 2))
+    logits = z @ rng.normal(size=(2, 3))
+    labels = np.array([3, 5, 7])[np.argmax(z @ rng.normal(size=(2, 3)), 1)]
+    data = {
+        "gauss": z @ rng.normal(size=(2, 3)),
+        "binary": (rng.uniform(size=(n, 3)) < 1 / (1 + np.exp(-logits))).astype(float),
+        "counts": rng.poisson(np.exp(0.5 * z[:, :1]), size=(n, 2)).astype(float),
+        "label": labels.astype(float)[:, None],
+    }
+    data["binary"][:5] = np.nan
+    data["label"][5:12] = np.nan
+    return data
+
+
+MIXED_LIKELIHOODS = {"binary": "bernoulli", "counts": "poisson", "label": "categorical"}
+
+
+@pytest.fixture
+def data():
+    return make_data()
+
+
+@pytest.fixture(scope="session")
+def fitted():
+    """A MultiModalVAE fitted on ``make_data()``. Shared: tests must not modify it."""
+    return MultiModalVAE(**SMALL).fit(make_data())
+
+
+@pytest.fixture(scope="session")
+def fitted_mixed():
+    """A MultiModalVAE fitted on ``make_mixed_data()``. Shared: tests must not modify it."""
+    return MultiModalVAE(likelihoods=MIXED_LIKELIHOODS, **SMALL).fit(make_mixed_data())

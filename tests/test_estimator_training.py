@@ -1,0 +1,156 @@
+"""Training through skorch: output, early stopping, history, callbacks, divergence, batches."""
+import copy
+
+import numpy as np
+import pytest
+import torch
+from conftest import SMALL, make_data
+from skorch.callbacks import Callback
+
+import skmmvae
+from skmmvae import MultiModalVAE
+from skmmvae._data import ModalityTensors
+from skmmvae._net import MultiModalNet, _Batches
+
+
+class EpochCounter(Callback):
+    def initialize(self):
+        self.epochs = 0
+        return self
+
+    def on_epoch_end(self, net, **kwargs):
+        self.epochs += 1
+
+
+class WeightRecorder(Callback):
+    """Keep a copy of the weights at the end of every epoch."""
+
+    def initialize(self):
+        self.weights = []
+        return self
+
+    def on_epoch_end(self, net, **kwargs):
+        self.weights.append(copy.deepcopy(net.module_.state_dict()))
+
+
+def test_verbose_prints_a_progress_bar_and_an_epoch_table(capsys):
+    MultiModalVAE(**{**SMALL, "max_epochs": 2, "verbose": 1}).fit(make_data())
+    out, err = capsys.readouterr()
+    header = out.splitlines()[0].split()
+    for column in ("epoch", "train_loss", "valid_loss", "train_reconstruction", "train_kl",
+                   "train_cross_reconstruction", "train_cross_kl", "valid_reconstruction",
+                   "valid_kl", "valid_cross_kl"):  # fmt: skip
+        assert column in header, column
+    rows = [line.split() for line in out.splitlines()[2:]]
+    assert [r[0] for r in rows if r[0].isdigit()] == ["1", "2"]  # one row per epoch
+    assert "it/s" in err or "%|" in err  # tqdm progress bar on stderr
+
+
+def test_silent_by_default(capsys):
+    MultiModalVAE(**SMALL).fit(make_data())
+    out, err = capsys.readouterr()
+    assert out == "" and err == ""
+
+
+@pytest.mark.parametrize("objective", ["tight", "mixture", "elbo"])
+def test_history_exposes_the_objective_terms(objective):
+    beta = 0.5
+    est = MultiModalVAE(**{**SMALL, "objective": objective, "beta": beta}).fit(make_data())
+    history = est.history_
+    assert len(history) == SMALL["max_epochs"] == est.n_iter_
+    for prefix in ("train", "valid"):
+        loss = np.array(history[:, f"{prefix}_loss"])
+        recon = np.array(history[:, f"{prefix}_reconstruction"])
+        kl = np.array(history[:, f"{prefix}_kl"])
+        objective_value = recon - beta * kl
+        if objective == "tight":
+            objective_value += np.array(history[:, f"{prefix}_cross_reconstruction"])
+            objective_value -= beta * np.array(history[:, f"{prefix}_cross_kl"])
+        else:
+            assert f"{prefix}_cross_kl" not in history[-1]
+        # the loss is the negative objective, averaged over the epoch's batches
+        np.testing.assert_allclose(loss, -objective_value, rtol=1e-4)
+
+
+def test_user_callbacks_are_run():
+    counter = EpochCounter()
+    est = MultiModalVAE(**{**SMALL, "max_epochs": 4, "early_stopping": False, "callbacks": [counter]})
+    est.fit(make_data())
+    assert counter.epochs == 4
+    # partial_fit trains with the current parameters: new callbacks and lr
+    named = EpochCounter()
+    est.set_params(callbacks=[("counter", named)], lr=0.5).partial_fit(make_data(), epochs=2)
+    assert named.epochs == 2 and counter.epochs == 4
+    assert [g["lr"] for g in est.net_.optimizer_.param_groups] == [0.5]
+
+
+def test_early_stopping_restores_the_weights_of_the_best_epoch():
+    recorder = WeightRecorder()
+    est = MultiModalVAE(**{
+        **SMALL, "max_epochs": 40, "lr": 0.05, "n_iter_no_change": 3, "validation_fraction": 0.3,
+        "callbacks": [recorder],
+    }).fit(make_data())  # fmt: skip
+    history = est.history_
+    valid_loss = np.array(history[:, "valid_loss"])
+    best = int(np.argmin(valid_loss))
+    assert history[best, "valid_loss_best"]
+    # stopped early, three epochs after the best one, which was not the last
+    assert len(history) < 40 and len(history) == best + 1 + 3
+    final = est.module_.state_dict()
+    for name, value in recorder.weights[best].items():
+        torch.testing.assert_close(final[name], value, rtol=0, atol=0)
+    assert any(not torch.equal(final[k], v) for k, v in recorder.weights[-1].items())
+
+
+def test_early_stopping_off_runs_all_epochs():
+    est = MultiModalVAE(**{**SMALL, "max_epochs": 12, "lr": 0.05, "n_iter_no_change": 1,
+                           "early_stopping": False}).fit(make_data())  # fmt: skip
+    assert len(est.history_) == 12
+
+
+def test_no_validation_split_when_it_would_be_empty():
+    data = {name: block[20:28] for name, block in make_data().items()}  # 8 rows: 10% < 1 row
+    est = MultiModalVAE(**SMALL).fit(data)  # early stopping on but nothing to monitor
+    assert len(est.history_) == SMALL["max_epochs"]
+    assert "valid_loss" not in est.history_[-1]
+    est = MultiModalVAE(**{**SMALL, "validation_fraction": 0.0}).fit(make_data())
+    assert "valid_loss" not in est.history_[-1]
+
+
+def test_validation_split_is_seeded_and_sized():
+    est = MultiModalVAE(**{**SMALL, "validation_fraction": 0.25}).fit(make_data())
+    assert est.history_[-1, "train_batch_count"] == 2  # 60 training rows, batch_size 32
+    assert est.history_[-1, "valid_batch_count"] == 1  # 20 validation rows
+    again = MultiModalVAE(**{**SMALL, "validation_fraction": 0.25}).fit(make_data())
+    assert again.history_[:, "valid_loss"] == est.history_[:, "valid_loss"]
+
+
+@pytest.mark.parametrize("how", ["huge-lr", "huge-values"])
+def test_divergence_stops_training_with_advice(how):
+    data = make_data()
+    params = dict(SMALL)
+    if how == "huge-lr":
+        params["lr"] = 1e10
+    else:
+        data = {name: block * 1e30 for name, block in data.items()}
+    with pytest.raises(skmmvae.TrainingDivergedError, match="objective became (nan|inf).*lower lr"):
+        MultiModalVAE(**params).fit(data)
+
+
+def test_batches_index_in_memory_tensors():
+    xs = [torch.arange(20.0).reshape(10, 2), torch.arange(10.0)[:, None]]
+    mask = torch.ones(10, 2, dtype=torch.bool)
+    tensors = ModalityTensors(xs, mask).subset(torch.arange(1, 10))  # a 9-row view
+    batches = list(_Batches(tensors, batch_size=4, shuffle=True, device="cpu"))
+    assert len(batches) == len(_Batches(tensors, 4, True, "cpu")) == 3
+    assert [len(b) for b, _ in batches] == [4, 4, 1]
+    rows = torch.cat([b.xs[1][:, 0] for b, _ in batches]).sort().values
+    np.testing.assert_array_equal(rows.numpy(), np.arange(1.0, 10.0))  # each row once
+    ordered = torch.cat([b.xs[1][:, 0] for b, _ in _Batches(tensors, 4, False, "cpu")])
+    np.testing.assert_array_equal(ordered.numpy(), np.arange(1.0, 10.0))
+
+
+def test_net_accepts_only_modality_tensors():
+    net = MultiModalNet(torch.nn.Linear(1, 1))
+    with pytest.raises(TypeError, match="ModalityTensors"):
+        net.get_dataset(np.zeros((3, 1)))
