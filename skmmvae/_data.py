@@ -88,6 +88,30 @@ def _take_rows(value, index):
     return np.asarray(value)[index]
 
 
+def row_chunks(X, chunk_rows):
+    """Yield ``(start, rows)`` pieces of ``X`` (any accepted input form) of ``chunk_rows`` rows.
+
+    Inference runs piece by piece so that its temporary memory is bounded by the piece, not by
+    the number of samples. Pieces of arrays are views. Inconsistent modality lengths are
+    reported here, before anything is sliced.
+    """
+    if isinstance(X, dict) and not sp.issparse(X):
+        lengths = {name: _n_rows(value) for name, value in X.items()}
+        if len(set(lengths.values())) > 1:
+            raise ValueError(f"modalities have different numbers of rows: {lengths}")
+        n = next(iter(lengths.values()), 0)
+        take = (lambda sl: X[sl]) if isinstance(X, ModalityDict) else (
+            lambda sl: {name: _take_rows(value, sl) for name, value in X.items()})
+    else:
+        n = _n_rows(X) if hasattr(X, "shape") or hasattr(X, "__len__") else 0
+        take = (lambda sl: X.iloc[sl]) if hasattr(X, "iloc") else (lambda sl: X[sl])
+    if n <= chunk_rows or sp.issparse(X):
+        yield 0, X
+        return
+    for start in range(0, n, chunk_rows):
+        yield start, take(slice(start, start + chunk_rows))
+
+
 def _is_frame(value):
     return hasattr(value, "iloc") and hasattr(value, "columns")
 

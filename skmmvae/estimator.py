@@ -21,6 +21,9 @@ _MIXTURE_DEFAULT_COMPONENTS = 5
 # batch (rows x importance samples). Module constants so that tests can shrink them.
 _MIN_INFERENCE_BATCH = 1024
 _SCORE_BATCH_DRAWS = 2**16
+# Rows of user input validated and converted at a time by transform/predict/score: their
+# temporary memory is bounded by this, not by the number of samples.
+_INFERENCE_CHUNK_ROWS = 2**16
 
 
 class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
@@ -441,6 +444,12 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
             idx = torch.arange(start, min(start + batch_size, len(tensors)))
             yield tensors.rows(idx).to(device)
 
+    def _inference_batches(self, X, batch_size=None):
+        """Batches of ``X`` validated and converted one input chunk at a time."""
+        for _, chunk in _data.row_chunks(X, _INFERENCE_CHUNK_ROWS):
+            tensors, _ = self._tensors(chunk)
+            yield from self._batches(tensors, batch_size)
+
     def _subset_mask(self, mask, modalities):
         if modalities is None:
             return mask
@@ -471,14 +480,15 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
             Posterior means.
         """
         check_is_fitted(self, "module_")
-        tensors, _ = self._tensors(X)
-        self._subset_mask(tensors.mask, modalities)  # validate names before any work
         out = []
-        with self._threads(), torch.no_grad():
-            self.module_.eval()
-            for batch in self._batches(tensors):
-                q = self.module_.encode(batch.xs, self._subset_mask(batch.mask, modalities))
-                out.append(q.mean.float().cpu())
+        for _, chunk in _data.row_chunks(X, _INFERENCE_CHUNK_ROWS):
+            tensors, _ = self._tensors(chunk)
+            self._subset_mask(tensors.mask, modalities)  # validate names before any work
+            with self._threads(), torch.no_grad():
+                self.module_.eval()
+                for batch in self._batches(tensors):
+                    q = self.module_.encode(batch.xs, self._subset_mask(batch.mask, modalities))
+                    out.append(q.mean.float().cpu())
         return torch.cat(out).numpy().astype(np.float64)
 
     def predict(self, X):
@@ -500,23 +510,29 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
             columns and float dtypes). A dict also gets the modalities its keys left out.
         """
         check_is_fitted(self, "module_")
-        tensors, blocks = self._tensors(X)
-        means = self._decoded(tensors, latent=None)
-        n = len(tensors)
-        filled, any_filled = {}, {}
-        for s, info in enumerate(self._schema.modalities):
-            block = blocks.get(info.name)
-            block = np.full((n, info.n_input), np.nan) if block is None else block.copy()
-            missing = ~tensors.mask[:, s].numpy()
-            block[missing] = self._to_user(means[s][missing], info)
-            filled[info.name], any_filled[info.name] = block, bool(missing.any())
-        if isinstance(X, dict):
-            out = {
-                name: _like(X[name], block, any_filled[name]) if name in X else block
-                for name, block in filled.items()
-            }
+        is_dict = isinstance(X, dict) and not _data.sp.issparse(X)
+        parts = []  # (start, filled chunk blocks); one chunk unless X is large
+        any_filled = dict.fromkeys(self._schema.names, False)
+        for start, chunk in _data.row_chunks(X, _INFERENCE_CHUNK_ROWS):
+            tensors, blocks = self._tensors(chunk)
+            means = self._decoded(tensors, latent=None)
+            filled = {}
+            for s, info in enumerate(self._schema.modalities):
+                block = blocks.get(info.name)
+                block = np.full((len(tensors), info.n_input), np.nan) if block is None else block.copy()
+                missing = ~tensors.mask[:, s].numpy()
+                block[missing] = self._to_user(means[s][missing], info)
+                filled[info.name] = block
+                any_filled[info.name] |= bool(missing.any())
+            parts.append(filled if is_dict else self._join(filled))
+        if is_dict:
+            out = {}
+            for name in self._schema.names:
+                block = parts[0][name] if len(parts) == 1 else np.concatenate([p[name] for p in parts])
+                out[name] = _like(X[name], block, any_filled[name]) if name in X else block
             return _data.ModalityDict(out) if isinstance(X, _data.ModalityDict) else out
-        return _like(X, self._join(filled), any(any_filled.values()))
+        joined = parts[0] if len(parts) == 1 else np.concatenate(parts)
+        return _like(X, joined, any(any_filled.values()))
 
     def inverse_transform(self, Z):
         """Decode latent codes to data space (decoder means).
@@ -614,12 +630,11 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
             Log-likelihood estimates (nats).
         """
         check_is_fitted(self, "module_")
-        tensors, _ = self._tensors(X)
         out = []
         batch_size = max(1, _SCORE_BATCH_DRAWS // self.n_importance_samples)
         with self._threads(), torch.no_grad():
             self.module_.eval()
-            for batch in self._batches(tensors, batch_size):
+            for batch in self._inference_batches(X, batch_size):
                 # the same seed for every batch: each row sees the same random numbers
                 with _seeded(self._seed, batch.mask.device):
                     ll = iw_log_likelihood(

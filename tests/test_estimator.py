@@ -540,3 +540,35 @@ def test_transform_of_row_subsets_matches_the_full_set(fitted, data):
         part = {name: block[rows] for name, block in data.items()}
         np.testing.assert_allclose(fitted.transform(part), Z[rows], rtol=1e-5, atol=1e-6)
         np.testing.assert_allclose(fitted.predict(part)["b"], X_hat["b"][rows], rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("as_array", [False, True])
+def test_inference_converts_large_inputs_in_chunks_with_identical_results(data, monkeypatch, as_array):
+    # transform/predict/score validate and convert the user's input chunk by chunk so that
+    # their temporary memory is bounded by the chunk; the chunking must not change results.
+    if as_array:
+        X = np.hstack([data[name] for name in data])
+        est = MultiModalVAE(**{**SMALL, "modalities": {n: b.shape[1] for n, b in data.items()}})
+    else:
+        X = data
+        est = MultiModalVAE(**SMALL)
+    est.fit(X)
+    Z, X_hat, ll = est.transform(X), est.predict(X), est.score_samples(X)
+    converted = []
+    to_tensors = estimator_module._data.to_tensors
+    monkeypatch.setattr(estimator_module, "_INFERENCE_CHUNK_ROWS", 30)
+    monkeypatch.setattr(
+        estimator_module._data, "to_tensors",
+        lambda blocks, *a, **k: converted.append(len(next(iter(blocks.values())))) or to_tensors(blocks, *a, **k),
+    )
+    np.testing.assert_allclose(est.transform(X), Z, rtol=1e-5, atol=1e-6)
+    assert converted == [30, 30, 20]
+    X_chunked = est.predict(X)
+    if as_array:
+        np.testing.assert_allclose(X_chunked, X_hat, rtol=1e-5, atol=1e-6)
+        observed = ~np.isnan(X)
+        assert np.array_equal(X_chunked[observed], X[observed])
+    else:
+        for name in X_hat:
+            np.testing.assert_allclose(X_chunked[name], X_hat[name], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(est.score_samples(X), ll, rtol=1e-5)

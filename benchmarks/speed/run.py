@@ -90,12 +90,14 @@ def fit_per_step(est, X):
     return elapsed / steps, est
 
 
-def overhead(name, widths, hidden, n_latent, batch, n, repeats, results):
+def overhead(name, widths, hidden, n_latent, batch, n, repeats, results, epochs=5):
     X = make_data(n, widths)
     ratios, est_t, base_t = [], [], []
     torch.set_num_threads(1)
+    # Warm-up: the first optimiser of a process imports torch's compiler stack (seconds).
+    fit_per_step(estimator(hidden, n_latent, batch, epochs=1), X)
     for r in range(repeats):
-        t_est, est = fit_per_step(estimator(hidden, n_latent, batch, epochs=2), X)
+        t_est, est = fit_per_step(estimator(hidden, n_latent, batch, epochs=epochs), X)
         tensors, _ = est._tensors(X)
         module = est._build_module()
         steps = sum(h["train_batch_count"] for h in est.history_)
