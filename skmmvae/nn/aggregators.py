@@ -128,7 +128,9 @@ class MixtureOfProductsOfExperts(ProductOfExperts):
         generator = None
         if not self.training:
             generator = torch.Generator(device=mask.device).manual_seed(0)
-        subsets = _uniform_nonempty_subsets(mask, self.n_subsets, generator)
+        # In evaluation every row shares the same draws, so a row's posterior depends on its own
+        # mask only, not on its position in the batch or on the other rows.
+        subsets = _uniform_nonempty_subsets(mask, self.n_subsets, generator, shared=not self.training)
         return subsets, subsets.any(-1)
 
     def forward(self, tokens, mask):
@@ -151,12 +153,12 @@ class MixtureOfProductsOfExperts(ProductOfExperts):
         )
 
 
-def _uniform_nonempty_subsets(mask, n_draws, generator=None):
+def _uniform_nonempty_subsets(mask, n_draws, generator=None, shared=False):
     """``n_draws`` subsets per row, uniform over the non-empty subsets of the row's mask.
 
     Exact and linear in ``M``: the size ``k`` follows ``C(n, k) / (2^n - 1)`` (inverse CDF),
     then the ``k`` members with the smallest random keys are kept. Rows with an empty mask get
-    empty subsets.
+    empty subsets. ``shared=True`` uses the same random numbers for every row.
     """
     batch, n_mod = mask.shape
     device = mask.device
@@ -166,9 +168,11 @@ def _uniform_nonempty_subsets(mask, n_draws, generator=None):
     log_binom = torch.where(k <= n, log_binom, torch.tensor(-math.inf, dtype=torch.float64))
     probs = torch.softmax(torch.where(n > 0, log_binom, torch.zeros_like(log_binom)), -1)
     cdf = probs.cumsum(-1).unsqueeze(1)  # (B, 1, M)
-    u = torch.rand(batch, n_draws, 1, device=device, generator=generator, dtype=torch.float64)
+    n_rows = 1 if shared else batch
+    u = torch.rand(n_rows, n_draws, 1, device=device, generator=generator, dtype=torch.float64)
     size = 1 + (cdf < u).sum(-1, keepdim=True)  # (B, C, 1)
-    keys = torch.rand(batch, n_draws, n_mod, device=device, generator=generator)
+    keys = torch.rand(n_rows, n_draws, n_mod, device=device, generator=generator)
+    keys = keys.expand(batch, -1, -1)
     keys = torch.where(mask.unsqueeze(1), keys, torch.full_like(keys, 2.0))
     rank = keys.argsort(-1).argsort(-1)
     return (rank < size) & mask.unsqueeze(1)
@@ -220,7 +224,9 @@ class SumPooling(Aggregator):
         self.rho = _GaussianHead(token_size, hidden_sizes, n_latent, n_mixture, activation, min_scale)
 
     def forward(self, tokens, mask):
-        return self.rho(_masked(self.chi(tokens), mask).sum(1))
+        # Mask before chi too: NaN/inf in a masked token must not reach chi's weight gradients
+        # (0 * NaN) even though the forward value would be unaffected.
+        return self.rho(_masked(self.chi(_masked(tokens, mask)), mask).sum(1))
 
 
 class _SetAttentionBlock(nn.Module):

@@ -1,0 +1,166 @@
+"""Specification of the observation models ``p(x_s | z)``: log-densities summed over features,
+means, encoder inputs and argument checking, checked against scipy / torch.distributions."""
+import math
+
+import numpy as np
+import pytest
+import torch
+from scipy import stats
+from scipy.special import expit, log_softmax, softmax
+
+from skmmvae.nn import LIKELIHOODS, make_likelihood
+
+DTYPE = torch.float64
+B, F = 5, 4  # batch, features
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """Tiny tensors: intra-op threads only add overhead (and thrash on a shared CPU)."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def softplus_np(x):
+    return np.logaddexp(0.0, x)
+
+
+@pytest.fixture
+def params():
+    """Decoder outputs with a leading sample axis (C=3, B, F)."""
+    torch.manual_seed(0)
+    return torch.randn(3, B, F, dtype=DTYPE)
+
+
+def test_registry():
+    assert set(LIKELIHOODS) == {"gaussian", "laplace", "bernoulli", "categorical", "poisson"}
+
+
+@pytest.mark.parametrize("family", ["gaussian", "laplace"])
+def test_learnt_scale_starts_at_one(family, params):
+    lik = make_likelihood(family, F).double()
+    torch.testing.assert_close(lik.scale, torch.ones(F, dtype=DTYPE))
+    x = torch.randn(B, F, dtype=DTYPE)
+    dist = stats.norm if family == "gaussian" else stats.laplace
+    expected = dist.logpdf(x.numpy(), params.numpy(), 1.0).sum(-1)
+    # (the initial raw value is stored in float32, hence the tolerance)
+    np.testing.assert_allclose(lik.log_prob(params, x).detach().numpy(), expected, rtol=1e-7)
+
+
+@pytest.mark.parametrize("family", ["gaussian", "laplace"])
+@pytest.mark.parametrize("min_scale", [1e-3, 0.3])
+def test_location_scale_log_prob_with_learnt_scale(family, min_scale, params):
+    lik = make_likelihood(family, F, min_scale=min_scale).double()
+    with torch.no_grad():
+        lik.raw_scale.copy_(torch.tensor([-2.0, -0.5, 0.3, 1.7], dtype=DTYPE))
+    scale = min_scale + softplus_np(np.array([-2.0, -0.5, 0.3, 1.7]))
+    x = torch.randn(B, F, dtype=DTYPE)
+    dist = stats.norm if family == "gaussian" else stats.laplace
+    expected = dist.logpdf(x.numpy(), params.numpy(), scale).sum(-1)
+    out = lik.log_prob(params, x)
+    assert out.shape == (3, B)
+    np.testing.assert_allclose(out.detach().numpy(), expected, rtol=1e-10)
+    # the scale is a parameter: the log-likelihood trains it
+    out.sum().backward()
+    assert lik.raw_scale.grad is not None and lik.raw_scale.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize("family", ["gaussian", "laplace"])
+def test_location_scale_log_prob_with_fixed_scale(family, params):
+    lik = make_likelihood(family, F, scale=0.37).double()
+    assert list(lik.parameters()) == []  # nothing to learn
+    x = torch.randn(B, F, dtype=DTYPE)
+    torch_dist = torch.distributions.Normal if family == "gaussian" else torch.distributions.Laplace
+    expected = torch_dist(params, 0.37).log_prob(x).sum(-1)
+    torch.testing.assert_close(lik.log_prob(params, x), expected)
+    torch.testing.assert_close(lik.mean(params), params)
+
+
+def test_bernoulli_on_binary_data(params):
+    lik = make_likelihood("bernoulli", F)
+    torch.manual_seed(1)
+    x = (torch.rand(B, F) < 0.5).to(DTYPE)
+    p = expit(params.numpy())
+    expected = stats.bernoulli.logpmf(x.numpy(), p).sum(-1)
+    np.testing.assert_allclose(lik.log_prob(params, x).numpy(), expected, rtol=1e-10)
+    np.testing.assert_allclose(lik.mean(params).numpy(), p, rtol=1e-12)
+    assert lik.support == "unit_interval"
+
+
+def test_bernoulli_on_fractional_data_is_the_cross_entropy(params):
+    lik = make_likelihood("bernoulli", F)
+    x = torch.rand(B, F, dtype=DTYPE)
+    p = expit(params.numpy())
+    expected = (x.numpy() * np.log(p) + (1 - x.numpy()) * np.log1p(-p)).sum(-1)
+    np.testing.assert_allclose(lik.log_prob(params, x).numpy(), expected, rtol=1e-10)
+
+
+def test_bernoulli_is_stable_for_large_logits():
+    lik = make_likelihood("bernoulli", 2)
+    params = torch.tensor([[200.0, -200.0]], dtype=DTYPE)
+    x = torch.tensor([[0.0, 1.0]], dtype=DTYPE)
+    torch.testing.assert_close(lik.log_prob(params, x), torch.tensor([-400.0], dtype=DTYPE))
+
+
+def test_poisson_log_prob_and_mean(params):
+    lik = make_likelihood("poisson", F)
+    torch.manual_seed(2)
+    x = torch.poisson(torch.full((B, F), 2.5, dtype=DTYPE))
+    rate = np.exp(params.numpy())
+    expected = stats.poisson.logpmf(x.numpy(), rate).sum(-1)
+    np.testing.assert_allclose(lik.log_prob(params, x).numpy(), expected, rtol=1e-10)
+    np.testing.assert_allclose(lik.mean(params).numpy(), rate, rtol=1e-12)
+    assert lik.support == "count"
+
+
+def test_categorical_log_prob_mean_and_sizes():
+    n_classes = 4
+    lik = make_likelihood("categorical", 1, n_classes=n_classes)
+    assert lik.n_params == n_classes and lik.input_features == n_classes
+    assert lik.support == "categorical"
+    torch.manual_seed(3)
+    logits = torch.randn(3, B, n_classes, dtype=DTYPE)
+    x = torch.tensor([[0.0], [3.0], [1.0], [2.0], [3.0]], dtype=DTYPE)  # (B, 1) class indices
+    out = lik.log_prob(logits, x)
+    assert out.shape == (3, B)
+    expected = torch.distributions.Categorical(logits=logits).log_prob(x[:, 0].long())
+    torch.testing.assert_close(out, expected)
+    idx = x[:, 0].long().numpy()
+    np_expected = log_softmax(logits.numpy(), -1)[:, np.arange(B), idx]
+    np.testing.assert_allclose(out.numpy(), np_expected, rtol=1e-10)
+    np.testing.assert_allclose(lik.mean(logits).numpy(), softmax(logits.numpy(), -1), rtol=1e-10)
+
+
+def test_categorical_encoder_input_is_one_hot():
+    lik = make_likelihood("categorical", 1, n_classes=3)
+    x = torch.tensor([[2.0], [0.0], [1.0], [2.0]])
+    one_hot = lik.encoder_input(x)
+    assert one_hot.dtype == x.dtype
+    np.testing.assert_array_equal(one_hot.numpy(), np.eye(3)[[2, 0, 1, 2]])
+
+
+@pytest.mark.parametrize("family", ["gaussian", "laplace", "bernoulli", "poisson"])
+def test_other_likelihoods_pass_data_to_the_encoder_unchanged(family):
+    lik = make_likelihood(family, F)
+    assert lik.n_params == F and lik.input_features == F
+    x = torch.rand(B, F)
+    assert torch.equal(lik.encoder_input(x), x)
+
+
+@pytest.mark.parametrize(
+    "name, options",
+    [
+        ("student", {}),
+        ("gaussian", {"scale": 0.0}),
+        ("gaussian", {"scale": -1.0}),
+        ("gaussian", {"scale": "fixed"}),
+        ("laplace", {"scale": -0.1}),
+        ("laplace", {"scale": math.nan}),
+        ("categorical", {"n_classes": 1}),
+    ],
+)
+def test_bad_names_and_options_raise_value_error(name, options):
+    with pytest.raises(ValueError):
+        make_likelihood(name, F, **options)

@@ -1,0 +1,199 @@
+"""Specification of ``MultiModalModule``: custom networks, shapes, private latents, purity."""
+import ast
+import pathlib
+
+import pytest
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+import skmmvae.nn
+from skmmvae.nn import MultiModalModule, iw_log_likelihood, make_likelihood, objective_terms
+
+D = 3
+EMBED = 16
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """Tiny tensors: intra-op threads only add overhead (and thrash on a shared CPU)."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+class ImageEncoder(nn.Module):
+    """A small conv net over a flattened 1x8x8 image; outputs 4*4*4 = 64 features."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(1, 4, 3, padding=1)
+
+    def forward(self, x):
+        h = F.relu(self.conv(x.reshape(-1, 1, 8, 8)))
+        return F.avg_pool2d(h, 2).flatten(1)
+
+
+class ImageDecoder(nn.Module):
+    """Latent -> 4x4 map -> transposed conv -> flattened 1x8x8 logits (64 = n_params)."""
+
+    def __init__(self, n_in):
+        super().__init__()
+        self.fc = nn.Linear(n_in, 16)
+        self.deconv = nn.ConvTranspose2d(1, 1, 2, stride=2)
+
+    def forward(self, z):
+        return self.deconv(self.fc(z).reshape(-1, 1, 4, 4)).flatten(1)
+
+
+def likelihoods():
+    return {
+        "image": make_likelihood("bernoulli", 64),
+        "label": make_likelihood("categorical", 1, n_classes=4),
+        "value": make_likelihood("gaussian", 5),
+    }
+
+
+def batch(n=6, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    xs = [
+        (torch.rand(n, 64, generator=g) < 0.3).float(),
+        torch.randint(0, 4, (n, 1), generator=g).float(),
+        torch.randn(n, 5, generator=g),
+    ]
+    mask = torch.rand(n, 3, generator=g) < 0.6
+    mask[0] = False
+    mask[1] = True
+    xs = [torch.where(mask[:, [s]], x, torch.zeros_like(x)) for s, x in enumerate(xs)]
+    return xs, mask
+
+
+@pytest.mark.parametrize("aggregation", ["sumpooling", "poe"])
+@pytest.mark.parametrize("n_private", [0, 2])
+def test_custom_encoders_and_decoders_are_accepted(aggregation, n_private):
+    torch.manual_seed(0)
+    encoder = ImageEncoder()
+    exact_decoder = ImageDecoder(D + n_private)  # already 64 = n_params wide: used as is
+    narrow_decoder = nn.Sequential(nn.Linear(D + n_private, 7), nn.Tanh())  # 7 != 5 params
+    model = MultiModalModule(
+        likelihoods(), D, aggregation=aggregation, n_private=n_private, hidden_sizes=(8,),
+        embedding_size=EMBED, encoders={"image": encoder},
+        decoders={"image": exact_decoder, "value": narrow_decoder},
+    )
+    token_size = model.aggregator.token_size
+    # encoder: 64 features != token size, so a Linear(64, token_size) is appended
+    wrapped = model.encoders[0]
+    assert isinstance(wrapped, nn.Sequential) and wrapped[0] is encoder
+    assert isinstance(wrapped[1], nn.Linear)
+    assert (wrapped[1].in_features, wrapped[1].out_features) == (64, token_size)
+    # decoders: the exact one untouched, the narrow one gets Linear(7, 5)
+    assert model.decoders[0].module is exact_decoder
+    assert model.decoders[2].module[0] is narrow_decoder
+    appended = model.decoders[2].module[1]
+    assert (appended.in_features, appended.out_features) == (7, 5)
+    xs, mask = batch()
+    tokens = model.tokens(xs, mask)
+    assert tokens.shape == (6, 3, token_size)
+    assert torch.all(tokens[~mask] == 0)  # missing modalities give zero tokens
+    terms = objective_terms(model, xs, mask, "tight")
+    (-terms["objective"].mean()).backward()
+    assert torch.isfinite(terms["objective"]).all()
+    for module in (encoder.conv, exact_decoder.deconv, narrow_decoder[0]):
+        assert module.weight.grad is not None and module.weight.grad.abs().sum() > 0
+
+
+def test_custom_encoder_of_a_categorical_modality_sees_one_hot_input():
+    seen = []
+
+    class Recorder(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = nn.Linear(4, 2 * D)
+
+        def forward(self, x):
+            seen.append(x)
+            return self.lin(x)
+
+    model = MultiModalModule(likelihoods(), D, aggregation="poe", hidden_sizes=(8,),
+                             encoders={"label": Recorder()})
+    assert model.encoders[1].__class__ is Recorder  # width 2*D is the PoE token size: no Linear
+    xs, mask = batch()
+    seen.clear()
+    model.tokens(xs, mask)
+    (x,) = seen
+    assert torch.equal(x, F.one_hot(xs[1][:, 0].long(), 4).float())
+
+
+@pytest.mark.parametrize("bad", ["three_d", "tuple"])
+def test_custom_module_with_a_bad_output_is_rejected(bad):
+    class Bad(nn.Module):
+        def forward(self, x):
+            return x.unsqueeze(1) if bad == "three_d" else (x, x)
+
+    with pytest.raises(ValueError):
+        MultiModalModule(likelihoods(), D, encoders={"value": Bad()})
+
+
+@pytest.mark.parametrize("n_private", [0, 2])
+def test_decode_means_shapes_and_values(n_private):
+    torch.manual_seed(1)
+    model = MultiModalModule(likelihoods(), D, n_private=n_private, hidden_sizes=(8,),
+                             embedding_size=EMBED)
+    z = torch.randn(7, D)
+    image, label, value = model.decode_means(z)
+    assert image.shape == (7, 64) and label.shape == (7, 4) and value.shape == (7, 5)
+    assert torch.all((image > 0) & (image < 1))
+    torch.testing.assert_close(label.sum(-1), torch.ones(7))
+    # the means are the likelihood means of the decoder output, private latents set to 0
+    z_in = torch.cat([z, torch.zeros(7, n_private)], -1)
+    torch.testing.assert_close(image, torch.sigmoid(model.decoders[0](z_in)))
+    torch.testing.assert_close(label, torch.softmax(model.decoders[1](z_in), -1))
+    torch.testing.assert_close(value, model.decoders[2](z_in))
+    # decoding works with leading sample axes
+    assert model.decode(torch.randn(2, 7, D), 2).shape == (2, 7, 5)
+
+
+def test_log_likelihood_and_encode_shapes():
+    torch.manual_seed(2)
+    model = MultiModalModule(likelihoods(), D, aggregation="sumpooling_mixture", n_private=2,
+                             hidden_sizes=(8,), embedding_size=EMBED, n_mixture_components=3)
+    xs, mask = batch()
+    q = model.encode(xs, mask)
+    assert q.loc.shape == (6, 3, D)
+    z = q.sample(4)
+    logliks, private_kl = model.log_likelihoods(xs, z, model.tokens(xs, mask), mask)
+    assert logliks.shape == (4, 6, 3) and private_kl.shape == (4, 6, 3)
+    assert torch.all(private_kl[:, ~mask] == 0)  # no private KL for modalities not encoded
+    assert iw_log_likelihood(model, xs, mask, n_samples=5).shape == (6,)
+
+
+def test_private_encoder_is_permutation_equivariant():
+    torch.manual_seed(3)
+    model = MultiModalModule(likelihoods(), D, n_private=2, hidden_sizes=(8,),
+                             embedding_size=EMBED).double()
+    tokens = torch.randn(5, 3, EMBED, dtype=torch.float64)
+    mask = torch.rand(5, 3) < 0.6
+    z = torch.randn(2, 5, D, dtype=torch.float64)
+    loc, scale = model.private(tokens, mask, z)
+    assert loc.shape == scale.shape == (2, 5, 3, 2)
+    perm = [2, 0, 1]
+    loc_p, scale_p = model.private(tokens[:, perm], mask[:, perm], z)
+    torch.testing.assert_close(loc_p, loc[:, :, perm])
+    torch.testing.assert_close(scale_p, scale[:, :, perm])
+
+
+def test_the_core_imports_neither_numpy_nor_sklearn():
+    folder = pathlib.Path(skmmvae.nn.__file__).parent
+    files = sorted(folder.glob("*.py"))
+    assert len(files) >= 8
+    for path in files:
+        tree = ast.parse(path.read_text(), filename=str(path))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                roots = [alias.name.split(".")[0] for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0:
+                roots = [(node.module or "").split(".")[0]]
+            else:
+                continue
+            assert not {"numpy", "sklearn", "scipy", "skorch"} & set(roots), (path.name, roots)
