@@ -97,4 +97,6 @@ def iw_log_likelihood(model, xs, mask, n_samples=64, common_noise=False):
     if private_kl.ndim:
         logliks = logliks - private_kl
     log_w = _masked_sum(logliks, mask) + model.prior.log_prob(z) - q.log_prob(z)
-    return torch.logsumexp(log_w, 0) - math.log(n_samples)
+    estimate = torch.logsumexp(log_w, 0) - math.log(n_samples)
+    # Nothing observed: log p(x_empty) = log 1 = 0 exactly (the estimate would only add noise).
+    return torch.where(mask.any(-1), estimate, torch.zeros((), dtype=estimate.dtype))

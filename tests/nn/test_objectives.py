@@ -654,3 +654,21 @@ def test_objectives_draw_their_subsets_with_sample_subsets(objective, monkeypatc
     torch.testing.assert_close(out["objective"], ref["objective"])
     objective_terms(model, xs, mask, "elbo")
     assert len(calls) == 1
+
+
+@pytest.mark.parametrize("aggregation", ["sumpooling", "selfattention_mixture", "moe"])
+def test_iw_log_likelihood_of_a_row_with_nothing_observed_is_exactly_zero(aggregation):
+    # p(x_empty) = 1 whatever q(z | x_empty) is (a learnt constant for the set networks, so the
+    # raw importance-sampling estimate would be noisy around 0).
+    torch.manual_seed(3)
+    from skmmvae.nn import MultiModalModule, iw_log_likelihood, make_likelihood
+
+    liks = {"a": make_likelihood("gaussian", 3), "b": make_likelihood("gaussian", 2)}
+    model = MultiModalModule(liks, 2, aggregation=aggregation, hidden_sizes=(8,), embedding_size=8,
+                             n_prior_components=3 if aggregation == "moe" else 1)
+    xs = [torch.randn(3, 3), torch.randn(3, 2)]
+    mask = torch.tensor([[False, False], [True, False], [True, True]])
+    with torch.no_grad():
+        ll = iw_log_likelihood(model, xs, mask, n_samples=16)
+    assert ll[0].item() == 0.0
+    assert torch.isfinite(ll).all() and (ll[1:] != 0).all()
