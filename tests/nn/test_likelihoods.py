@@ -14,15 +14,6 @@ DTYPE = torch.float64
 B, F = 5, 4  # batch, features
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny tensors: intra-op threads only add overhead (and thrash on a shared CPU)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def softplus_np(x):
     return np.logaddexp(0.0, x)
 

@@ -14,15 +14,6 @@ D = 3
 EMBED = 16
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny tensors: intra-op threads only add overhead (and thrash on a shared CPU)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 class ImageEncoder(nn.Module):
     """A small conv net over a flattened 1x8x8 image; outputs 4*4*4 = 64 features."""
 
