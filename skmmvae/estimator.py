@@ -68,8 +68,10 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
         Width of the modality tokens for the permutation-invariant aggregators.
     max_epochs : int, default=100
         Maximum number of training epochs.
-    batch_size : int, default=256
-        Rows per training batch (inference uses batches of at least 1024 rows).
+    batch_size : int or "auto", default="auto"
+        Rows per training batch. ``"auto"`` uses ``min(256, max(32, n_samples // 16))``, so
+        that small data sets still get at least 16 optimisation steps per epoch (too few steps
+        leave a VAE stuck at the data mean). Inference uses batches of at least 1024 rows.
     lr : float, default=1e-3
         Adam learning rate.
     validation_fraction : float, default=0.1
@@ -153,7 +155,7 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
         "hidden_layer_sizes": [tuple, list],
         "embedding_size": [Interval(numbers.Integral, 1, None, closed="left")],
         "max_epochs": [Interval(numbers.Integral, 0, None, closed="left")],
-        "batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
+        "batch_size": [Interval(numbers.Integral, 1, None, closed="left"), StrOptions({"auto"})],
         "lr": [Interval(numbers.Real, 0, None, closed="neither")],
         "validation_fraction": [Interval(numbers.Real, 0, 1, closed="left")],
         "early_stopping": ["boolean"],
@@ -181,7 +183,7 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
         hidden_layer_sizes=(128, 128),
         embedding_size=128,
         max_epochs=100,
-        batch_size=256,
+        batch_size="auto",
         lr=1e-3,
         validation_fraction=0.1,
         early_stopping=True,
@@ -342,7 +344,7 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
             optimizer=torch.optim.Adam,
             lr=self.lr,
             max_epochs=self.max_epochs,
-            batch_size=self.batch_size,
+            batch_size=self._training_batch_size(),
             device=device,
             callbacks=callbacks,
             verbose=self.verbose,
@@ -408,9 +410,16 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
             self._train(tensors, epochs=epochs)
         return self
 
+    def _training_batch_size(self):
+        """``batch_size``, with ``"auto"`` resolved from the number of training rows."""
+        if self.batch_size != "auto":
+            return self.batch_size
+        return min(256, max(32, getattr(self, "_n_fit_rows", 256) // 16))
+
     def _initialize(self, X):
         """Validate the training data, fix the schema and seeds, build module and net."""
         tensors, _ = self._tensors(X, reset=True)
+        self._n_fit_rows = len(tensors)
         random_state = check_random_state(self.random_state)
         self._seed = int(random_state.randint(np.iinfo(np.int32).max))
         self._split_seed = self._seed  # kept fixed across partial_fit calls
@@ -438,7 +447,7 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
     # ------------------------------------------------------------------ inference helpers
     def _batches(self, tensors, batch_size=None):
         """Rows of ``tensors`` in order, in batches, on the module's device."""
-        batch_size = batch_size or max(self.batch_size, _MIN_INFERENCE_BATCH)
+        batch_size = batch_size or max(self._training_batch_size(), _MIN_INFERENCE_BATCH)
         device = _module_device(self.module_)
         for start in range(0, len(tensors), batch_size):
             idx = torch.arange(start, min(start + batch_size, len(tensors)))
@@ -586,7 +595,7 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
         with self._threads(), torch.no_grad():
             self.module_.eval()
             if latent is not None:
-                chunks = latent.split(max(self.batch_size, _MIN_INFERENCE_BATCH))
+                chunks = latent.split(max(self._training_batch_size(), _MIN_INFERENCE_BATCH))
             else:
                 chunks = (self.module_.encode(b.xs, b.mask).mean for b in self._batches(tensors))
             for z in chunks:

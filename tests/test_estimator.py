@@ -572,3 +572,14 @@ def test_inference_converts_large_inputs_in_chunks_with_identical_results(data, 
         for name in X_hat:
             np.testing.assert_allclose(X_chunked[name], X_hat[name], rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(est.score_samples(X), ll, rtol=1e-5)
+
+
+@pytest.mark.parametrize("n_rows, expected_batches", [(80, 3), (1600, 16), (8000, 32)])
+def test_auto_batch_size_gives_small_data_enough_steps(n_rows, expected_batches):
+    # "auto" = min(256, max(32, n // 16)): 80 rows -> 32 per batch (3 steps), 1600 -> 100
+    # (16 steps), 8000 -> 256 (32 steps).
+    rng = np.random.default_rng(0)
+    X = {"a": rng.normal(size=(n_rows, 2)), "b": rng.normal(size=(n_rows, 2))}
+    est = MultiModalVAE(**{**SMALL, "batch_size": "auto", "max_epochs": 1,
+                           "validation_fraction": 0.0, "early_stopping": False}).fit(X)
+    assert est.history_[-1]["train_batch_count"] == expected_batches
