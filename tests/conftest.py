@@ -69,3 +69,14 @@ def fitted():
 def fitted_mixed():
     """A MultiModalVAE fitted on ``make_mixed_data()``. Shared: tests must not modify it."""
     return MultiModalVAE(likelihoods=MIXED_LIKELIHOODS, **SMALL).fit(make_mixed_data())
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_torch_thread():
+    """Tiny tensors: intra-op threads only add overhead (and thrash on a shared CPU)."""
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
