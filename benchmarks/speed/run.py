@@ -231,7 +231,10 @@ def write_report(results, path):
     for kind in ("transform", "predict", "fit"):
         r = mem[kind]
         lines.append(f"| {kind} | {r['seconds']:.1f} | {r.get('rows_per_s', float('nan')):,.0f} | {r['data_mb']:.0f} | {r['peak_rss_mb']:.0f} | {r['extra_peak_over_data']:.2f} |")
-    lines += ["", "## torch intra-op threads (n_jobs) on this machine", "", "| setting | ms/step | ratio to 1 thread idle |", "|---|---|---|"]
+    lines += ["", "## torch intra-op threads (n_jobs) on this machine", "",
+              "'idle' means no extra load started by the benchmark; on a shared machine other "
+              "work may still be running, which is exactly when a second intra-op thread hurts.", "",
+              "| setting | ms/step | ratio to 1 thread idle |", "|---|---|---|"]
     for k, r in results["threads_ms_per_step"].items():
         lines.append(f"| {k} | {r['ms']:.2f} | {r['ratio_to_1_thread_idle']:.2f} |")
     path.write_text("\n".join(lines) + "\n")
