@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from conftest import SMALL, make_data
+from conftest import SMALL
 from skorch import NeuralNet
 
 import skmmvae

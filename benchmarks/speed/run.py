@@ -179,20 +179,13 @@ def memory(n, results):
 # ------------------------------------------------------------------ threads
 
 
-def _burn(stop_after):
-    end = time.time() + stop_after
-    x = 0.0
-    while time.time() < end:
-        x += 1.0
-
-
 def threads(results, repeats):
     X = make_data(2000, [40, 40, 40])
     out = {}
     for load in (False, True):
         burner = None
         if load:
-            burner = subprocess.Popen([sys.executable, "-c", f"import time\nend=time.time()+120\nx=0\nwhile time.time()<end: x+=1"])
+            burner = subprocess.Popen([sys.executable, "-c", "import time\nend=time.time()+120\nx=0\nwhile time.time()<end: x+=1"])
             time.sleep(0.5)
         try:
             for n_jobs in (1, 2):
