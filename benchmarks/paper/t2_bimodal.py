@@ -34,8 +34,10 @@ Usage::
     python benchmarks/paper/t2_bimodal.py --full      # the paper's 4000 epochs, 3 seeds
 
 The reduced budget is 100 epochs (1 600 Adam steps, 2.5 % of the paper's 64 000): the
-whole grid (10 configurations x 3 seeds) then takes about 30-40 minutes on one CPU core.
-The digest's "about 500 epochs" proxy would take 3-4 hours here. Results are rewritten
+whole grid (10 configurations x 3 seeds) took 51 minutes on a shared 2-core machine (one
+torch thread, about 90 s of fitting per run; less on an idle core). The digest's "about 500
+epochs" proxy would take about 4 hours here; ``--epochs 400 --seeds 1 --aggregations
+sumpooling_mixture poe --name t2_long400`` is a cheaper check of a few configurations. Results are rewritten
 after every run, so an interrupted run leaves valid (partial) tables; ``--resume`` skips
 the runs already in the CSV.
 """
