@@ -50,6 +50,8 @@ RESULTS = {
                           "python benchmarks/speed/run.py --quick"),
     "paper_results.rst": (ROOT / "benchmarks" / "paper" / "results.md",
                           "python benchmarks/paper/t1_linear_gaussian.py --quick"),
+    "scaling_results.rst": (ROOT / "benchmarks" / "scaling" / "results.md",
+                            "python benchmarks/scaling/run.py --quick"),
 }
 
 

@@ -3,10 +3,12 @@
 Users pass a dict ``{name: array}``, a :class:`ModalityDict`, or a 2-D array / DataFrame whose
 column groups are named by the ``modalities`` parameter. Everything is turned into one 2-D
 float block per modality, validated (with errors that name the modality), and converted to a
-:class:`ModalityTensors`: one float32 tensor per modality (missing rows zero-filled) and a
-boolean ``(n, M)`` mask of observed modalities. A modality is missing for a sample when its
+:class:`ModalityTensors`: one float32 tensor per modality (missing rows zero-filled in every
+batch; a float32 block is used in place, not copied) and a boolean ``(n, M)`` mask of observed modalities. A modality is missing for a sample when its
 whole block is NaN. Nothing the user passed is modified.
 """
+import inspect
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -79,13 +81,26 @@ class ModalityDict(dict):
 
 
 def _n_rows(value):
-    return value.shape[0] if hasattr(value, "shape") else len(value)
+    if hasattr(value, "shape"):
+        return value.shape[0]
+    return len(value) if hasattr(value, "__len__") else np.asarray(value).shape[0]
+
+
+def _has_rows(value):
+    return np.ndim(value) > 0 if hasattr(value, "shape") else hasattr(value, "__len__")
 
 
 def _take_rows(value, index):
     if hasattr(value, "iloc"):
         return value.iloc[index]
     return np.asarray(value)[index]
+
+
+def n_samples(X):
+    """Number of rows of ``X`` in any accepted input form (the first modality's for a dict)."""
+    if isinstance(X, dict) and not sp.issparse(X):
+        return _n_rows(next(iter(X.values()))) if dict.__len__(X) else 0
+    return _n_rows(X)
 
 
 def row_chunks(X, chunk_rows):
@@ -96,6 +111,9 @@ def row_chunks(X, chunk_rows):
     reported here, before anything is sliced.
     """
     if isinstance(X, dict) and not sp.issparse(X):
+        if not all(_has_rows(value) for value in X.values()):
+            yield 0, X  # None, a scalar, ...: to_blocks reports it, naming the modality
+            return
         lengths = {name: _n_rows(value) for name, value in X.items()}
         if len(set(lengths.values())) > 1:
             raise ValueError(f"modalities have different numbers of rows: {lengths}")
@@ -112,6 +130,12 @@ def row_chunks(X, chunk_rows):
         yield start, take(slice(start, start + chunk_rows))
 
 
+def reject_list_of_blocks(X):
+    """A list of arrays looks like modalities without names: ask for a dict."""
+    if isinstance(X, (list, tuple)) and X and all(hasattr(v, "shape") for v in X):
+        raise TypeError("pass modalities as a dict {name: array}, not a list of arrays")
+
+
 def _is_frame(value):
     return hasattr(value, "iloc") and hasattr(value, "columns")
 
@@ -124,14 +148,29 @@ def _reject_sparse(value, name):
 
 
 def _as_2d_float(value, name):
-    """A float64 2-D view (or copy) of one modality block, with a clear error for junk."""
+    """A float 2-D view (or copy) of one modality block, with a clear error for junk.
+
+    float32 and float64 blocks are kept as they are (no copy, so that a large float32 input
+    is not doubled in memory); every other numeric dtype becomes float64.
+    """
     _reject_sparse(value, f"modality {name!r}")
+    if value is None:
+        raise TypeError(
+            f"modality {name!r}: got None instead of an array; a missing modality is a row of "
+            "NaN in its block (or, after fit, a key left out of the dict)"
+        )
     if hasattr(value, "to_numpy"):
         value = value.to_numpy()
     try:
         array = np.asarray(value)
     except Exception as exc:  # ragged lists and the like
         raise TypeError(f"modality {name!r}: cannot be converted to an array ({exc})") from exc
+    if array.dtype.kind in "SU":
+        # as scikit-learn: strings are not parsed as numbers, even when they look like them
+        raise TypeError(
+            f"modality {name!r}: values must be numeric, got strings (dtype {array.dtype}); "
+            "convert or encode them first"
+        )
     if array.dtype == object or not (
         np.issubdtype(array.dtype, np.number) or array.dtype == bool
     ):
@@ -149,7 +188,9 @@ def _as_2d_float(value, name):
         raise ValueError(f"modality {name!r}: expected a 2-D array, got {array.ndim} dimensions")
     if array.shape[1] == 0:
         raise ValueError(f"modality {name!r}: has 0 features; at least one is required")
-    return array.astype(np.float64, copy=False)
+    if array.dtype in (np.float32, np.float64):
+        return array
+    return array.astype(np.float64)
 
 
 # --------------------------------------------------------------------------- schema
@@ -266,7 +307,8 @@ def _column_index(col, columns, name, n_cols):
 def to_blocks(X, modalities, schema=None, columns=None):
     """Return ``(blocks, input_kind, feature names, column groups)``.
 
-    ``blocks`` maps each modality name to a float64 2-D array; ``column groups`` (2-D input
+    ``blocks`` maps each modality name to a float32 or float64 2-D array (float32 input is
+    kept as it is); ``column groups`` (2-D input
     only, else None) maps it to its column positions.
 
     With a ``schema`` (after fit) absent dict keys are allowed (missing modality) and the
@@ -286,8 +328,7 @@ def to_blocks(X, modalities, schema=None, columns=None):
         if len(set(lengths.values())) > 1:
             raise ValueError(f"modalities have different numbers of rows: {lengths}")
         return blocks, "dict", names, None
-    if isinstance(X, (list, tuple)) and X and all(hasattr(v, "shape") for v in X):
-        raise TypeError("pass modalities as a dict {name: array}, not a list of arrays")
+    reject_list_of_blocks(X)
     # 2-D input: X is an array already checked by scikit-learn's validate_data (2-D, not
     # empty, dtype kept so that each block is converted, and its errors named, below);
     # ``columns`` are the DataFrame's column names, if it was one.
@@ -313,6 +354,7 @@ def make_schema(blocks, kind, feature_names, groups, likelihoods):
     modalities = []
     for name, block in blocks.items():
         lik, options = specs[name]
+        _check_likelihood_options(name, lik, options, block.shape[1])
         info = ModalityInfo(name, block.shape[1], lik, options, None if groups is None else groups[name])
         info.feature_names = feature_names.get(name) or [f"{name}{i}" for i in range(block.shape[1])]
         info.one_hot = lik == "categorical" and block.shape[1] > 1
@@ -332,8 +374,12 @@ def _likelihood_specs(likelihoods, names):
     specs = {}
     for name in names:
         spec = likelihoods.get(name, "gaussian")
+        if not (isinstance(spec, str) or (isinstance(spec, (tuple, list)) and len(spec) == 2)):
+            raise TypeError(
+                f"modality {name!r}: a likelihood is a name or a (name, options) pair, got {spec!r}"
+            )
         lik, options = (spec, {}) if isinstance(spec, str) else spec
-        if lik not in LIKELIHOODS:
+        if not isinstance(lik, str) or lik not in LIKELIHOODS:
             raise ValueError(
                 f"modality {name!r}: unknown likelihood {lik!r}; choose from {sorted(LIKELIHOODS)}"
             )
@@ -341,6 +387,26 @@ def _likelihood_specs(likelihoods, names):
             raise TypeError(f"modality {name!r}: likelihood options must be a dict, got {options!r}")
         specs[name] = (lik, dict(options))
     return specs
+
+
+# set by the estimator from the data, never by the user
+_DATA_OPTIONS = {"self", "n_features", "n_classes"}
+
+
+def _check_likelihood_options(name, lik, options, n_features):
+    """Build the likelihood once to check its options, so that bad ones fail before training."""
+    cls = LIKELIHOODS[lik]
+    valid = set(inspect.signature(cls.__init__).parameters) - _DATA_OPTIONS
+    unknown = sorted(set(options) - valid)
+    if unknown:
+        raise TypeError(
+            f"modality {name!r}: unknown option(s) {unknown} for the {lik} likelihood; "
+            f"valid options: {sorted(valid)}"
+        )
+    try:
+        cls(n_features, **options)
+    except (TypeError, ValueError) as exc:
+        raise type(exc)(f"modality {name!r}: invalid options for the {lik} likelihood: {exc}") from None
 
 
 # --------------------------------------------------------------------------- validation
@@ -359,7 +425,7 @@ def observed_rows(block, name):
         )
     if np.isinf(block).any():
         rows = np.flatnonzero(np.isinf(block).any(1))[:5].tolist()
-        raise ValueError(f"modality {name!r}: rows {rows} contain inf")
+        raise ValueError(f"modality {name!r}: rows {rows} contain inf or -inf")
     return ~missing
 
 
@@ -413,11 +479,15 @@ class ModalityTensors:
     """In-memory tensors of all modalities plus the observed mask, sliceable by rows.
 
     ``index`` (optional) restricts the rows without copying the data, which is how the
-    train/validation split is made.
+    train/validation split is made. ``holes`` (optional, one bool per modality) marks the
+    tensors whose unobserved rows may still hold NaN: they share memory with the user's
+    array instead of being copied, and :meth:`rows` zero-fills those rows in each batch it
+    materialises. Batches from :meth:`rows` therefore always hold zeros where missing.
     """
 
-    def __init__(self, xs, mask, index=None):
+    def __init__(self, xs, mask, index=None, holes=None):
         self.xs, self.mask, self.index = xs, mask, index
+        self.holes = holes
 
     def __len__(self):
         return self.mask.shape[0] if self.index is None else self.index.shape[0]
@@ -426,18 +496,24 @@ class ModalityTensors:
         """Materialise rows ``positions`` (relative to this view) as a new dense batch."""
         if self.index is not None:
             positions = self.index[positions]
-        return ModalityTensors([x[positions] for x in self.xs], self.mask[positions])
+        xs = [x[positions] for x in self.xs]
+        mask = self.mask[positions]
+        for s, hole in enumerate(self.holes or ()):
+            if hole:
+                xs[s] = xs[s].masked_fill(~mask[:, s, None], 0.0)
+        return ModalityTensors(xs, mask)
 
     def subset(self, positions):
         """A view on rows ``positions`` sharing the underlying tensors."""
         index = positions if self.index is None else self.index[positions]
-        return ModalityTensors(self.xs, self.mask, index)
+        return ModalityTensors(self.xs, self.mask, index, self.holes)
 
     def to(self, device):
         return ModalityTensors(
             [x.to(device) for x in self.xs],
             self.mask.to(device),
             None if self.index is None else self.index.to(device),
+            self.holes,
         )
 
 
@@ -446,8 +522,10 @@ def to_tensors(blocks, schema, fitting=False, dtype=torch.float32):
     n = next(iter(blocks.values())).shape[0]
     if n == 0:
         raise ValueError("X has 0 samples; at least one is required")
-    xs, masks = [], []
+    xs, masks, holes = [], [], []
+    np_dtype = np.float32 if dtype == torch.float32 else np.float64
     for info in schema.modalities:
+        holes.append(False)
         if info.name not in blocks:
             xs.append(torch.zeros(n, info.n_features, dtype=dtype))
             masks.append(np.zeros(n, dtype=bool))
@@ -462,9 +540,27 @@ def to_tensors(blocks, schema, fitting=False, dtype=torch.float32):
             values = categorical_codes(block, observed, info, fitting)
         else:
             check_support(block, observed, info)
-            values = block.astype(np.float32 if dtype == torch.float32 else np.float64)
+            shared = _shared_tensor(block, np_dtype)
+            if shared is not None:
+                # No copy: the tensor reads the user's memory (never written to); the NaN
+                # of missing rows stay there and ModalityTensors.rows zero-fills each batch.
+                xs.append(shared)
+                masks.append(observed)
+                holes[-1] = not observed.all()
+                continue
+            values = block.astype(np_dtype)
             values[~observed] = 0.0  # a private copy: the user's array is untouched
         xs.append(torch.as_tensor(values, dtype=dtype))
         masks.append(observed)
     mask = torch.as_tensor(np.stack(masks, 1))
-    return ModalityTensors(xs, mask)
+    return ModalityTensors(xs, mask, holes=holes)
+
+
+def _shared_tensor(block, np_dtype):
+    """A tensor sharing ``block``'s memory, or None when its dtype or layout needs a copy."""
+    if block.dtype != np_dtype or not block.dtype.isnative or any(s < 0 for s in block.strides):
+        return None
+    with warnings.catch_warnings():
+        # a read-only array is fine: the tensor is only ever read
+        warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
+        return torch.from_numpy(block)

@@ -7,11 +7,11 @@ import numpy as np
 import torch
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin, _fit_context
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 from skorch.callbacks import EarlyStopping, ProgressBar
 
-from . import _data
+from . import _data, _persistence
 from ._net import MultiModalNet
 from ._version import __version__
 from .nn import AGGREGATORS, OBJECTIVES, MultiModalModule, iw_log_likelihood, make_likelihood
@@ -46,6 +46,16 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
         ``"categorical"`` or ``"poisson"``; a dict ``{name: spec}`` where a spec is a name or
         ``(name, options)``, e.g. ``("gaussian", {"scale": 1.0})`` for a fixed scale. Unnamed
         modalities are Gaussian with a learnt per-feature scale.
+    standardize : bool, default=True
+        Let the networks work in standardised units: encoders see each feature centred and
+        scaled by its mean and standard deviation over the observed training rows, and
+        decoders start at the data's marginal distribution (Gaussian/Laplace: location
+        ``mean + std * output`` and a learnt scale relative to ``std``; Bernoulli, Poisson,
+        categorical: the data's log-odds, log-rates or class log-frequencies added to the
+        output). Predictions, samples and scores stay in data units; a fixed ``scale``
+        option is in data units. This makes training insensitive to the scale of the data
+        (1e-6 or 1e6) and saves the first epochs spent walking to the data mean. ``False``
+        gives the raw networks of the paper's code.
     n_components : int, default=8
         Size of the shared latent space (columns of ``transform``).
     aggregation : str, default="sumpooling"
@@ -99,7 +109,21 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
     n_jobs : int or None, default=None
         Torch intra-op threads used during fit/transform; ``None`` uses 1 thread on machines
         with at most 4 cores (faster and robust under load for small networks) and torch's
-        default otherwise; ``-1`` uses all cores.
+        default otherwise; ``-1`` uses all cores. Inside a Dask worker, ``None`` uses at most the
+        worker's number of threads. Results are bit-identical for the same ``random_state``
+        and thread count; another thread count can change their last bits (parallel
+        reductions), so fix ``n_jobs`` too where bit-identical results matter.
+    accelerator : accelerate.Accelerator, "auto" or None, default=None
+        Train data-parallel with Hugging Face Accelerate (the optional ``accelerate`` package:
+        ``pip install "skmmvae[distributed]"``) in a script started by ``accelerate launch`` or
+        ``torchrun``: each process trains on its share of every epoch's rows, with
+        ``batch_size`` rows per process and step, and the gradients are averaged over the
+        processes. ``"auto"`` creates an ``Accelerator`` (CPU processes when ``device``
+        resolves to the CPU); an ``Accelerator`` instance is used as is (its device replaces
+        ``device``). Started as a plain script, there is one process. The fitted estimator is
+        an ordinary one (the same weights on every process); an ``Accelerator`` instance is
+        shared by clones and not pickled (an unpickled estimator has ``accelerator=None``).
+        See :doc:`/scaling`.
 
     Attributes
     ----------
@@ -128,6 +152,12 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
     ``allow_nan`` is therefore False. Training that produces a NaN or infinite loss stops
     with :class:`skmmvae.TrainingDivergedError`.
 
+    Training interrupted by ``KeyboardInterrupt`` (Ctrl-C, or a callback) returns with a
+    ``UserWarning``: the estimator keeps the weights at the interruption (with early
+    stopping, those of the best epoch so far), ``history_`` and ``n_iter_`` count the
+    completed epochs, and ``partial_fit`` continues from there. See :doc:`/reliability`,
+    which also covers :meth:`save` and :meth:`load`, the safe alternative to pickle.
+
     Examples
     --------
     >>> import numpy as np
@@ -146,6 +176,7 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
     _parameter_constraints = {
         "modalities": [dict, list, tuple, None],
         "likelihoods": [str, dict, tuple, None],
+        "standardize": ["boolean"],
         "n_components": [Interval(numbers.Integral, 1, None, closed="left")],
         "aggregation": [StrOptions(set(AGGREGATORS))],
         "objective": [StrOptions(set(OBJECTIVES))],
@@ -168,12 +199,14 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
         "encoders": [dict, None],
         "decoders": [dict, None],
         "n_jobs": [Interval(numbers.Integral, -1, None, closed="left"), None],
+        "accelerator": [None, StrOptions({"auto"}), HasMethods(["prepare", "unwrap_model"])],
     }
 
     def __init__(
         self,
         modalities=None,
         likelihoods=None,
+        standardize=True,
         n_components=8,
         aggregation="sumpooling",
         objective="tight",
@@ -196,9 +229,11 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
         encoders=None,
         decoders=None,
         n_jobs=None,
+        accelerator=None,
     ):
         self.modalities = modalities
         self.likelihoods = likelihoods
+        self.standardize = standardize
         self.n_components = n_components
         self.aggregation = aggregation
         self.objective = objective
@@ -221,6 +256,7 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
         self.encoders = encoders
         self.decoders = decoders
         self.n_jobs = n_jobs
+        self.accelerator = accelerator
 
     # ------------------------------------------------------------------ sklearn plumbing
     def __sklearn_tags__(self):
@@ -246,6 +282,31 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
         """Context manager setting torch intra-op threads per ``n_jobs``."""
         return _TorchThreads(self.n_jobs)
 
+    def _accelerator(self):
+        """The ``accelerate.Accelerator`` to train with, or None (see ``accelerator``)."""
+        if self.accelerator is None:
+            return None
+        from . import _distributed
+
+        _distributed.require_accelerate()
+        if isinstance(self.accelerator, str):  # "auto"
+            return _distributed.make_accelerator(self._device())
+        return self.accelerator
+
+    def __sklearn_clone__(self):
+        # An Accelerator is a handle on this process's distributed set-up: clones share it
+        # (scikit-learn would deep-copy it).
+        accelerator = self.accelerator
+        if accelerator is None or isinstance(accelerator, str):
+            return super().__sklearn_clone__()
+        self.accelerator = None
+        try:
+            new = super().__sklearn_clone__()
+        finally:
+            self.accelerator = accelerator
+        new.accelerator = accelerator
+        return new
+
     # ------------------------------------------------------------------ data
     def _blocks(self, X, reset):
         """Validate ``X`` into ``{name: 2-D float64 array}`` (``reset`` at fit)."""
@@ -258,6 +319,7 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
                 self.n_features_in_ = sum(b.shape[1] for b in blocks.values())
             return blocks, kind, names, groups
         _data._reject_sparse(X, "X")
+        _data.reject_list_of_blocks(X)
         if not reset and self._schema.input_kind == "dict":
             raise TypeError("the estimator was fitted on a dict of modalities; pass a dict")
         columns = [str(c) for c in X.columns] if _data._is_frame(X) else None
@@ -281,10 +343,19 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
             return tensors, blocks
         unknown = sorted(set(blocks) - set(self._schema.names))
         if unknown:
+            hint = "" if self._schema.input_kind == "dict" else (
+                f" (from a 2-D input with {self.n_features_in_} columns: pass one like it, or a "
+                "dict with these names)"
+            )
             raise ValueError(
-                f"unknown modalities {unknown}; the estimator was fitted with {self._schema.names}"
+                f"unknown modalities {unknown}; the estimator was fitted with {self._schema.names}{hint}"
             )
         return _data.to_tensors(blocks, self._schema), blocks
+
+    def _check_hidden_layer_sizes(self):
+        sizes = self.hidden_layer_sizes
+        if not all(isinstance(h, numbers.Integral) and not isinstance(h, bool) and h >= 1 for h in sizes):
+            raise ValueError(f"hidden_layer_sizes must be positive integers, got {sizes!r}")
 
     def _check_networks(self):
         for param in ("encoders", "decoders"):
@@ -318,7 +389,16 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
 
     def _build_net(self, module, device):
         callbacks = list(self.callbacks or [])
-        sink = print if self.verbose else _silent
+        accelerator = self._accelerator()
+        sink = (print if accelerator is None else accelerator.print) if self.verbose else _silent
+        net_class, accelerate_kwargs = MultiModalNet, {}
+        if accelerator is not None:
+            from ._distributed import AcceleratedMultiModalNet
+
+            # the accelerator decides the device; only its main process prints
+            net_class = AcceleratedMultiModalNet
+            accelerate_kwargs = {"accelerator": accelerator, "callbacks__print_log__sink": sink}
+            device = str(accelerator.device)
         if self.early_stopping:
             callbacks.append(
                 (
@@ -333,9 +413,9 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
                     ),
                 )
             )
-        if self.verbose:
+        if self.verbose and (accelerator is None or accelerator.is_main_process):
             callbacks.append(("progress_bar", ProgressBar()))
-        net = MultiModalNet(
+        net = net_class(
             module,
             objective=self.objective,
             beta=self.beta,
@@ -348,6 +428,7 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
             device=device,
             callbacks=callbacks,
             verbose=self.verbose,
+            **accelerate_kwargs,
         )
         return net.initialize()
 
@@ -418,37 +499,78 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
 
     def _initialize(self, X):
         """Validate the training data, fix the schema and seeds, build module and net."""
+        self._check_hidden_layer_sizes()
         tensors, _ = self._tensors(X, reset=True)
         self._n_fit_rows = len(tensors)
         random_state = check_random_state(self.random_state)
         self._seed = int(random_state.randint(np.iinfo(np.int32).max))
+        device = self._device()
+        accelerator = self._accelerator()
+        if accelerator is not None:
+            from ._distributed import shared_seed
+
+            # the same seed on every process: same split, same initial weights, same batches
+            self._seed = shared_seed(accelerator, self._seed)
+            device = str(accelerator.device)
         self._split_seed = self._seed  # kept fixed across partial_fit calls
         self.modality_names_ = self._schema.names
         self._n_features_out = self.n_components
-        device = self._device()
         with self._threads(), _seeded(self._seed, device):
-            self.net_ = self._build_net(self._build_module(), device)
+            module = self._build_module()
+            if self.standardize:
+                module.set_data_scaling(
+                    (b.xs, b.mask) for b in self._batches(tensors, _INFERENCE_CHUNK_ROWS, "cpu")
+                )
+            self.net_ = self._build_net(module, device)
         self.__dict__.pop("module_", None)
         return tensors
 
     def _train(self, tensors, epochs):
         net = self.net_
         net.notify("on_train_begin", X=tensors, y=None)
+        interrupted = False
         try:
             net.fit_loop(tensors.to(net.device), epochs=epochs)
         except KeyboardInterrupt:
-            pass  # early stopping, or Ctrl-C: keep the weights (the best ones with early stopping)
+            # skorch stops training with KeyboardInterrupt: early stopping raises it at the end
+            # of an epoch; anything else (Ctrl-C, a callback) is an interruption. Either way the
+            # module is kept (on_train_end below restores early stopping's best epoch, if any).
+            early_stopping = dict(net.callbacks_).get("early_stopping")
+            interrupted = not getattr(early_stopping, "stopped_", False)
         finally:
             net.notify("on_train_end", X=tensors, y=None)
+        if interrupted:
+            self._report_interruption(net)
         self.module_ = net.module_
         self.history_ = net.history
         self.n_iter_ = len(net.history)
 
+    @staticmethod
+    def _report_interruption(net):
+        """Drop the epoch cut short from the history, and warn about what was kept."""
+        history = net.history
+        epoch = history[-1, "epoch"] if len(history) else 0
+        if len(history) and "train_loss" not in history[-1]:  # the epoch did not finish
+            del history[-1]
+        early_stopping = dict(net.callbacks_).get("early_stopping")
+        best = getattr(early_stopping, "best_epoch_", 0)
+        if getattr(early_stopping, "best_model_weights_", None) is not None and best != epoch:
+            kept = f"the weights of epoch {best}, the best so far by validation loss"
+        else:
+            kept = "the weights at the interruption"
+        warnings.warn(
+            f"training was interrupted (KeyboardInterrupt) in epoch {epoch}; the estimator keeps "
+            f"{kept}, and history_ and n_iter_ count the {len(history)} completed epochs. "
+            "Call partial_fit to train on.",
+            UserWarning,
+            stacklevel=5  # the caller of fit or partial_fit,
+        )
+
     # ------------------------------------------------------------------ inference helpers
-    def _batches(self, tensors, batch_size=None):
-        """Rows of ``tensors`` in order, in batches, on the module's device."""
+    def _batches(self, tensors, batch_size=None, device=None):
+        """Rows of ``tensors`` in order, in batches, on ``device`` (default: the module's)."""
         batch_size = batch_size or max(self._training_batch_size(), _MIN_INFERENCE_BATCH)
-        device = _module_device(self.module_)
+        device = device or _module_device(self.module_)
         for start in range(0, len(tensors), batch_size):
             idx = torch.arange(start, min(start + batch_size, len(tensors)))
             yield tensors.rows(idx).to(device)
@@ -489,16 +611,20 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
             Posterior means.
         """
         check_is_fitted(self, "module_")
-        out = []
-        for _, chunk in _data.row_chunks(X, _INFERENCE_CHUNK_ROWS):
+        out = None  # allocated once: memory beyond the output is bounded by a chunk
+        for start, chunk in _data.row_chunks(X, _INFERENCE_CHUNK_ROWS):
             tensors, _ = self._tensors(chunk)
             self._subset_mask(tensors.mask, modalities)  # validate names before any work
+            if out is None:
+                out = np.empty((_data.n_samples(X), self.n_components))
             with self._threads(), torch.no_grad():
                 self.module_.eval()
                 for batch in self._batches(tensors):
                     q = self.module_.encode(batch.xs, self._subset_mask(batch.mask, modalities))
-                    out.append(q.mean.float().cpu())
-        return torch.cat(out).numpy().astype(np.float64)
+                    mean = q.mean.cpu().numpy()
+                    out[start : start + len(mean)] = mean
+                    start += len(mean)
+        return out
 
     def predict(self, X):
         """Impute the missing modalities from the observed ones.
@@ -520,28 +646,40 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
         """
         check_is_fitted(self, "module_")
         is_dict = isinstance(X, dict) and not _data.sp.issparse(X)
-        parts = []  # (start, filled chunk blocks); one chunk unless X is large
+        # The output is allocated once, in the validated blocks' float dtype (float32 input
+        # stays float32), and filled chunk by chunk: memory beyond it is bounded by a chunk.
+        out = None
         any_filled = dict.fromkeys(self._schema.names, False)
         for start, chunk in _data.row_chunks(X, _INFERENCE_CHUNK_ROWS):
             tensors, blocks = self._tensors(chunk)
+            if out is None:
+                out = self._predict_buffers(X, blocks, is_dict)
             means = self._decoded(tensors, latent=None)
-            filled = {}
+            rows = slice(start, start + len(tensors))
             for s, info in enumerate(self._schema.modalities):
                 block = blocks.get(info.name)
-                block = np.full((len(tensors), info.n_input), np.nan) if block is None else block.copy()
+                target = out[info.name][rows] if is_dict else out[rows, info.columns]
+                target[...] = np.nan if block is None else block
                 missing = ~tensors.mask[:, s].numpy()
-                block[missing] = self._to_user(means[s][missing], info)
-                filled[info.name] = block
+                target[missing] = self._to_user(means[s][missing], info)
+                if not is_dict:
+                    out[rows, info.columns] = target  # fancy indexing made a copy
                 any_filled[info.name] |= bool(missing.any())
-            parts.append(filled if is_dict else self._join(filled))
         if is_dict:
-            out = {}
-            for name in self._schema.names:
-                block = parts[0][name] if len(parts) == 1 else np.concatenate([p[name] for p in parts])
-                out[name] = _like(X[name], block, any_filled[name]) if name in X else block
+            out = {name: _like(X[name], block, any_filled[name]) if name in X else block
+                   for name, block in out.items()}
             return _data.ModalityDict(out) if isinstance(X, _data.ModalityDict) else out
-        joined = parts[0] if len(parts) == 1 else np.concatenate(parts)
-        return _like(X, joined, any(any_filled.values()))
+        return _like(X, out, any(any_filled.values()))
+
+    def _predict_buffers(self, X, blocks, is_dict):
+        """Uninitialised output arrays of ``predict`` for all rows of ``X``."""
+        n = _data.n_samples(X)
+        if is_dict:
+            return {info.name: np.empty((n, info.n_input), blocks[info.name].dtype
+                                        if info.name in blocks else np.float64)
+                    for info in self._schema.modalities}
+        dtype = next(iter(blocks.values())).dtype
+        return np.empty((n, sum(len(m.columns) for m in self._schema.modalities)), dtype)
 
     def inverse_transform(self, Z):
         """Decode latent codes to data space (decoder means).
@@ -671,6 +809,87 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
         return float(np.mean(self.score_samples(X)))
 
     # ------------------------------------------------------------------ persistence
+    def save(self, path):
+        """Save the fitted model to a file that can be loaded without running its code.
+
+        The file is a zip archive of ``metadata.json`` (format version, skmmvae and torch
+        versions, the parameters, the data layout learnt at fit, the fitted attributes and
+        ``history_``, as JSON) and ``weights.pt`` (the network weights and the optimiser
+        state as CPU tensors, written with :func:`torch.save`). :meth:`load` reads it with
+        :mod:`json` and ``torch.load(..., weights_only=True)``: unlike a joblib or pickle
+        file, a file from an untrusted source cannot run code when loaded. Parameters whose
+        values are not plain data (custom ``encoders``/``decoders`` modules, ``callbacks``)
+        are not stored; :meth:`load` asks for them.
+
+        Parameters
+        ----------
+        path : str or path-like
+            File to write; an existing file is replaced (only once the new one is complete).
+
+        Returns
+        -------
+        None
+
+        See Also
+        --------
+        load : Read the file back.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from skmmvae import MultiModalVAE
+        >>> rng = np.random.default_rng(0)
+        >>> X = {"a": rng.normal(size=(100, 3)), "b": rng.normal(size=(100, 2))}
+        >>> vae = MultiModalVAE(n_components=2, max_epochs=2, random_state=0).fit(X)
+        >>> vae.save("vae.zip")
+        >>> loaded = MultiModalVAE.load("vae.zip")
+        >>> bool(np.array_equal(loaded.transform(X), vae.transform(X)))
+        True
+        """
+        check_is_fitted(self, "module_")
+        _persistence.save(self, path)
+
+    @classmethod
+    def load(cls, path, **params):
+        """Load a model written by :meth:`save`, without running code from the file.
+
+        Only JSON and tensors are read. The model is rebuilt from its parameters and data
+        layout, and its weights are loaded into it: ``transform``, ``predict`` and
+        ``score_samples`` give exactly the results of the saved model (on the CPU), and
+        ``partial_fit`` continues training with the saved optimiser state and history.
+
+        Parameters
+        ----------
+        path : str or path-like
+            A file written by :meth:`save`.
+        **params
+            Values of the parameters that could not be saved (custom ``encoders`` or
+            ``decoders`` modules, ``callbacks``), required exactly when the model had such
+            values. Modules must have the architecture they had when saved: their weights
+            come from the file.
+
+        Returns
+        -------
+        estimator : MultiModalVAE
+            The loaded model, of the class that saved it (this class or a subclass).
+
+        Raises
+        ------
+        ValueError
+            If the file was not written by :meth:`save`, is damaged or truncated, holds
+            anything but tensors in its weights, was written in another format version, or
+            holds another class.
+        TypeError
+            If ``params`` misses a parameter that could not be saved, or names another one.
+
+        Examples
+        --------
+        >>> from skmmvae import MultiModalVAE
+        >>> vae = MultiModalVAE.load("vae.zip")          # doctest: +SKIP
+        >>> vae = MultiModalVAE.load("custom.zip", encoders={"image": ConvEncoder()})  # doctest: +SKIP
+        """
+        return _persistence.load(cls, path, params)
+
     def __getstate__(self):
         state = self.__dict__.copy()
         net = state.pop("net_", None)
@@ -679,6 +898,8 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
             state["_module_state"] = {k: v.detach().cpu().clone() for k, v in module.state_dict().items()}
             if net is not None and getattr(net, "optimizer_", None) is not None:
                 state["_optimizer_state"] = _to_cpu(copy.deepcopy(net.optimizer_.state_dict()))
+        if not (state.get("accelerator") is None or isinstance(state["accelerator"], str)):
+            state["accelerator"] = None  # a handle on this process's distributed set-up
         state["_skmmvae_version"] = __version__
         return state
 
@@ -729,12 +950,23 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
 
 
 class _EarlyStopping(EarlyStopping):
-    """skorch's early stopping, idle in epochs without a validation split (too few rows)."""
+    """skorch's early stopping, idle in epochs without a validation split (too few rows).
+
+    ``stopped_`` tells its own stop (a KeyboardInterrupt) from an interruption.
+    """
+
+    def on_train_begin(self, net, **kwargs):
+        super().on_train_begin(net, **kwargs)
+        self.stopped_ = False
 
     def on_epoch_end(self, net, **kwargs):
         if self.monitor not in net.history[-1]:
             return
-        super().on_epoch_end(net, **kwargs)
+        try:
+            super().on_epoch_end(net, **kwargs)
+        except KeyboardInterrupt:
+            self.stopped_ = True
+            raise
 
 
 def _silent(*args, **kwargs):
@@ -807,6 +1039,8 @@ class _TorchThreads:
         cores = os.cpu_count() or 1
         if self.n_jobs is None:
             threads = 1 if cores <= 4 else self._previous
+            # a Dask worker runs nthreads tasks at once on as many cores: stay within them
+            threads = min(threads, _dask_worker_threads() or threads)
         elif self.n_jobs == -1:
             threads = cores
         else:
@@ -815,3 +1049,18 @@ class _TorchThreads:
 
     def __exit__(self, *exc):
         torch.set_num_threads(self._previous)
+
+
+def _dask_worker_threads():
+    """The thread count of the Dask worker running this code, or None outside Dask."""
+    import sys
+
+    distributed = sys.modules.get("distributed")  # never imported here: a worker has it
+    if distributed is None:
+        return None
+    try:
+        worker = distributed.get_worker()
+    except (ValueError, AttributeError):
+        return None
+    nthreads = getattr(getattr(worker, "state", worker), "nthreads", None)
+    return nthreads if isinstance(nthreads, int) and nthreads > 0 else None

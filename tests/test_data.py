@@ -259,3 +259,32 @@ def test_modality_tensors_views_and_rows():
     batch = view.rows(torch.tensor([1, 2]))  # rows 2 and 0 of the original
     np.testing.assert_array_equal(batch.xs[0].numpy(), [[4, 5], [0, 1]])
     np.testing.assert_array_equal(batch.mask[:, 0].numpy(), [True, True])
+
+
+def test_float32_blocks_are_shared_not_copied_and_batches_are_zero_filled():
+    a = np.array([[1.0, 2.0], [np.nan, np.nan], [3.0, 4.0]], dtype=np.float32)
+    a.setflags(write=False)  # read-only input is fine: the tensor is only read
+    a_before = a.copy()
+    blocks, kind, names, groups = _data.to_blocks({"a": a}, None)
+    assert blocks["a"] is a  # float32 kept as it is, no float64 detour
+    schema = _data.make_schema(blocks, kind, names, groups, None)
+    tensors = _data.to_tensors(blocks, schema)
+    assert np.shares_memory(tensors.xs[0].numpy(), a)
+    assert tensors.holes == [True]
+    batch = tensors.subset(torch.tensor([2, 1, 0])).rows(torch.arange(3))
+    np.testing.assert_array_equal(batch.xs[0].numpy(), [[3, 4], [0, 0], [1, 2]])
+    np.testing.assert_array_equal(batch.mask[:, 0].numpy(), [True, False, True])
+    assert np.array_equal(a, a_before, equal_nan=True)
+
+
+def test_float32_and_float64_inputs_train_identically():
+    from conftest import SMALL, make_data
+
+    from skmmvae import MultiModalVAE
+
+    X64 = {k: v.astype(np.float32).astype(np.float64) for k, v in make_data().items()}
+    X32 = {k: v.astype(np.float32) for k, v in X64.items()}
+    Z64 = MultiModalVAE(**SMALL).fit(X64).transform(X64)
+    Z32 = MultiModalVAE(**SMALL).fit(X32).transform(X32)
+    assert np.isfinite(Z32).all()
+    np.testing.assert_array_equal(Z32, Z64)

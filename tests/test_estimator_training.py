@@ -4,7 +4,7 @@ import copy
 import numpy as np
 import pytest
 import torch
-from conftest import SMALL, make_data
+from conftest import MIXED_LIKELIHOODS, SMALL, make_data, make_mixed_data
 from skorch.callbacks import Callback
 
 import skmmvae
@@ -133,6 +133,7 @@ def test_divergence_stops_training_with_advice(how):
         params["lr"] = 1e10
     else:
         data = {name: block * 1e30 for name, block in data.items()}
+        params["standardize"] = False  # standardised, such data train fine (see below)
     with pytest.raises(skmmvae.TrainingDivergedError, match="objective became (nan|inf).*lower lr"):
         MultiModalVAE(**params).fit(data)
 
@@ -154,3 +155,47 @@ def test_net_accepts_only_modality_tensors():
     net = MultiModalNet(torch.nn.Linear(1, 1))
     with pytest.raises(TypeError, match="ModalityTensors"):
         net.get_dataset(np.zeros((3, 1)))
+
+
+@pytest.mark.parametrize("factor", [1e-6, 1e6])
+def test_standardized_model_is_equivariant_to_the_scale_of_the_data(factor):
+    # With standardize=True the networks see the same standardised data whatever the units, so
+    # the fit on c * X is the fit on X in other units: the same latents, c times the
+    # imputations, and log-likelihoods lower by log(c) per observed Gaussian feature.
+    data = make_data()
+    scaled = {name: block * factor for name, block in data.items()}
+    est, est_c = MultiModalVAE(**SMALL).fit(data), MultiModalVAE(**SMALL).fit(scaled)
+    np.testing.assert_allclose(est_c.transform(scaled), est.transform(data), rtol=1e-3, atol=1e-4)
+    hidden = {"a": data["a"]}
+    np.testing.assert_allclose(est_c.predict({"a": scaled["a"]})["b"], factor * est.predict(hidden)["b"],
+                               rtol=1e-3, atol=1e-4 * factor)
+    n_observed = sum(np.isfinite(block[:, 0]) * block.shape[1] for block in data.values())
+    np.testing.assert_allclose(est_c.score_samples(scaled),
+                               est.score_samples(data) - n_observed * np.log(factor), rtol=1e-4)
+
+
+def test_without_standardization_the_model_depends_on_the_units():
+    data = make_data()
+    scaled = {name: block * 1e3 for name, block in data.items()}
+    params = dict(SMALL, standardize=False)
+    Z = MultiModalVAE(**params).fit(data).transform(data)
+    Z_c = MultiModalVAE(**params).fit(scaled).transform(scaled)
+    assert not np.allclose(Z, Z_c, rtol=1e-2, atol=1e-2)  # the equivariance above is not free
+
+
+def test_standardization_starts_the_decoders_at_the_data_marginals():
+    data = make_mixed_data()
+    est = MultiModalVAE(likelihoods=MIXED_LIKELIHOODS, **dict(SMALL, max_epochs=1))
+    est.fit(data)
+    liks = est.module_.likelihoods
+    gauss = data["gauss"]
+    np.testing.assert_allclose(liks["gauss"].output_shift.numpy(), gauss.mean(0), rtol=1e-5)
+    np.testing.assert_allclose(liks["gauss"].output_scale.numpy(), gauss.std(0), rtol=1e-5)
+    binary = data["binary"][~np.isnan(data["binary"][:, 0])]
+    p = binary.mean(0)
+    np.testing.assert_allclose(liks["binary"].output_shift.numpy(), np.log(p / (1 - p)), rtol=1e-4)
+    counts = data["counts"]
+    np.testing.assert_allclose(liks["counts"].output_shift.numpy(), np.log(counts.mean(0)), rtol=1e-4)
+    labels = data["label"][~np.isnan(data["label"][:, 0]), 0]
+    freq = np.unique(labels, return_counts=True)[1] / len(labels)
+    np.testing.assert_allclose(liks["label"].output_shift.numpy(), np.log(freq), rtol=1e-4)

@@ -133,8 +133,30 @@ def scaling(modality_counts, aggregators, repeats, results):
 # ------------------------------------------------------------------ memory (subprocesses)
 
 
+def _status_mb(field):
+    """A memory field (e.g. VmRSS, VmHWM) of /proc/self/status in MB, or None."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return None
+
+
+def _reset_peak_rss():
+    """Start a new high-water mark of resident memory (Linux), so that the peak measured next
+    is that of the call alone, not of building the data before it. Returns the current RSS."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        pass
+    return _status_mb("VmRSS") or _peak_rss_mb()
+
+
 def _peak_rss_mb():
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak = _status_mb("VmHWM")
+    return peak if peak is not None else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _memory_child(kind, n, queue):
@@ -144,7 +166,7 @@ def _memory_child(kind, n, queue):
     data_mb = sum(v.nbytes for v in X.values()) / 2**20
     est = estimator((64,), 8, 1024, epochs=1)
     if kind == "fit":
-        before = _peak_rss_mb()
+        before = _reset_peak_rss()
         start = time.perf_counter()
         est.fit(X)
         queue.put({"data_mb": data_mb, "rss_before_mb": before, "peak_rss_mb": _peak_rss_mb(),
@@ -152,7 +174,7 @@ def _memory_child(kind, n, queue):
         return
     small = {k: v[:2000] for k, v in X.items()}
     est.fit(small)
-    before = _peak_rss_mb()
+    before = _reset_peak_rss()
     start = time.perf_counter()
     out = est.transform(X) if kind == "transform" else est.predict(X)
     seconds = time.perf_counter() - start

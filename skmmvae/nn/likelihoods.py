@@ -6,6 +6,15 @@ scale, say) and knows three things: how many numbers the decoder must output
 and the mean used for imputation (``mean``). ``encoder_input`` maps stored data to what the
 encoder network sees (one-hot for categorical labels).
 
+Data scaling: ``set_data_scaling(mean, var)`` (per-feature moments of the observed training
+data) fixes buffers so that the networks work in standardised units while every density,
+mean and score stays in data units. The encoder sees ``(x - mean) / std``; a Gaussian or
+Laplace decoder output ``o`` means the location ``mean + std * o`` and a learnt scale is
+``std * (min_scale + softplus(raw))``; the other likelihoods add the log-odds, log-rate or
+class log-frequencies of the data to their decoder output. A fresh model therefore starts at
+the data's own marginal distribution, at any scale of the data. Without it the buffers are
+the identity (shift 0, scale 1).
+
 Data layout: every modality arrives as a float tensor ``(B, n_features)``; a categorical
 modality arrives as ``(B, 1)`` holding the class index.
 """
@@ -18,6 +27,13 @@ from torch.nn import functional as F
 from .distributions import positive_scale
 
 _LOG_2PI = math.log(2.0 * math.pi)
+_MIN_FREQUENCY = 1e-4  # floor of frequencies and rates whose log starts a decoder's output
+
+
+def _spread(var):
+    """Standard deviations, with 1 for constant features (nothing to standardise)."""
+    std = var.clamp_min(0).sqrt()
+    return torch.where(std > 0, std, torch.ones_like(std))
 
 
 class Likelihood(nn.Module):
@@ -28,6 +44,8 @@ class Likelihood(nn.Module):
     def __init__(self, n_features):
         super().__init__()
         self.n_features = int(n_features)
+        self.register_buffer("input_shift", torch.zeros(self.n_features))
+        self.register_buffer("input_scale", torch.ones(self.n_features))
 
     @property
     def n_params(self):
@@ -39,7 +57,19 @@ class Likelihood(nn.Module):
         return self.n_features
 
     def encoder_input(self, x):
+        return (x - self.input_shift) / self.input_scale
+
+    def statistics_input(self, x):
+        """What ``set_data_scaling`` takes moments of: the data itself (one-hot for labels)."""
         return x
+
+    def set_data_scaling(self, mean, var):
+        """Standardise the encoder input with the data's per-feature ``mean`` and ``var``."""
+        self.input_shift.copy_(mean)
+        self.input_scale.copy_(_spread(var))
+
+    def _register_output_shift(self):
+        self.register_buffer("output_shift", torch.zeros(self.n_params))
 
     def log_prob(self, params, x):  # pragma: no cover - abstract
         raise NotImplementedError
@@ -52,12 +82,16 @@ class _LocationScale(Likelihood):
     """Shared machinery of the Gaussian and Laplace likelihoods.
 
     ``scale="learned"`` learns one scale per feature (``min_scale + softplus(raw)``, initial
-    value 1); a positive float fixes the scale.
+    value 1, so ``min_scale`` must be in [0, 1)); a positive float fixes the scale.
     """
 
     def __init__(self, n_features, scale="learned", min_scale=1e-3):
         super().__init__(n_features)
+        self._register_output_shift()
+        self.register_buffer("output_scale", torch.ones(self.n_features))
         self.min_scale = float(min_scale)
+        if not 0 <= self.min_scale < 1:  # the learnt scale starts at 1, above min_scale
+            raise ValueError(f"min_scale must be in [0, 1), got {min_scale}")
         if scale == "learned":
             init = math.log(math.expm1(1.0 - self.min_scale))  # softplus^-1 so scale starts at 1
             self.raw_scale = nn.Parameter(torch.full((self.n_features,), init))
@@ -71,12 +105,22 @@ class _LocationScale(Likelihood):
 
     @property
     def scale(self):
+        """Per-feature scale in data units (a learnt one is relative to the data's spread)."""
         if self.raw_scale is None:
             return self.fixed_scale
-        return positive_scale(self.raw_scale, self.min_scale)
+        return self.output_scale * positive_scale(self.raw_scale, self.min_scale)
+
+    def location(self, params):
+        """The location in data units for decoder output ``params``."""
+        return self.output_shift + self.output_scale * params
+
+    def set_data_scaling(self, mean, var):
+        super().set_data_scaling(mean, var)
+        self.output_shift.copy_(mean)
+        self.output_scale.copy_(_spread(var))
 
     def mean(self, params):
-        return params
+        return self.location(params)
 
 
 class Gaussian(_LocationScale):
@@ -84,7 +128,7 @@ class Gaussian(_LocationScale):
 
     def log_prob(self, params, x):
         scale = self.scale
-        return -0.5 * (((x - params) / scale) ** 2 + 2 * torch.log(scale) + _LOG_2PI).sum(-1)
+        return -0.5 * (((x - self.location(params)) / scale) ** 2 + 2 * torch.log(scale) + _LOG_2PI).sum(-1)
 
 
 class Laplace(_LocationScale):
@@ -92,7 +136,7 @@ class Laplace(_LocationScale):
 
     def log_prob(self, params, x):
         scale = self.scale
-        return (-(x - params).abs() / scale - torch.log(2 * scale)).sum(-1)
+        return (-(x - self.location(params)).abs() / scale - torch.log(2 * scale)).sum(-1)
 
 
 class Bernoulli(Likelihood):
@@ -100,13 +144,23 @@ class Bernoulli(Likelihood):
 
     support = "unit_interval"
 
+    def __init__(self, n_features):
+        super().__init__(n_features)
+        self._register_output_shift()
+
+    def set_data_scaling(self, mean, var):
+        super().set_data_scaling(mean, var)
+        p = mean.clamp(_MIN_FREQUENCY, 1 - _MIN_FREQUENCY)
+        self.output_shift.copy_(torch.log(p) - torch.log1p(-p))
+
     def log_prob(self, params, x):
+        logits = self.output_shift + params
         return -F.binary_cross_entropy_with_logits(
-            params, x.expand_as(params), reduction="none"
+            logits, x.expand_as(logits), reduction="none"
         ).sum(-1)
 
     def mean(self, params):
-        return torch.sigmoid(params)
+        return torch.sigmoid(self.output_shift + params)
 
 
 class Poisson(Likelihood):
@@ -114,11 +168,20 @@ class Poisson(Likelihood):
 
     support = "count"
 
+    def __init__(self, n_features):
+        super().__init__(n_features)
+        self._register_output_shift()
+
+    def set_data_scaling(self, mean, var):
+        super().set_data_scaling(mean, var)
+        self.output_shift.copy_(torch.log(mean.clamp_min(_MIN_FREQUENCY)))
+
     def log_prob(self, params, x):
-        return (x * params - torch.exp(params) - torch.lgamma(x + 1)).sum(-1)
+        log_rate = self.output_shift + params
+        return (x * log_rate - torch.exp(log_rate) - torch.lgamma(x + 1)).sum(-1)
 
     def mean(self, params):
-        return torch.exp(params)
+        return torch.exp(self.output_shift + params)
 
 
 class Categorical(Likelihood):
@@ -131,6 +194,7 @@ class Categorical(Likelihood):
         if int(n_classes) < 2:
             raise ValueError(f"a categorical modality needs at least 2 classes, got {n_classes}")
         self.n_classes = int(n_classes)
+        self._register_output_shift()
 
     @property
     def n_params(self):
@@ -143,13 +207,21 @@ class Categorical(Likelihood):
     def encoder_input(self, x):
         return F.one_hot(x[..., 0].long(), self.n_classes).to(x.dtype)
 
+    def statistics_input(self, x):
+        return self.encoder_input(x)
+
+    def set_data_scaling(self, mean, var):
+        """``mean`` is the class frequencies: the logits start at their logarithms."""
+        self.output_shift.copy_(torch.log(mean.clamp_min(_MIN_FREQUENCY)))
+
     def log_prob(self, params, x):
-        index = x.long().expand(*params.shape[:-1], 1)
-        return torch.log_softmax(params, -1).gather(-1, index).squeeze(-1)
+        logits = self.output_shift + params
+        index = x.long().expand(*logits.shape[:-1], 1)
+        return torch.log_softmax(logits, -1).gather(-1, index).squeeze(-1)
 
     def mean(self, params):
         """Class probabilities (the estimator turns them into labels)."""
-        return torch.softmax(params, -1)
+        return torch.softmax(self.output_shift + params, -1)
 
 
 LIKELIHOODS = {

@@ -119,6 +119,34 @@ class MultiModalModule(nn.Module):
     def n_modalities(self):
         return len(self.names)
 
+    @torch.no_grad()
+    def set_data_scaling(self, batches):
+        """Standardise each modality with the moments of its observed rows in ``batches``.
+
+        ``batches`` yields ``(xs, mask)`` pairs (see :meth:`tokens`). See the likelihoods'
+        ``set_data_scaling``: the encoders then see standardised data and the decoders start
+        at the data's marginal distribution, while densities stay in data units.
+        """
+        liks = list(self.likelihoods.values())
+        count = [0] * len(liks)
+        shift, total, total_sq = [None] * len(liks), [0.0] * len(liks), [0.0] * len(liks)
+        for xs, mask in batches:
+            for s, (x, lik) in enumerate(zip(xs, liks)):
+                values = lik.statistics_input(x[mask[:, s]]).double()
+                if not len(values):
+                    continue
+                if shift[s] is None:  # moments about a first estimate: no cancellation
+                    shift[s] = values.mean(0)
+                centred = values - shift[s]
+                count[s] += len(values)
+                total[s] = total[s] + centred.sum(0)
+                total_sq[s] = total_sq[s] + (centred**2).sum(0)
+        for s, lik in enumerate(liks):
+            if count[s]:
+                mean = total[s] / count[s]
+                var = total_sq[s] / count[s] - mean**2
+                lik.set_data_scaling(mean + shift[s], var)
+
     def tokens(self, xs, mask):
         """Encode each modality: ``(B, M, E)``; rows of missing modalities are zeros."""
         out = []

@@ -1,0 +1,362 @@
+"""Safe saving and loading: JSON metadata plus a weights-only torch file, in one zip archive.
+
+``joblib``/``pickle`` files run code on load. The files written here do not: ``load`` parses
+``metadata.json`` with :mod:`json` and ``weights.pt`` with ``torch.load(weights_only=True)``,
+which only rebuilds tensors and plain containers, and rebuilds the estimator through the same
+path as unpickling (``__setstate__``: the module is built from the parameters and the schema,
+then the weights are loaded into it).
+
+What is stored is what pickling stores (``MultiModalVAE.__getstate__``), split in two:
+
+``metadata.json``
+    format name and version, skmmvae and torch versions, the class, the parameters (encoded
+    below), the schema learnt at fit, the other fitted attributes, and ``history_``.
+``weights.pt``
+    ``{"module": state_dict, "optimizer": Adam state_dict or None}``, CPU tensors only.
+
+JSON has no tuples, arrays or random states, so those are written as one-key objects
+(``{"__tuple__": [...]}``, ``{"__ndarray__": [...], "dtype": ..., "shape": ...}``,
+``{"__random_state__": [...]}``) and turned back on load. Parameter values that are not
+plain data (custom torch modules, callbacks) are not stored: their names are, and ``load``
+asks the caller for them.
+"""
+import dataclasses
+import inspect
+import io
+import json
+import numbers
+import os
+import re
+import uuid
+import warnings
+import zipfile
+import zlib
+from pathlib import Path
+
+import numpy as np
+import torch
+from skorch.history import History
+
+from ._data import ModalityInfo, Schema
+from ._version import __version__
+
+FORMAT = "skmmvae-model"
+FORMAT_VERSION = 1
+METADATA = "metadata.json"
+WEIGHTS = "weights.pt"
+
+# What pickling stores apart from the parameters and the plain fitted attributes.
+_MODULE_STATE, _OPTIMIZER_STATE, _VERSION = "_module_state", "_optimizer_state", "_skmmvae_version"
+_ATTRIBUTE_NAME = re.compile(r"_?[A-Za-z][A-Za-z0-9_]*\Z")
+_NDARRAY_KINDS = "biufUO"
+_TAGS = [{"__tuple__"}, {"__ndarray__", "dtype", "shape"}, {"__random_state__"}]
+
+
+class _NotPlainData(TypeError):
+    """A value that JSON (with the tags above) cannot represent."""
+
+
+# ----------------------------------------------------------------------------- JSON values
+
+
+def _encode(value):
+    """``value`` as JSON-ready data; raises :class:`_NotPlainData` for anything else."""
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        return float(value)
+    if isinstance(value, tuple):
+        return {"__tuple__": [_encode(v) for v in value]}
+    if isinstance(value, list):
+        return [_encode(v) for v in value]
+    if isinstance(value, dict):
+        if not all(isinstance(k, str) for k in value) or set(value) in _TAGS:
+            raise _NotPlainData("a dict with keys that are not plain strings")
+        return {k: _encode(v) for k, v in value.items()}
+    if isinstance(value, np.ndarray) and value.dtype.kind in _NDARRAY_KINDS:
+        items = value.ravel().tolist()
+        if value.dtype.kind == "O" and not all(
+            isinstance(v, (str, bool, int, float)) or v is None for v in items
+        ):
+            raise _NotPlainData("an object array holding more than strings and numbers")
+        return {"__ndarray__": items, "dtype": value.dtype.str, "shape": list(value.shape)}
+    if isinstance(value, np.random.RandomState):
+        name, keys, pos, has_gauss, cached = value.get_state(legacy=True)
+        return {"__random_state__": [name, keys.tolist(), int(pos), int(has_gauss), float(cached)]}
+    raise _NotPlainData(f"a {type(value).__module__}.{type(value).__qualname__}")
+
+
+def _decode(value):
+    """Inverse of :func:`_encode`, for data read from an untrusted file."""
+    if isinstance(value, list):
+        return [_decode(v) for v in value]
+    if not isinstance(value, dict):
+        return value
+    if set(value) == {"__tuple__"}:
+        return tuple(_decode(v) for v in _as_list(value["__tuple__"]))
+    if set(value) == {"__ndarray__", "dtype", "shape"}:
+        dtype = np.dtype(str(value["dtype"]))
+        if dtype.kind not in _NDARRAY_KINDS:
+            raise ValueError(f"unsupported array dtype {dtype}")
+        items = _as_list(value["__ndarray__"])
+        if any(isinstance(v, (list, dict)) for v in items):
+            raise ValueError("array items must be numbers or strings")
+        return np.asarray(items, dtype=dtype).reshape([int(n) for n in _as_list(value["shape"])])
+    if set(value) == {"__random_state__"}:
+        name, keys, pos, has_gauss, cached = _as_list(value["__random_state__"])
+        random_state = np.random.RandomState()
+        keys = np.asarray(keys, dtype=np.uint32)
+        random_state.set_state((str(name), keys, int(pos), int(has_gauss), float(cached)))
+        return random_state
+    return {k: _decode(v) for k, v in value.items()}
+
+
+def _as_list(value):
+    if not isinstance(value, list):
+        raise TypeError(f"expected a list, got {type(value).__name__}")
+    return value
+
+
+def _encode_history(history):
+    """The history rows, without the entries JSON cannot hold (with a warning naming them)."""
+    dropped = set()
+
+    def plain(row):
+        out = {}
+        for key, value in row.items():
+            try:
+                out[key] = [plain(b) for b in value] if key == "batches" else _encode(value)
+            except _NotPlainData:
+                dropped.add(key)
+        return out
+
+    rows = [plain(row) for row in history]
+    if dropped:
+        warnings.warn(
+            f"history_ entries {sorted(dropped)} are not plain data and are not saved",
+            UserWarning,
+            stacklevel=4,
+        )
+    return rows
+
+
+# ----------------------------------------------------------------------------- save
+
+
+def save(estimator, path):
+    """Write ``estimator`` (fitted) to the zip archive ``path``; see the module docstring."""
+    state = estimator.__getstate__()
+    params = estimator.get_params(deep=False)
+    saved, unsaved = {}, []
+    for name, value in params.items():
+        try:  # what pickling keeps of a parameter, if it keeps something else than its value
+            saved[name] = _encode(state.get(name, value))
+        except _NotPlainData:
+            unsaved.append(name)
+    schema = state.pop("_schema")
+    try:
+        schema = {
+            "input_kind": schema.input_kind,
+            "modalities": [_encode(dataclasses.asdict(info)) for info in schema.modalities],
+        }
+    except _NotPlainData as exc:
+        raise TypeError(
+            f"the likelihood options of this model hold {exc}, which cannot be saved safely; "
+            "use joblib (or pickle) instead"
+        ) from None
+    attributes = {}
+    skip = set(params) | {"history_", _MODULE_STATE, _OPTIMIZER_STATE, _VERSION}
+    for name, value in state.items():
+        if name in skip:
+            continue
+        try:
+            attributes[name] = _encode(value)
+        except _NotPlainData as exc:
+            raise TypeError(
+                f"the fitted attribute {name!r} holds {exc}, which cannot be saved safely; "
+                "use joblib (or pickle) instead"
+            ) from None
+    cls = type(estimator)
+    metadata = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "class": f"{cls.__module__}.{cls.__qualname__}",
+        "skmmvae_version": __version__,
+        "torch_version": torch.__version__,
+        "params": saved,
+        "unsaved_params": unsaved,
+        "attributes": attributes,
+        "schema": schema,
+        "history": _encode_history(state.get("history_") or []),
+    }
+    weights = io.BytesIO()
+    torch.save({"module": state[_MODULE_STATE], "optimizer": state.get(_OPTIMIZER_STATE)}, weights)
+    _write_atomically(Path(path), json.dumps(metadata, indent=1).encode("utf-8"), weights.getvalue())
+
+
+def _write_atomically(path, metadata, weights):
+    """Write the archive beside ``path`` and move it there: no half-written file at ``path``."""
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        # open(), not tempfile.mkstemp: the file gets the usual permissions, not 0600
+        with open(tmp, "xb") as file, zipfile.ZipFile(file, "w") as archive:
+            archive.writestr(METADATA, metadata, compress_type=zipfile.ZIP_DEFLATED)
+            # torch's file is a zip of raw float arrays already: storing it is as small
+            archive.writestr(WEIGHTS, weights, compress_type=zipfile.ZIP_STORED)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+# ----------------------------------------------------------------------------- load
+
+
+def load(cls, path, params):
+    """Read an estimator of class ``cls`` (or a subclass) written by :func:`save`."""
+    metadata, weights = _read_archive(path)
+    klass = _resolve_class(cls, metadata, path)
+    unsaved = metadata.get("unsaved_params")
+    if not isinstance(unsaved, list) or not all(isinstance(name, str) for name in unsaved):
+        raise ValueError(f"{path} is not a valid skmmvae model file: bad metadata (unsaved_params)")
+    missing = [name for name in unsaved if name not in params]
+    if missing:
+        given = ", ".join(f"{name}=..." for name in missing)
+        raise TypeError(
+            f"{path} was saved without the parameters {missing}: their values (torch modules, "
+            "callbacks, ...) cannot be stored safely. Pass them to load, e.g. "
+            f"{klass.__name__}.load(path, {given}), with the same architecture as when saved"
+        )
+    extra = sorted(set(params) - set(unsaved))
+    if extra:
+        raise TypeError(
+            f"load takes only the parameters that could not be saved ({unsaved or 'none here'}), "
+            f"got {extra}; change other parameters with set_params after loading"
+        )
+    # From here on, whatever goes wrong comes from the file's content: the file is invalid.
+    try:
+        state = _state(klass, metadata, params, path)
+    except Exception as exc:  # noqa: BLE001 - e.g. KeyError, TypeError, OverflowError
+        problem = f"missing {exc}" if isinstance(exc, KeyError) else f"{type(exc).__name__}: {exc}"
+        raise ValueError(
+            f"{path} is not a valid skmmvae model file: bad metadata ({problem})"
+        ) from exc
+    state.update(_check_weights(weights, path))
+    estimator = klass.__new__(klass)
+    estimator.__dict__.update({name: state[name] for name in klass._get_param_names()})
+    try:
+        estimator._validate_params()
+    except ValueError as exc:
+        raise ValueError(f"{path} is not a valid skmmvae model file: {exc}") from exc
+    try:
+        estimator.__setstate__(state)
+        if state.get(_OPTIMIZER_STATE) is not None:  # check it now, not at partial_fit
+            torch.optim.Adam(estimator.module_.parameters()).load_state_dict(state[_OPTIMIZER_STATE])
+    except Exception as exc:  # noqa: BLE001 - e.g. a state_dict of other shapes
+        yours = f" (or the {sorted(params)} passed to load are not those it was saved with)" if params else ""
+        raise ValueError(
+            f"{path} is not a valid skmmvae model file: its weights and metadata do not make a "
+            f"model{yours} ({exc})"
+        ) from exc
+    return estimator
+
+
+def _read_archive(path):
+    """``(metadata dict, weights dict)`` of the archive, or a ValueError saying what is wrong."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = set(archive.namelist())
+            if METADATA not in names or WEIGHTS not in names:
+                raise ValueError(
+                    f"{path} is not a skmmvae model file (a zip archive holding {METADATA} and "
+                    f"{WEIGHTS}); files written by joblib or pickle load with joblib.load"
+                )
+            metadata = archive.read(METADATA)
+            weights = archive.read(WEIGHTS)
+    except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as exc:
+        raise ValueError(
+            f"{path} is not a skmmvae model file, or it is damaged or truncated ({exc})"
+        ) from exc
+    try:
+        metadata = json.loads(metadata.decode("utf-8"))
+    except (ValueError, RecursionError) as exc:  # bad UTF-8 or JSON, or absurdly nested JSON
+        raise ValueError(f"{path} is damaged: {METADATA} is not valid JSON ({exc})") from exc
+    if not isinstance(metadata, dict) or metadata.get("format") != FORMAT:
+        raise ValueError(f"{path} is not a skmmvae model file ({METADATA} does not say {FORMAT!r})")
+    version = metadata.get("format_version")
+    if version != FORMAT_VERSION:
+        newer = isinstance(version, int) and version > FORMAT_VERSION
+        hint = " (upgrade skmmvae to read it)" if newer else ""
+        raise ValueError(
+            f"{path} is in skmmvae model format version {version!r}; skmmvae {__version__} reads "
+            f"format version {FORMAT_VERSION}{hint}"
+        )
+    try:
+        weights = torch.load(io.BytesIO(weights), weights_only=True, map_location="cpu")
+    except Exception as exc:  # noqa: BLE001 - whatever the cause, the file is unusable
+        raise ValueError(
+            f"{path} is damaged or unsafe: {WEIGHTS} is not a weights-only torch file "
+            f"(tensors and plain containers), so it was not loaded ({type(exc).__name__}: {exc})"
+        ) from exc
+    return metadata, weights
+
+
+def _resolve_class(cls, metadata, path):
+    """The class named in the file among ``cls`` and its subclasses already imported."""
+    name = metadata.get("class")
+    candidates = [cls]
+    for klass in candidates:
+        candidates.extend(k for k in klass.__subclasses__() if k not in candidates)
+    for klass in candidates:
+        if f"{klass.__module__}.{klass.__qualname__}" == name:
+            return klass
+    raise ValueError(f"{path} holds a {name!r}, which is not {cls.__name__} or a subclass of it")
+
+
+def _state(klass, metadata, params, path):
+    """What ``__setstate__`` expects, from the metadata and the parameters given to load."""
+    names = klass._get_param_names()
+    saved = {name: _decode(value) for name, value in metadata["params"].items()}
+    unknown = sorted(set(saved) - set(names))
+    if unknown:
+        raise ValueError(f"parameters {unknown} are unknown to {klass.__name__} in skmmvae {__version__}")
+    defaults = inspect.signature(klass.__init__).parameters  # for parameters newer than the file
+    state = {name: params.get(name, saved.get(name, defaults[name].default)) for name in names}
+    for name, value in metadata["attributes"].items():
+        if not _ATTRIBUTE_NAME.match(name) or name in names or name in ("module_", "net_"):
+            raise ValueError(f"unexpected attribute name {name!r}")
+        state[name] = _decode(value)
+    schema = metadata["schema"]
+    fields = {f.name for f in dataclasses.fields(ModalityInfo)}
+    modalities = []
+    for info in schema["modalities"]:
+        if set(info) != fields:
+            raise ValueError(f"a modality is described by {sorted(info)}, expected {sorted(fields)}")
+        modalities.append(ModalityInfo(**{k: _decode(v) for k, v in info.items()}))
+    state["_schema"] = Schema(modalities, str(schema["input_kind"]))
+    rows = _decode(_as_list(metadata["history"]))
+    if not all(isinstance(row, dict) for row in rows):
+        raise ValueError("history rows must be objects")
+    state["history_"] = History(rows)
+    state[_VERSION] = metadata.get("skmmvae_version")
+    return state
+
+
+def _check_weights(weights, path):
+    """``{_module_state: ..., _optimizer_state: ...}`` after checking their structure."""
+    module = weights.get("module") if isinstance(weights, dict) else None
+    optimizer = weights.get("optimizer") if isinstance(weights, dict) else None
+    if not isinstance(module, dict) or not all(
+        isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in module.items()
+    ):
+        raise ValueError(f"{path} is damaged: {WEIGHTS} does not hold a module state_dict")
+    if optimizer is not None and not isinstance(optimizer, dict):
+        raise ValueError(f"{path} is damaged: {WEIGHTS} holds no usable optimiser state")
+    state = {_MODULE_STATE: module}
+    if optimizer is not None:
+        state[_OPTIMIZER_STATE] = optimizer
+    return state
