@@ -30,13 +30,15 @@ class MultiModalNet(NeuralNet):
     """skorch ``NeuralNet`` for multi-modal VAEs; ``X`` is a :class:`ModalityTensors`."""
 
     def __init__(self, module, *args, objective="tight", beta=1.0, valid_fraction=0.0,
-                 split_seed=0, autocast_dtype=None, **kwargs):
+                 split_seed=0, autocast_dtype=None, compile_options=None, **kwargs):
         super().__init__(module, *args, criterion=_Identity, train_split=self._split, **kwargs)
         self.objective = objective
         self.beta = beta
         self.valid_fraction = valid_fraction
         self.split_seed = split_seed
         self.autocast_dtype = autocast_dtype
+        self.compile_options = compile_options
+        self._objective_fn = None
 
     @property
     def _default_callbacks(self):
@@ -80,9 +82,22 @@ class MultiModalNet(NeuralNet):
             dtype=self.autocast_dtype or torch.bfloat16,
             enabled=self.autocast_dtype is not None,
         ):
-            terms = objective_terms(self.module_, Xi.xs, Xi.mask, self.objective, self.beta)
+            terms = self._objective()(self.module_, Xi.xs, Xi.mask, self.objective, self.beta)
         loss = -terms["objective"].mean()
         return loss, terms
+
+    def _objective(self):
+        """``objective_terms``, compiled with ``torch.compile(**compile_options)`` if asked.
+
+        The whole objective is compiled (not ``module.forward``: the objectives call several
+        methods of the module), once per net; shapes are marked dynamic so that the last,
+        smaller batch of an epoch does not trigger a recompilation.
+        """
+        if self.compile_options is None:
+            return objective_terms
+        if self._objective_fn is None:
+            self._objective_fn = torch.compile(objective_terms, **{"dynamic": True, **self.compile_options})
+        return self._objective_fn
 
     def _record(self, prefix, loss, terms):
         names = [t for t in TERMS if t in terms]

@@ -113,6 +113,16 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
         worker's number of threads. Results are bit-identical for the same ``random_state``
         and thread count; another thread count can change their last bits (parallel
         reductions), so fix ``n_jobs`` too where bit-identical results matter.
+    autocast : {None, "bfloat16"}, default=None
+        Mixed precision for training: the forward passes of training steps run under
+        ``torch.autocast`` in bfloat16 (weights, optimiser and inference stay float32). Meant
+        for GPUs with bfloat16 units; on a CPU without them it is slower. ``None`` trains in
+        float32.
+    compile : bool or dict, default=False
+        Compile the training objective with ``torch.compile`` (a dict gives its keyword
+        arguments, e.g. ``{"mode": "max-autotune"}``). The first steps pay the compilation
+        (tens of seconds); long runs on a GPU gain from it. The weights and every fitted
+        attribute are those of an ordinary model.
     accelerator : accelerate.Accelerator, "auto" or None, default=None
         Train data-parallel with Hugging Face Accelerate (the optional ``accelerate`` package:
         ``pip install "skmmvae[distributed]"``) in a script started by ``accelerate launch`` or
@@ -199,6 +209,8 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
         "encoders": [dict, None],
         "decoders": [dict, None],
         "n_jobs": [Interval(numbers.Integral, -1, None, closed="left"), None],
+        "autocast": [None, StrOptions({"bfloat16"})],
+        "compile": ["boolean", dict],
         "accelerator": [None, StrOptions({"auto"}), HasMethods(["prepare", "unwrap_model"])],
     }
 
@@ -229,6 +241,8 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
         encoders=None,
         decoders=None,
         n_jobs=None,
+        autocast=None,
+        compile=False,
         accelerator=None,
     ):
         self.modalities = modalities
@@ -257,6 +271,8 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
         self.decoders = decoders
         self.n_jobs = n_jobs
         self.accelerator = accelerator
+        self.autocast = autocast
+        self.compile = compile
 
     # ------------------------------------------------------------------ sklearn plumbing
     def __sklearn_tags__(self):
@@ -428,6 +444,8 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
             device=device,
             callbacks=callbacks,
             verbose=self.verbose,
+            autocast_dtype=None if self.autocast is None else getattr(torch, self.autocast),
+            compile_options=None if self.compile is False else ({} if self.compile is True else dict(self.compile)),
             **accelerate_kwargs,
         )
         return net.initialize()

@@ -23,7 +23,8 @@ PARAMETERS = {
     "n_prior_components", "n_private_components", "hidden_layer_sizes", "embedding_size",
     "max_epochs", "batch_size", "lr", "validation_fraction", "early_stopping",
     "n_iter_no_change", "n_importance_samples", "device", "random_state", "verbose",
-    "callbacks", "encoders", "decoders", "n_jobs", "accelerator", "standardize",
+    "callbacks", "encoders", "decoders", "n_jobs", "accelerator", "standardize", "autocast",
+    "compile",
 }  # fmt: skip
 
 

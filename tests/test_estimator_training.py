@@ -199,3 +199,27 @@ def test_standardization_starts_the_decoders_at_the_data_marginals():
     labels = data["label"][~np.isnan(data["label"][:, 0]), 0]
     freq = np.unique(labels, return_counts=True)[1] / len(labels)
     np.testing.assert_allclose(liks["label"].output_shift.numpy(), np.log(freq), rtol=1e-4)
+
+
+def test_bfloat16_autocast_trains_in_mixed_precision_with_float32_weights():
+    data = make_data()
+    plain = MultiModalVAE(**SMALL).fit(data)
+    mixed = MultiModalVAE(**dict(SMALL, autocast="bfloat16")).fit(data)
+    assert all(p.dtype == torch.float32 for p in mixed.module_.parameters())
+    # bfloat16 forward passes change the losses (so autocast was on), but not by much
+    plain_loss, mixed_loss = plain.history_[0, "train_loss"], mixed.history_[0, "train_loss"]
+    assert plain_loss != mixed_loss
+    assert abs(plain_loss - mixed_loss) < 0.05 * abs(plain_loss)
+    assert np.isfinite(mixed.transform(data)).all() and np.isfinite(mixed.score_samples(data)).all()
+
+
+def test_compiled_objective_gives_the_same_model():
+    # the "eager" backend runs dynamo's graph capture without code generation: the same
+    # operations, so the same weights, at a fraction of inductor's compile time
+    data = make_data()
+    plain = MultiModalVAE(**SMALL).fit(data)
+    compiled = MultiModalVAE(**dict(SMALL, compile={"backend": "eager"})).fit(data)
+    assert compiled.net_._objective_fn is not None  # the compiled path was taken
+    for (name, p), q in zip(plain.module_.state_dict().items(), compiled.module_.state_dict().values()):
+        torch.testing.assert_close(p, q, rtol=1e-5, atol=1e-6, msg=name)
+    np.testing.assert_allclose(compiled.transform(data), plain.transform(data), rtol=1e-5, atol=1e-6)

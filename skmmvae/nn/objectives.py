@@ -15,7 +15,9 @@ OBJECTIVES = ("elbo", "mixture", "tight")
 
 def sample_subsets(mask, generator=None):
     """Random conditioning sets ``S``: uniform over the subsets of each row's observed set."""
-    coin = torch.rand(mask.shape, device=mask.device, generator=generator) < 0.5
+    # (no generator=None keyword: torch.compile cannot trace it with dynamic shapes)
+    extra = {} if generator is None else {"generator": generator}
+    coin = torch.rand(mask.shape, device=mask.device, **extra) < 0.5
     return coin & mask
 
 
