@@ -74,14 +74,13 @@ def shared_seed(accelerator, seed):
 class _Objective(torch.nn.Module):
     """The training objective as a module ``forward``, so that DDP can wrap it."""
 
-    def __init__(self, model):
+    def __init__(self, model, objective_fn):
         super().__init__()
         self.model = model
+        self.objective_fn = objective_fn  # objective_terms, or its torch.compile'd version
 
     def forward(self, xs, mask, objective, beta):
-        from .nn import objective_terms
-
-        return objective_terms(self.model, xs, mask, objective, beta)
+        return self.objective_fn(self.model, xs, mask, objective, beta)
 
 
 class _ShardedBatches(_Batches):
@@ -155,7 +154,8 @@ class AcceleratedMultiModalNet(AccelerateMixin, MultiModalNet):
             return self
         with self._current_init_context("module"):
             # object.__setattr__: not registered as a skorch module (module_ holds its weights)
-            object.__setattr__(self, "_objective_module", self.accelerator.prepare(_Objective(self.module_)))
+            wrapper = _Objective(self.module_, self._objective())
+            object.__setattr__(self, "_objective_module", self.accelerator.prepare(wrapper))
         from accelerate.optimizer import AcceleratedOptimizer
 
         with self._current_init_context("optimizer"):
@@ -206,7 +206,12 @@ class AcceleratedMultiModalNet(AccelerateMixin, MultiModalNet):
     def train_step_single(self, batch, **fit_params):
         self._set_training(True)
         Xi, _ = batch
-        terms = self._objective_module(Xi.xs, Xi.mask, self.objective, self.beta)
+        with torch.autocast(  # the estimator's autocast, as in MultiModalNet._terms
+            device_type=torch.device(self.device).type,
+            dtype=self.autocast_dtype or torch.bfloat16,
+            enabled=self.autocast_dtype is not None,
+        ):
+            terms = self._objective_module(Xi.xs, Xi.mask, self.objective, self.beta)
         loss = -terms["objective"].mean()
         self._record("train", loss, terms)
         self.accelerator.backward(loss)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 PAPER = Path(__file__).resolve().parents[1] / "benchmarks" / "paper"
-TEXT_COLUMNS = {"aggregation", "objective", "split"}
+TEXT_COLUMNS = {"aggregation", "objective", "split", "standardize"}
 
 
 def run_script(name, *args, timeout=300):
