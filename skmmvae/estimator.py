@@ -629,19 +629,64 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
             Posterior means.
         """
         check_is_fitted(self, "module_")
+        return self._encode(X, modalities, lambda q: q.mean[None], 1)[0]
+
+    def sample_posterior(self, X, n_samples=1, modalities=None, random_state=None):
+        """Draws ``z ~ q(z | x_S)``, ``S`` = observed modalities (within ``modalities``).
+
+        Where :meth:`transform` gives the posterior mean, this gives samples of the
+        posterior, e.g. to propagate its uncertainty, or for the single-draw MCC of the
+        paper.
+
+        Parameters
+        ----------
+        X : dict of array-like, ModalityDict, array-like or DataFrame
+            A dict may leave out modalities: they count as missing.
+        n_samples : int, default=1
+            Draws per row.
+        modalities : str, list of str or None, default=None
+            Condition on these modalities only (where observed).
+        random_state : int, RandomState instance or None, default=None
+            Seed of the draws; ``None`` uses a seed fixed at fit (so repeated calls agree).
+
+        Returns
+        -------
+        Z : ndarray of shape (n_samples, n_rows, n_components)
+            The draws.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from skmmvae import MultiModalVAE
+        >>> rng = np.random.default_rng(0)
+        >>> X = {"a": rng.normal(size=(50, 3)), "b": rng.normal(size=(50, 2))}
+        >>> vae = MultiModalVAE(n_components=2, max_epochs=2, random_state=0).fit(X)
+        >>> vae.sample_posterior(X, n_samples=10, modalities=["a"]).shape
+        (10, 50, 2)
+        """
+        check_is_fitted(self, "module_")
+        if not isinstance(n_samples, numbers.Integral) or n_samples < 1:
+            raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}")
+        seed = self._seed if random_state is None else int(
+            check_random_state(random_state).randint(np.iinfo(np.int32).max))
+        with _seeded(seed, _module_device(self.module_)):
+            return self._encode(X, modalities, lambda q: q.sample(n_samples), n_samples)
+
+    def _encode(self, X, modalities, statistic, n_out):
+        """``statistic(q)`` ``(n_out, B, d)`` for every batch of ``X``, as one float64 array."""
         out = None  # allocated once: memory beyond the output is bounded by a chunk
         for start, chunk in _data.row_chunks(X, _INFERENCE_CHUNK_ROWS):
             tensors, _ = self._tensors(chunk)
             self._subset_mask(tensors.mask, modalities)  # validate names before any work
             if out is None:
-                out = np.empty((_data.n_samples(X), self.n_components))
+                out = np.empty((n_out, _data.n_samples(X), self.n_components))
             with self._threads(), torch.no_grad():
                 self.module_.eval()
                 for batch in self._batches(tensors):
                     q = self.module_.encode(batch.xs, self._subset_mask(batch.mask, modalities))
-                    mean = q.mean.cpu().numpy()
-                    out[start : start + len(mean)] = mean
-                    start += len(mean)
+                    values = statistic(q).cpu().numpy()
+                    out[:, start : start + values.shape[1]] = values
+                    start += values.shape[1]
         return out
 
     def predict(self, X):

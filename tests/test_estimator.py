@@ -584,3 +584,23 @@ def test_auto_batch_size_gives_small_data_enough_steps(n_rows, expected_batches)
     est = MultiModalVAE(**{**SMALL, "batch_size": "auto", "max_epochs": 1,
                            "validation_fraction": 0.0, "early_stopping": False}).fit(X)
     assert est.history_[-1]["train_batch_count"] == expected_batches
+
+
+@pytest.mark.parametrize("aggregation", ["sumpooling", "moe"])
+def test_sample_posterior_draws_from_the_encoder(data, aggregation):
+    est = MultiModalVAE(**dict(SMALL, aggregation=aggregation)).fit(data)
+    draws = est.sample_posterior(data, n_samples=4000, modalities=["a"])
+    assert draws.shape == (4000, len(data["a"]), SMALL["n_components"])
+    # the Monte Carlo mean is the posterior mean of transform, within 5 standard errors
+    mean, sem = draws.mean(0), draws.std(0) / np.sqrt(len(draws))
+    observed = ~np.isnan(data["a"][:, 0])
+    assert (np.abs(mean - est.transform(data, modalities=["a"]))[observed] < 5 * sem[observed] + 1e-6).all()
+    # rows with no conditioning modality sample the prior (aggregator's empty-set posterior)
+    assert np.isfinite(draws).all()
+    again = est.sample_posterior(data, n_samples=3)
+    np.testing.assert_array_equal(again, est.sample_posterior(data, n_samples=3))
+    assert not np.array_equal(again, est.sample_posterior(data, n_samples=3, random_state=1))
+    with pytest.raises(ValueError, match="n_samples must be a positive integer"):
+        est.sample_posterior(data, n_samples=0)
+    with pytest.raises(ValueError, match="unknown modalities"):
+        est.sample_posterior(data, modalities=["zz"])
