@@ -49,7 +49,9 @@ RESULTS = {
     "speed_results.rst": (ROOT / "benchmarks" / "speed" / "results.md",
                           "python benchmarks/speed/run.py --quick"),
     "paper_results.rst": (ROOT / "benchmarks" / "paper" / "results.md",
-                          "python benchmarks/paper/t1_linear_gaussian.py --quick"),
+                          "the target scripts, then python benchmarks/paper/collect.py"),
+    "gpu_results.rst": (ROOT / "benchmarks" / "speed" / "gpu_results.md",
+                        "python benchmarks/speed/gpu.py on a machine with CUDA"),
     "scaling_results.rst": (ROOT / "benchmarks" / "scaling" / "results.md",
                             "python benchmarks/scaling/run.py --quick"),
 }

@@ -15,6 +15,7 @@ from . import _data, _persistence
 from ._net import MultiModalNet
 from ._version import __version__
 from .nn import AGGREGATORS, OBJECTIVES, MultiModalModule, iw_log_likelihood, make_likelihood
+from .nn.networks import ACTIVATIONS
 
 _MIXTURE_DEFAULT_COMPONENTS = 5
 # Rows per inference batch (at least; ``batch_size`` if larger) and latent draws per scoring
@@ -76,6 +77,8 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
         Hidden widths of the encoder MLPs (decoders use the reverse).
     embedding_size : int, default=128
         Width of the modality tokens for the permutation-invariant aggregators.
+    activation : {"relu", "leaky_relu", "gelu", "silu", "tanh"}, default="relu"
+        Activation of the hidden layers of the built-in encoder and decoder MLPs.
     max_epochs : int, default=100
         Maximum number of training epochs.
     batch_size : int or "auto", default="auto"
@@ -209,6 +212,7 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
         "encoders": [dict, None],
         "decoders": [dict, None],
         "n_jobs": [Interval(numbers.Integral, -1, None, closed="left"), None],
+        "activation": [StrOptions(set(ACTIVATIONS))],
         "autocast": [None, StrOptions({"bfloat16"})],
         "compile": ["boolean", dict],
         "accelerator": [None, StrOptions({"auto"}), HasMethods(["prepare", "unwrap_model"])],
@@ -227,6 +231,7 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
         n_private_components=0,
         hidden_layer_sizes=(128, 128),
         embedding_size=128,
+        activation="relu",
         max_epochs=100,
         batch_size="auto",
         lr=1e-3,
@@ -256,6 +261,7 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
         self.n_private_components = n_private_components
         self.hidden_layer_sizes = hidden_layer_sizes
         self.embedding_size = embedding_size
+        self.activation = activation
         self.max_epochs = max_epochs
         self.batch_size = batch_size
         self.lr = lr
@@ -398,6 +404,7 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
             n_private=self.n_private_components,
             hidden_sizes=tuple(self.hidden_layer_sizes),
             embedding_size=self.embedding_size,
+            activation=self.activation,
             encoders=copy.deepcopy(self.encoders),
             decoders=copy.deepcopy(self.decoders),
             n_mixture_components=n_mixture,

@@ -3,7 +3,7 @@
 Set-up of the paper's section 5.1 (digest section 3.1): 5 modalities of 30-60 features, a
 sparse loading matrix (5 shared + 5 private latent dimensions per modality, 30 in all),
 N = 5000, unit noise; the model has linear decoders with a fixed unit noise scale, MLP
-encoders 2 x 256, batch 500, Adam 1e-3, beta = 1. For every aggregator and objective and
+encoders 2 x 256 with leaky ReLU and tokens of size 2d = 60, batch 500, Adam 1e-3, beta = 1. For every aggregator and objective and
 seed it reports, per sample:
 
 * ``llh_gap``: exact log-likelihood of the learnt linear model minus that of the PPCA
@@ -65,7 +65,8 @@ def fit_model(X, aggregation, objective, seed, epochs, n_samples, standardize=Tr
         likelihoods={m: ("gaussian", {"scale": 1.0}) for m in names},
         decoders={m: nn.Linear(N_LATENT, dims[m]) for m in names},
         hidden_layer_sizes=(256, 256),
-        embedding_size=256,
+        embedding_size=2 * N_LATENT,  # tokens of size E = 2d, leaky ReLU: the official script
+        activation="leaky_relu",
         batch_size=500,
         lr=1e-3,
         max_epochs=epochs,
