@@ -106,7 +106,7 @@ class MultiModalNet(NeuralNet):
         if not np.isfinite(values[0]):
             raise TrainingDivergedError(
                 f"the {prefix} objective became {values[0]} at epoch {len(self.history)}. "
-                "Standardise the inputs (e.g. StandardScaler), lower lr, or use a likelihood that "
+                "Keep standardize=True (or standardise the inputs), lower lr, or use a likelihood that "
                 "matches the data (e.g. 'bernoulli' for values in [0, 1])."
             )
         for term, value in zip(names, values[1:]):

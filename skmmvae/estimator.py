@@ -112,8 +112,8 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
     n_jobs : int or None, default=None
         Torch intra-op threads used during fit/transform; ``None`` uses 1 thread on machines
         with at most 4 cores (faster and robust under load for small networks) and torch's
-        default otherwise; ``-1`` uses all cores. Inside a Dask worker, ``None`` uses at most the
-        worker's number of threads. Results are bit-identical for the same ``random_state``
+        default otherwise; ``-1`` uses all cores, ``-2`` all but one (joblib's convention).
+        Inside a Dask worker, ``None`` uses at most the worker's number of threads. Results are bit-identical for the same ``random_state``
         and thread count; another thread count can change their last bits (parallel
         reductions), so fix ``n_jobs`` too where bit-identical results matter.
     autocast : {None, "bfloat16"}, default=None
@@ -211,7 +211,8 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
         "callbacks": [list, None],
         "encoders": [dict, None],
         "decoders": [dict, None],
-        "n_jobs": [Interval(numbers.Integral, -1, None, closed="left"), None],
+        "n_jobs": [Interval(numbers.Integral, None, -1, closed="right"),
+                   Interval(numbers.Integral, 1, None, closed="left"), None],
         "activation": [StrOptions(set(ACTIVATIONS))],
         "autocast": [None, StrOptions({"bfloat16"})],
         "compile": ["boolean", dict],
@@ -1111,10 +1112,10 @@ class _TorchThreads:
             threads = 1 if cores <= 4 else self._previous
             # a Dask worker runs nthreads tasks at once on as many cores: stay within them
             threads = min(threads, _dask_worker_threads() or threads)
-        elif self.n_jobs == -1:
-            threads = cores
+        elif self.n_jobs < 0:  # joblib's convention: -1 all cores, -2 all but one, ...
+            threads = max(1, cores + 1 + self.n_jobs)
         else:
-            threads = max(1, self.n_jobs)
+            threads = self.n_jobs
         torch.set_num_threads(threads)
 
     def __exit__(self, *exc):

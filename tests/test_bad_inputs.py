@@ -201,7 +201,7 @@ def _cases():
          r"hidden_layer_sizes must be positive integers"),
         ("encoders-unknown-modality", fit(DATA, encoders={"zz": torch.nn.Linear(3, 4)}),
          ValueError, r"encoders names unknown modalities \['zz'\]"),
-        ("n_jobs=-5", fit(DATA, n_jobs=-5), ValueError, r"'n_jobs' parameter"),
+        ("n_jobs=0", fit(DATA, n_jobs=0), ValueError, r"'n_jobs' parameter"),
         ("n_importance_samples=0", fit(DATA, n_importance_samples=0), ValueError,
          r"'n_importance_samples' parameter"),
         ("modalities-a-string", fit(ARRAY, modalities="ab"), ValueError, r"'modalities' parameter"),

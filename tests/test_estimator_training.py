@@ -223,3 +223,15 @@ def test_compiled_objective_gives_the_same_model():
     for (name, p), q in zip(plain.module_.state_dict().items(), compiled.module_.state_dict().values()):
         torch.testing.assert_close(p, q, rtol=1e-5, atol=1e-6, msg=name)
     np.testing.assert_allclose(compiled.transform(data), plain.transform(data), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("n_jobs, expected", [(1, 1), (2, 2), (-1, "cores"), (-2, "cores-1"), (-99, 1)])
+def test_n_jobs_sets_torch_threads_with_joblib_conventions(n_jobs, expected, monkeypatch):
+    from skmmvae.estimator import _TorchThreads
+
+    monkeypatch.setattr("os.cpu_count", lambda: 8)
+    want = {"cores": 8, "cores-1": 7}.get(expected, expected)
+    before = torch.get_num_threads()
+    with _TorchThreads(n_jobs):
+        assert torch.get_num_threads() == want
+    assert torch.get_num_threads() == before
