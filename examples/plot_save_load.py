@@ -2,15 +2,21 @@
 Saving and loading a fitted model
 =================================
 
-Fitted estimators are saved and loaded with :mod:`joblib` (or :mod:`pickle`). The file holds
-the parameters, a CPU copy of the network weights, the optimiser state and the training
-history; a model trained on a GPU loads on a machine without one. The
-loaded model gives the same latent codes, imputations and scores, and ``partial_fit`` goes on
-training it where it stopped.
+Two ways to save a fitted model, both holding the parameters, a CPU copy of the network
+weights, the optimiser state and the training history (a model trained on a GPU loads on a
+machine without one):
+
+* :mod:`joblib` (or :mod:`pickle`), like any scikit-learn estimator;
+* ``vae.save(path)`` and ``MultiModalVAE.load(path)``: a zip of JSON metadata and a torch
+  weights file read with ``weights_only=True``, so loading runs no code from the file.
+
+Either way the loaded model gives the same latent codes, imputations and scores, and
+``partial_fit`` goes on training it where it stopped.
 
 .. warning::
 
-   Loading a pickle runs code chosen by whoever wrote the file: load only models you trust.
+   Loading a pickle runs code chosen by whoever wrote the file: load only pickles you trust,
+   and share models with ``save``/``load``.
 """
 import os
 import tempfile
@@ -51,7 +57,12 @@ with tempfile.TemporaryDirectory() as folder:
     joblib.dump(vae, path)
     print(f"saved {path.name}: {path.stat().st_size / 1024:.0f} KiB")
     loaded = joblib.load(path)
+    safe_path = Path(folder) / "digits_vae.zip"
+    vae.save(safe_path)  # JSON + weights only: safe to load from anyone
+    print(f"saved {safe_path.name}: {safe_path.stat().st_size / 1024:.0f} KiB")
+    safe = MultiModalVAE.load(safe_path)
 
+assert np.array_equal(vae.transform(X_test), safe.transform(X_test))
 image_only = {q: X_test[q] for q in quadrants}
 assert np.array_equal(vae.transform(X_test), loaded.transform(X_test))
 assert np.array_equal(vae.predict(image_only)["label"], loaded.predict(image_only)["label"])
