@@ -109,13 +109,17 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
         Extra callbacks, e.g. ``skorch.callbacks.Checkpoint``.
     encoders, decoders : dict of str -> torch.nn.Module or None, default=None
         Custom networks for some modalities (see :class:`skmmvae.nn.MultiModalModule`).
+        Each fit trains a copy, starting from the weights the module has (pre-trained
+        weights are kept, not re-drawn from ``random_state``): create the modules after
+        ``torch.manual_seed`` for runs that repeat across processes.
     n_jobs : int or None, default=None
         Torch intra-op threads used during fit/transform; ``None`` uses 1 thread on machines
         with at most 4 cores (faster and robust under load for small networks) and torch's
         default otherwise; ``-1`` uses all cores, ``-2`` all but one (joblib's convention).
-        Inside a Dask worker, ``None`` uses at most the worker's number of threads. Results are bit-identical for the same ``random_state``
-        and thread count; another thread count can change their last bits (parallel
-        reductions), so fix ``n_jobs`` too where bit-identical results matter.
+        Inside a Dask worker, ``None`` uses at most the worker's number of threads. Results
+        are bit-identical for the same ``random_state`` and thread count; another thread
+        count can change their last bits (parallel reductions), so fix ``n_jobs`` too where
+        bit-identical results matter.
     autocast : {None, "bfloat16"}, default=None
         Mixed precision for training: the forward passes of training steps run under
         ``torch.autocast`` in bfloat16 (weights, optimiser and inference stay float32). Meant
