@@ -206,6 +206,9 @@ class SumPooling(Aggregator):
 
     ``chi`` is shared by all modalities; the sum (not a mean) keeps the size of ``S`` visible,
     as precisions add up in a PoE. The empty set maps to the learnt constant ``rho(0)``.
+    Tokens are pooled in the width of the hidden layers (``hidden_sizes[-1]``; the token
+    size without hidden layers), as in the paper's code, where small tokens (``E = 2d``) are
+    pooled in 256 dimensions.
     """
 
     def __init__(
@@ -220,8 +223,9 @@ class SumPooling(Aggregator):
     ):
         super().__init__()
         self.token_size = token_size
-        self.chi = mlp(token_size, hidden_sizes, token_size, activation)
-        self.rho = _GaussianHead(token_size, hidden_sizes, n_latent, n_mixture, activation, min_scale)
+        self.pooled_size = pooled = hidden_sizes[-1] if hidden_sizes else token_size
+        self.chi = mlp(token_size, hidden_sizes, pooled, activation)
+        self.rho = _GaussianHead(pooled, hidden_sizes, n_latent, n_mixture, activation, min_scale)
 
     def forward(self, tokens, mask):
         # Mask before chi too: NaN/inf in a masked token must not reach chi's weight gradients

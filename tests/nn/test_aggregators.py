@@ -376,7 +376,7 @@ def test_empty_rows_set_networks_give_a_learnt_constant(name):
             agg(random_tokens(agg, 4, 3, scale=5.0), empty),
             agg(fill_masked(random_tokens(agg, 4, 3), empty, garbage=True), empty),
         ]
-        constant = agg.rho(torch.zeros(1, agg.token_size, dtype=DTYPE))
+        constant = agg.rho(torch.zeros(1, getattr(agg, "pooled_size", agg.token_size), dtype=DTYPE))
     for q in outputs:
         lp = q.log_prob(z)
         assert torch.isfinite(lp).all()
@@ -566,3 +566,10 @@ def test_mixture_aggregators_return_mixtures(name):
     assert q.learnable_weights == name.endswith("_mixture")
     if name.endswith("_mixture"):
         assert q.loc.shape == (2, 3, D)  # n_mixture_components = 3
+
+
+def test_sum_pooling_pools_in_the_hidden_width():
+    # as the paper's code: tokens of size 2d pooled in a wider space (its 256)
+    agg = make_aggregator("sumpooling", 3, make_prior(3, 1), embedding_size=6, hidden_sizes=(32, 32))
+    assert agg.token_size == 6 and agg.pooled_size == 32
+    assert agg.chi[-1].out_features == 32 and agg.rho.net[0].in_features == 32
