@@ -24,7 +24,7 @@ PARAMETERS = {
     "max_epochs", "batch_size", "lr", "validation_fraction", "early_stopping",
     "n_iter_no_change", "n_importance_samples", "device", "random_state", "verbose",
     "callbacks", "encoders", "decoders", "n_jobs", "accelerator", "standardize", "autocast",
-    "compile", "activation",
+    "compile", "activation", "weight_init",
 }  # fmt: skip
 
 
@@ -488,8 +488,10 @@ def test_more_importance_samples_change_the_estimate(fitted, data):
     est.set_params(n_importance_samples=1)
     ll1 = est.score_samples(data)
     assert not np.allclose(ll1, ll64)
-    # the IW bound is tighter on average with more samples
-    assert ll64.mean() > ll1.mean()
+    # more samples, less error: against a K = 4096 reference, per row
+    est.set_params(n_importance_samples=4096)
+    reference = est.score_samples(data)
+    assert np.abs(ll64 - reference).mean() < np.abs(ll1 - reference).mean()
 
 
 def test_feature_names_out_and_pandas_output(data):

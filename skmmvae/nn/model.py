@@ -13,6 +13,23 @@ from .networks import FlattenSamples, fit_width, mlp
 from .priors import make_prior
 
 
+@torch.no_grad()
+def lecun_init(module, skip=()):
+    """LeCun-normal weights (truncated at 2 std, variance ``1 / fan_in``) and zero biases for
+    every ``nn.Linear`` of ``module`` whose ``id`` is not in ``skip``: the default of Flax, which
+    the paper's code uses. PyTorch's default (uniform, variance ``1 / (3 fan_in)``) starts the
+    networks with three times smaller weights, and they learn far more slowly (T1: 3.1 vs 0.3
+    nats per sample below the maximum likelihood after 220 epochs).
+    """
+    for layer in module.modules():
+        if isinstance(layer, nn.Linear) and id(layer) not in skip:
+            # std of a standard normal truncated to [-2, 2] is 0.8796: correct for it
+            std = layer.in_features**-0.5 / 0.87962566103423978
+            nn.init.trunc_normal_(layer.weight, std=std, a=-2 * std, b=2 * std)
+            if layer.bias is not None:
+                nn.init.zeros_(layer.bias)
+
+
 class PrivateEncoder(nn.Module):
     """Permutation-equivariant encoder of modality-specific latents ``q(z~_s | x_S, z)``.
 
@@ -63,6 +80,9 @@ class MultiModalModule(nn.Module):
         to ``(B, width)``. A ``Linear`` is appended when ``width`` is not the size needed.
     n_mixture_components : int
         Components of the ``*_mixture`` aggregators' posteriors.
+    init : {"lecun", "torch"}
+        Initialisation of the built-in linear layers (custom modules keep theirs):
+        :func:`lecun_init`, or PyTorch's defaults.
     """
 
     def __init__(
@@ -81,6 +101,7 @@ class MultiModalModule(nn.Module):
         activation="relu",
         min_scale=1e-3,
         aggregator_options=None,
+        init="lecun",
     ):
         super().__init__()
         self.names = list(likelihoods)
@@ -114,6 +135,11 @@ class MultiModalModule(nn.Module):
         if self.n_private:
             width = hidden_sizes[0] if hidden_sizes else token_size
             self.private = PrivateEncoder(token_size, n_latent, n_private, width, min_scale)
+        if init == "lecun":
+            user = {id(m) for net in (*encoders.values(), *decoders.values()) for m in net.modules()}
+            lecun_init(self, skip=user)
+        elif init != "torch":
+            raise ValueError(f"unknown init {init!r}; choose 'lecun' or 'torch'")
 
     @property
     def n_modalities(self):

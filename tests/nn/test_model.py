@@ -188,3 +188,34 @@ def test_the_core_imports_neither_numpy_nor_sklearn():
             else:
                 continue
             assert not {"numpy", "sklearn", "scipy", "skorch"} & set(roots), (path.name, roots)
+
+
+def test_lecun_init_of_built_in_layers_leaves_custom_modules_alone():
+    import copy as _copy
+
+    from torch import nn as _nn
+
+    from skmmvae.nn import make_likelihood
+    from skmmvae.nn.model import MultiModalModule
+
+    torch.manual_seed(0)
+    custom = _nn.Linear(6, 40)
+    before = _copy.deepcopy(custom.state_dict())
+    liks = {"a": make_likelihood("gaussian", 6), "b": make_likelihood("gaussian", 3)}
+    module = MultiModalModule(liks, 4, hidden_sizes=(400, 400), embedding_size=40,
+                              encoders={"a": custom})
+    for key, value in before.items():  # the user's module keeps its weights
+        torch.testing.assert_close(custom.state_dict()[key], value)
+    big = [m for m in module.modules() if isinstance(m, _nn.Linear) and m is not custom
+           and m.weight.numel() >= 16000]
+    assert big
+    for layer in big:  # LeCun-normal: std 1/sqrt(fan_in), |w| <= 2 std, zero bias
+        std = layer.in_features**-0.5 / 0.8796
+        assert abs(layer.weight.std().item() / (layer.in_features**-0.5) - 1) < 0.05
+        assert layer.weight.abs().max().item() <= 2 * std + 1e-6
+        assert torch.count_nonzero(layer.bias) == 0
+    plain = MultiModalModule(liks, 4, hidden_sizes=(400, 400), embedding_size=40, init="torch")
+    layer = next(m for m in plain.modules() if isinstance(m, _nn.Linear) and m.in_features == 400)
+    # PyTorch's default: uniform with variance 1 / (3 fan_in), non-zero biases
+    assert abs(layer.weight.std().item() / (3 * 400) ** -0.5 - 1) < 0.05
+    assert torch.count_nonzero(layer.bias) > 0
