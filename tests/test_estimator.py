@@ -606,3 +606,16 @@ def test_sample_posterior_draws_from_the_encoder(data, aggregation):
         est.sample_posterior(data, n_samples=0)
     with pytest.raises(ValueError, match="unknown modalities"):
         est.sample_posterior(data, modalities=["zz"])
+
+
+def test_activation_and_weight_init_reach_the_networks(data):
+    est = MultiModalVAE(**dict(SMALL, activation="tanh", max_epochs=1)).fit(data)
+    kinds = {type(m).__name__ for m in est.module_.encoders.modules()}
+    assert "Tanh" in kinds and "ReLU" not in kinds
+    biases = lambda e: torch.cat([m.bias for m in e.net_.module_.modules() if isinstance(m, torch.nn.Linear)])
+    est_lecun = MultiModalVAE(**SMALL)
+    est_lecun._initialize(data)
+    est_torch = MultiModalVAE(**dict(SMALL, weight_init="torch"))
+    est_torch._initialize(data)
+    assert torch.count_nonzero(biases(est_lecun)) == 0  # LeCun init: zero biases
+    assert torch.count_nonzero(biases(est_torch)) > 0  # PyTorch's default: uniform biases
