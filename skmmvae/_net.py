@@ -15,7 +15,20 @@ from .nn import objective_terms
 
 
 class TrainingDivergedError(FloatingPointError):
-    """Raised when the training objective becomes NaN or infinite."""
+    """Raised when the training objective becomes NaN or infinite, or explodes.
+
+    Exploding means a training batch's loss rises above ``reference + DIVERGENCE_FACTOR *
+    (|reference| + 1)``, the reference being the first batch's loss of the same ``fit`` or
+    ``partial_fit`` call: a model 10^4 times worse than where it started is diverging
+    (large learning rates can do that without ever producing NaN).
+    """
+
+
+DIVERGENCE_FACTOR = 1e4
+_ADVICE = (
+    "Keep standardize=True (or standardise the inputs), lower lr, or use a likelihood that "
+    "matches the data (e.g. 'bernoulli' for values in [0, 1])."
+)
 
 
 TERMS = ("reconstruction", "kl", "cross_reconstruction", "cross_kl")
@@ -39,6 +52,7 @@ class MultiModalNet(NeuralNet):
         self.autocast_dtype = autocast_dtype
         self.compile_options = compile_options
         self._objective_fn = None
+        self._loss_reference = None  # first training batch's loss (see TrainingDivergedError)
 
     @property
     def _default_callbacks(self):
@@ -105,12 +119,23 @@ class MultiModalNet(NeuralNet):
         values = values.tolist()  # one device sync per batch
         if not np.isfinite(values[0]):
             raise TrainingDivergedError(
-                f"the {prefix} objective became {values[0]} at epoch {len(self.history)}. "
-                "Keep standardize=True (or standardise the inputs), lower lr, or use a likelihood that "
-                "matches the data (e.g. 'bernoulli' for values in [0, 1])."
+                f"the {prefix} objective became {values[0]} at epoch {len(self.history)}. {_ADVICE}"
             )
+        if prefix == "train":
+            self._check_explosion(values[0])
         for term, value in zip(names, values[1:]):
             self.history.record_batch(f"{prefix}_{term}", value)
+
+    def _check_explosion(self, loss):
+        reference = self._loss_reference
+        if reference is None:
+            self._loss_reference = loss
+        elif loss > reference + DIVERGENCE_FACTOR * (abs(reference) + 1.0):
+            raise TrainingDivergedError(
+                f"the training loss exploded to {loss:.4g} at epoch {len(self.history)}, from "
+                f"{reference:.4g} at the first batch of this training call: the optimisation is "
+                f"diverging. {_ADVICE}"
+            )
 
     def train_step_single(self, batch, **fit_params):
         self._set_training(True)

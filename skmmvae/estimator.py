@@ -117,9 +117,10 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
         weights are kept, not re-drawn from ``random_state``): create the modules after
         ``torch.manual_seed`` for runs that repeat across processes.
     n_jobs : int or None, default=None
-        Torch intra-op threads used during fit/transform; ``None`` uses 1 thread on machines
-        with at most 4 cores (faster and robust under load for small networks) and torch's
-        default otherwise; ``-1`` uses all cores, ``-2`` all but one (joblib's convention).
+        Torch intra-op threads used during fit/transform; ``None`` uses 1 thread where the
+        process may use at most 4 cores (faster and robust under load for small networks;
+        cores are counted by ``joblib.cpu_count``, which honours CPU affinity and container
+        quotas) and torch's default otherwise; ``-1`` uses all cores, ``-2`` all but one (joblib's convention).
         Inside a Dask worker, ``None`` uses at most the worker's number of threads. Results
         are bit-identical for the same ``random_state`` and thread count; another thread
         count can change their last bits (parallel reductions), so fix ``n_jobs`` too where
@@ -170,8 +171,10 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
     -----
     NaN marks a missing modality only as a whole block row; a NaN inside an otherwise
     observed block is an error (impute such values first). The scikit-learn tag
-    ``allow_nan`` is therefore False. Training that produces a NaN or infinite loss stops
-    with :class:`skmmvae.TrainingDivergedError`.
+    ``allow_nan`` is therefore False. Training that produces a NaN or infinite loss, or a
+    loss that explodes (10^4 times above where the training call started), stops with
+    :class:`skmmvae.TrainingDivergedError`; a failed ``partial_fit`` restores the estimator to
+    its state before the call.
 
     Training interrupted by ``KeyboardInterrupt`` (Ctrl-C, or a callback) returns with a
     ``UserWarning``: the estimator keeps the weights at the interruption (with early
@@ -519,14 +522,26 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
             raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
         if not hasattr(self, "module_"):
             tensors = self._initialize(X)
-        else:
-            tensors, _ = self._tensors(X)
-            # a new net around the trained module, so that the current parameters (lr,
-            # callbacks, batch_size, verbose, ...) apply; optimiser state and history carry over
-            self.net_ = self._restore_net()
-            self._seed += 1  # fresh randomness for each continuation, still reproducible
-        with self._threads(), _seeded(self._seed, self.net_.device):
-            self._train(tensors, epochs=epochs)
+            with self._threads(), _seeded(self._seed, self.net_.device):
+                self._train(tensors, epochs=epochs)
+            return self
+        tensors, _ = self._tensors(X)
+        snapshot = _Snapshot(self)
+        # a new net around the trained module, so that the current parameters (lr,
+        # callbacks, batch_size, verbose, ...) apply; optimiser state and history carry over
+        self.net_ = self._restore_net()
+        self._seed += 1  # fresh randomness for each continuation, still reproducible
+        try:
+            with self._threads(), _seeded(self._seed, self.net_.device):
+                self._train(tensors, epochs=epochs)
+        except Exception as exc:
+            snapshot.restore(self)
+            if hasattr(exc, "add_note"):  # Python >= 3.11
+                exc.add_note(
+                    "partial_fit failed: the estimator was restored to its state before this call "
+                    "(weights, optimiser state, history_, n_iter_)."
+                )
+            raise
         return self
 
     def _training_batch_size(self):
@@ -560,7 +575,8 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
                     (b.xs, b.mask) for b in self._batches(tensors, _INFERENCE_CHUNK_ROWS, "cpu")
                 )
             self.net_ = self._build_net(module, device)
-        self.__dict__.pop("module_", None)
+        for attr in ("module_", "history_", "n_iter_"):  # a failed fit leaves it unfitted
+            self.__dict__.pop(attr, None)
         return tensors
 
     def _train(self, tensors, epochs):
@@ -1032,6 +1048,32 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
         return net
 
 
+class _Snapshot:
+    """What ``partial_fit`` restores when its training fails: weights, optimiser state,
+    history length, seed and the net (copies, since training updates them in place)."""
+
+    def __init__(self, est):
+        self.module_state = {k: v.detach().clone() for k, v in est.module_.state_dict().items()}
+        net = getattr(est, "net_", None)
+        self.net = net
+        self.optimizer_state = copy.deepcopy(net.optimizer_.state_dict()) if net is not None else None
+        # set by unpickling; loading it into an optimiser may share (and update) its tensors
+        self.pending_optimizer_state = copy.deepcopy(est.__dict__.get("_optimizer_state"))
+        self.n_history = len(est.history_)
+        self.seed = est._seed
+
+    def restore(self, est):
+        est.module_.load_state_dict(self.module_state)
+        if self.net is not None:
+            self.net.optimizer_.load_state_dict(self.optimizer_state)
+        elif self.pending_optimizer_state is not None:
+            est._optimizer_state = self.pending_optimizer_state
+        est.net_ = self.net
+        del est.history_[self.n_history:]
+        est.n_iter_ = len(est.history_)
+        est._seed = self.seed
+
+
 class _EarlyStopping(EarlyStopping):
     """skorch's early stopping, idle in epochs without a validation split (too few rows).
 
@@ -1116,10 +1158,8 @@ class _TorchThreads:
         self.n_jobs = n_jobs
 
     def __enter__(self):
-        import os
-
         self._previous = torch.get_num_threads()
-        cores = os.cpu_count() or 1
+        cores = _available_cores()
         if self.n_jobs is None:
             threads = 1 if cores <= 4 else self._previous
             # a Dask worker runs nthreads tasks at once on as many cores: stay within them
@@ -1132,6 +1172,14 @@ class _TorchThreads:
 
     def __exit__(self, *exc):
         torch.set_num_threads(self._previous)
+
+
+def _available_cores():
+    """CPU cores this process may use: joblib's count honours CPU affinity and cgroup quotas
+    (a container limited to 2 cores on a 64-core host counts 2), unlike ``os.cpu_count``."""
+    import joblib
+
+    return max(1, joblib.cpu_count())
 
 
 def _dask_worker_threads():

@@ -1,5 +1,8 @@
 """Training through skorch: output, early stopping, history, callbacks, divergence, batches."""
 import copy
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -134,8 +137,40 @@ def test_divergence_stops_training_with_advice(how):
     else:
         data = {name: block * 1e30 for name, block in data.items()}
         params["standardize"] = False  # standardised, such data train fine (see below)
-    with pytest.raises(skmmvae.TrainingDivergedError, match="objective became (nan|inf).*lower lr"):
+    with pytest.raises(skmmvae.TrainingDivergedError, match="(objective became (nan|inf)|loss exploded).*lower lr"):
         MultiModalVAE(**params).fit(data)
+
+
+class BlowUpDecoders(Callback):
+    """Multiply the decoders' last-layer weights by ``factor`` at the end of epoch ``epoch``:
+    a finite but exploding loss, as a too-large learning rate can produce."""
+
+    def __init__(self, epoch, factor):
+        self.epoch, self.factor = epoch, factor
+
+    def on_epoch_end(self, net, **kwargs):
+        if len(net.history) == self.epoch:
+            with torch.no_grad():
+                for decoder in net.module_.decoders:
+                    last = [m for m in decoder.modules() if isinstance(m, torch.nn.Linear)][-1]
+                    last.weight.mul_(self.factor)
+                    last.bias.add_(self.factor)
+
+
+def test_an_exploding_finite_loss_stops_training_with_advice():
+    est = MultiModalVAE(**{**SMALL, "max_epochs": 4, "callbacks": [BlowUpDecoders(2, 1e4)]})
+    with pytest.raises(skmmvae.TrainingDivergedError, match="loss exploded to .* at epoch 3.*lower lr") as info:
+        est.fit(make_data())
+    loss = float(str(info.value).split("exploded to ")[1].split(" ")[0])
+    assert np.isfinite(loss)
+
+
+def test_a_moderate_loss_increase_is_not_divergence():
+    """A 10x jump of the decoders (loss up by orders of magnitude less than 10^4) trains on."""
+    est = MultiModalVAE(**{**SMALL, "max_epochs": 4, "callbacks": [BlowUpDecoders(2, 3.0)]}).fit(make_data())
+    losses = est.history_[:, "train_loss"]
+    assert losses[2] > 2 * losses[1]  # the jump happened
+    assert est.n_iter_ == 4
 
 
 def test_batches_index_in_memory_tensors():
@@ -225,11 +260,23 @@ def test_compiled_objective_gives_the_same_model():
     np.testing.assert_allclose(compiled.transform(data), plain.transform(data), rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="needs os.sched_setaffinity")
+def test_available_cores_honours_cpu_affinity():
+    """A process pinned to one core counts one core (os.cpu_count would count them all)."""
+    code = (
+        "import os; os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]}); "
+        "from skmmvae.estimator import _available_cores, _TorchThreads; import torch; "
+        "t = _TorchThreads(-1); t.__enter__(); print(_available_cores(), torch.get_num_threads())"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["1", "1"]
+
+
 @pytest.mark.parametrize("n_jobs, expected", [(1, 1), (2, 2), (-1, "cores"), (-2, "cores-1"), (-99, 1)])
 def test_n_jobs_sets_torch_threads_with_joblib_conventions(n_jobs, expected, monkeypatch):
     from skmmvae.estimator import _TorchThreads
 
-    monkeypatch.setattr("os.cpu_count", lambda: 8)
+    monkeypatch.setattr("skmmvae.estimator._available_cores", lambda: 8)
     want = {"cores": 8, "cores-1": 7}.get(expected, expected)
     before = torch.get_num_threads()
     with _TorchThreads(n_jobs):

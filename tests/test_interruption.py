@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import torch
 from conftest import SMALL
+from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
 from skorch.callbacks import Callback
 
@@ -154,3 +155,45 @@ def test_other_exceptions_in_callbacks_propagate(data, batch):
         with pytest.raises(RuntimeError, match="boom"):
             est.fit(data)
     assert not hasattr(est, "module_")  # a failed first fit leaves no half-fitted estimator
+
+
+class Boom(RuntimeError):
+    pass
+
+
+@pytest.mark.parametrize("unpickled", [False, True], ids=["fitted", "unpickled"])
+def test_a_failed_partial_fit_restores_the_estimator(data, unpickled):
+    """An exception other than KeyboardInterrupt (here from a callback, in the second epoch of
+    the continuation, after optimiser steps) leaves weights, optimiser state, history_ and
+    n_iter_ as they were: continuing afterwards gives exactly what it gives without the failure."""
+    import pickle
+
+    params = {**SMALL, "early_stopping": False}
+    reference = MultiModalVAE(**params).fit(data)
+    est = MultiModalVAE(**params).fit(data)
+    if unpickled:
+        reference, est = pickle.loads(pickle.dumps(reference)), pickle.loads(pickle.dumps(est))
+    before = _weights(est.module_)
+    n_before = len(est.history_)
+    est.set_params(callbacks=[Interrupt(epoch=n_before + 2, batch=2, exception=Boom)])
+    with pytest.raises(Boom) as info:
+        est.partial_fit(data, epochs=3)
+    if hasattr(info.value, "__notes__"):
+        assert "restored to its state before this call" in info.value.__notes__[0]
+    _assert_weights_equal(est.module_, before)
+    assert est.n_iter_ == len(est.history_) == n_before
+    est.set_params(callbacks=None)
+    reference.partial_fit(data, epochs=2)
+    est.partial_fit(data, epochs=2)
+    _assert_weights_equal(est.module_, _weights(reference.module_))
+    assert [row["train_loss"] for row in est.history_] == [row["train_loss"] for row in reference.history_]
+
+
+def test_a_failed_fit_leaves_the_estimator_unfitted(data):
+    est = MultiModalVAE(**SMALL).fit(data)
+    est.set_params(callbacks=[Interrupt(epoch=1, batch=1, exception=Boom)])
+    with pytest.raises(Boom):
+        est.fit(data)
+    assert not hasattr(est, "history_") and not hasattr(est, "n_iter_")
+    with pytest.raises(NotFittedError):
+        est.transform(data)

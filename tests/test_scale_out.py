@@ -190,7 +190,7 @@ def test_n_jobs_none_stays_within_the_dask_workers_threads(monkeypatch):
     from skmmvae.estimator import _TorchThreads
 
     threads = torch.get_num_threads()
-    monkeypatch.setattr(os, "cpu_count", lambda: 64)  # a big machine: torch's default applies
+    monkeypatch.setattr("skmmvae.estimator._available_cores", lambda: 64)  # a big machine: torch's default applies
     try:
         torch.set_num_threads(3)
         with _TorchThreads(None):
