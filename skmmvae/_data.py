@@ -147,11 +147,13 @@ def _reject_sparse(value, name):
         )
 
 
-def _as_2d_float(value, name):
+def _as_2d_float(value, name, labels=False):
     """A float 2-D view (or copy) of one modality block, with a clear error for junk.
 
     float32 and float64 blocks are kept as they are (no copy, so that a large float32 input
-    is not doubled in memory); every other numeric dtype becomes float64.
+    is not doubled in memory); every other numeric dtype becomes float64. With ``labels`` (a
+    categorical modality), values that are not numbers (strings, say) are kept as an
+    ``(n, 1)`` object array of labels instead.
     """
     _reject_sparse(value, f"modality {name!r}")
     if value is None:
@@ -166,10 +168,12 @@ def _as_2d_float(value, name):
     except Exception as exc:  # ragged lists and the like
         raise TypeError(f"modality {name!r}: cannot be converted to an array ({exc})") from exc
     if array.dtype.kind in "SU":
+        if labels:
+            return _label_block(array, name)
         # as scikit-learn: strings are not parsed as numbers, even when they look like them
         raise TypeError(
             f"modality {name!r}: values must be numeric, got strings (dtype {array.dtype}); "
-            "convert or encode them first"
+            f"convert or encode them first (class labels need likelihoods={{{name!r}: 'categorical'}})"
         )
     if array.dtype == object or not (
         np.issubdtype(array.dtype, np.number) or array.dtype == bool
@@ -177,6 +181,8 @@ def _as_2d_float(value, name):
         try:
             array = array.astype(np.float64)
         except (TypeError, ValueError) as exc:
+            if labels and array.dtype == object:
+                return _label_block(array, name)
             raise TypeError(
                 f"modality {name!r}: values must be numeric, got dtype {array.dtype} ({exc})"
             ) from None
@@ -191,6 +197,65 @@ def _as_2d_float(value, name):
     if array.dtype in (np.float32, np.float64):
         return array
     return array.astype(np.float64)
+
+
+def _label_block(array, name):
+    """Class labels that are not numbers, as an ``(n, 1)`` object array (missing: None/NaN)."""
+    if array.ndim == 2 and array.shape[1] == 1:
+        array = array[:, 0]
+    if array.ndim != 1:
+        raise ValueError(
+            f"modality {name!r}: categorical labels must be one column, got shape {array.shape}"
+        )
+    return array.astype(object).reshape(-1, 1)
+
+
+def is_label_block(block):
+    """Whether ``block`` holds non-numeric class labels (see :func:`_label_block`)."""
+    return block.dtype == object
+
+
+def _missing_labels(labels):
+    """Boolean mask of missing labels: None, NaN or pandas' NA."""
+
+    def missing(value):
+        if value is None:
+            return True
+        try:
+            return bool(value != value)  # NaN
+        except TypeError:  # pandas.NA refuses bool()
+            return True
+
+    return np.fromiter((missing(v) for v in labels), dtype=bool, count=len(labels))
+
+
+def label_modalities(likelihoods, schema=None):
+    """Names of the modalities that may hold non-numeric labels (a set; ``ALL`` for all).
+
+    At fit (no ``schema``), from the ``likelihoods`` parameter; afterwards, the categorical
+    modalities given as labels (not one-hot rows) in the fitted schema.
+    """
+    if schema is not None:
+        return {m.name for m in schema.modalities if m.likelihood == "categorical" and not m.one_hot}
+
+    def name_of(spec):
+        return spec if isinstance(spec, str) else spec[0] if isinstance(spec, (tuple, list)) and spec else None
+
+    if likelihoods is None:
+        return set()
+    if isinstance(likelihoods, (str, tuple)):
+        return ALL if name_of(likelihoods) == "categorical" else set()
+    if isinstance(likelihoods, dict):
+        return {name for name, spec in likelihoods.items() if name_of(spec) == "categorical"}
+    return set()  # an invalid parameter: make_schema reports it
+
+
+class _All:
+    def __contains__(self, name):
+        return True
+
+
+ALL = _All()
 
 
 # --------------------------------------------------------------------------- schema
@@ -304,7 +369,7 @@ def _column_index(col, columns, name, n_cols):
     return columns.index(str(col))
 
 
-def to_blocks(X, modalities, schema=None, columns=None):
+def to_blocks(X, modalities, schema=None, columns=None, labels=()):
     """Return ``(blocks, input_kind, feature names, column groups)``.
 
     ``blocks`` maps each modality name to a float32 or float64 2-D array (float32 input is
@@ -312,7 +377,8 @@ def to_blocks(X, modalities, schema=None, columns=None):
     only, else None) maps it to its column positions.
 
     With a ``schema`` (after fit) absent dict keys are allowed (missing modality) and the
-    layout of a 2-D input must match the one seen in fit.
+    layout of a 2-D input must match the one seen in fit. Modalities named in ``labels`` may
+    hold non-numeric class labels (see :func:`label_modalities`).
     """
     _reject_sparse(X, "X")
     if isinstance(X, dict):
@@ -322,7 +388,7 @@ def to_blocks(X, modalities, schema=None, columns=None):
         for name, value in X.items():
             if not isinstance(name, str):
                 raise TypeError(f"modality names must be strings, got {name!r}")
-            blocks[name] = _as_2d_float(value, name)
+            blocks[name] = _as_2d_float(value, name, name in labels)
             names[name] = [str(c) for c in value.columns] if _is_frame(value) else None
         lengths = {name: b.shape[0] for name, b in blocks.items()}
         if len(set(lengths.values())) > 1:
@@ -343,7 +409,7 @@ def to_blocks(X, modalities, schema=None, columns=None):
     else:
         groups = _column_groups(X, modalities, columns)
     array = np.asarray(X)
-    blocks = {name: _as_2d_float(array[:, cols], name) for name, cols in groups.items()}
+    blocks = {name: _as_2d_float(array[:, cols], name, name in labels) for name, cols in groups.items()}
     names = {name: ([columns[c] for c in idx] if columns else None) for name, idx in groups.items()}
     return blocks, kind, names, groups
 
@@ -413,7 +479,12 @@ def _check_likelihood_options(name, lik, options, n_features):
 
 
 def observed_rows(block, name):
-    """Boolean (n,) mask of rows that are not all-NaN; errors on partial NaN and inf."""
+    """Boolean (n,) mask of rows that are not all-NaN; errors on partial NaN and inf.
+
+    For a block of labels (object array), rows holding None, NaN or pandas' NA are missing.
+    """
+    if is_label_block(block):
+        return ~_missing_labels(block[:, 0])
     nan = np.isnan(block)
     missing = nan.all(1)
     partial = nan.any(1) & ~missing
@@ -455,6 +526,14 @@ def categorical_codes(block, observed, info, fitting):
     if values.shape[1] != 1:
         raise ValueError(f"modality {name!r}: categorical labels must be one column")
     labels = values[:, 0]
+    string_classes = info.classes is not None and info.classes.dtype == object
+    if is_label_block(block):
+        return _string_codes(labels, observed, info, fitting or string_classes, fitting)
+    if string_classes and not fitting and labels.size:
+        raise ValueError(
+            f"modality {name!r}: got numeric labels, but the estimator was fitted with string "
+            f"labels {info.classes[:5].tolist()}"
+        )
     if (labels != np.round(labels)).any():
         raise ValueError(f"modality {name!r}: categorical labels must be integers")
     if fitting:
@@ -469,6 +548,37 @@ def categorical_codes(block, observed, info, fitting):
             f"(fitted classes: {info.classes.tolist()})"
         )
     codes[observed, 0] = position
+    return codes
+
+
+def _string_codes(labels, observed, info, fitted_with_strings, fitting):
+    """Class indices ``(n, 1)`` of string labels (classes sorted as strings)."""
+    name = info.name
+    kinds = sorted({type(v).__name__ for v in labels if not isinstance(v, str)})
+    if kinds:
+        raise TypeError(
+            f"modality {name!r}: categorical labels must be all numbers or all strings, got "
+            f"strings mixed with {kinds}"
+        )
+    if not fitted_with_strings:
+        raise ValueError(
+            f"modality {name!r}: got string labels, but the estimator was fitted with numeric "
+            f"labels {info.classes[:5].tolist()}"
+        )
+    if fitting:
+        info.classes = np.array(sorted({str(v) for v in labels}), dtype=object)
+        if info.classes.size < 2:
+            raise ValueError(f"modality {name!r}: a categorical modality needs at least 2 classes")
+    lookup = {label: code for code, label in enumerate(info.classes)}
+    positions = np.fromiter((lookup.get(v, -1) for v in labels), dtype=np.int64, count=len(labels))
+    unseen = positions < 0
+    if unseen.any():
+        raise ValueError(
+            f"modality {name!r}: unseen categories {sorted(set(labels[unseen]))[:5]} "
+            f"(fitted classes: {info.classes.tolist()})"
+        )
+    codes = np.zeros((observed.shape[0], 1))
+    codes[observed, 0] = positions
     return codes
 
 

@@ -46,7 +46,9 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
         Observation model per modality: ``"gaussian"``, ``"laplace"``, ``"bernoulli"``,
         ``"categorical"`` or ``"poisson"``; a dict ``{name: spec}`` where a spec is a name or
         ``(name, options)``, e.g. ``("gaussian", {"scale": 1.0})`` for a fixed scale. Unnamed
-        modalities are Gaussian with a learnt per-feature scale.
+        modalities are Gaussian with a learnt per-feature scale. A categorical modality is
+        one column of labels (integers, or strings with None/NaN where missing; predictions
+        come back as the same labels) or one-hot rows.
     standardize : bool, default=True
         Let the networks work in standardised units: encoders see each feature centred and
         scaled by its mean and standard deviation over the observed training rows, and
@@ -160,6 +162,9 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
         ``train_cross_reconstruction`` and ``train_cross_kl``; ``valid_*`` alike).
     modality_names_ : list of str
         Modalities in model order.
+    categories_ : dict of ndarray
+        The classes of each categorical modality, in code order: the sorted labels (numbers,
+        or strings as an object array), or ``0 .. k-1`` for one-hot rows.
     n_features_in_ : int
         Number of input columns (all modalities together).
     feature_names_in_ : ndarray of str
@@ -346,12 +351,15 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
 
     # ------------------------------------------------------------------ data
     def _blocks(self, X, reset):
-        """Validate ``X`` into ``{name: 2-D float64 array}`` (``reset`` at fit)."""
+        """Validate ``X`` into ``{name: 2-D float array}`` (``reset`` at fit); categorical
+        modalities given as strings stay ``(n, 1)`` object arrays of labels."""
+        schema = None if reset else self._schema
+        labels = _data.label_modalities(self.likelihoods, schema)  # may hold non-numeric labels
         if isinstance(X, dict) and not _data.sp.issparse(X):
             if reset:
                 for attr in ("n_features_in_", "feature_names_in_"):
                     self.__dict__.pop(attr, None)
-            blocks, kind, names, groups = _data.to_blocks(X, None, None if reset else self._schema)
+            blocks, kind, names, groups = _data.to_blocks(X, None, schema, labels=labels)
             if reset:
                 self.n_features_in_ = sum(b.shape[1] for b in blocks.values())
             return blocks, kind, names, groups
@@ -363,7 +371,7 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
         # dtype=None and no finiteness check here: each modality block is converted and
         # checked in _data, so that errors name the modality.
         array = validate_data(self, X, reset=reset, ensure_all_finite=False, dtype=None)
-        return _data.to_blocks(array, self.modalities, None if reset else self._schema, columns)
+        return _data.to_blocks(array, self.modalities, schema, columns, labels=labels)
 
     def _tensors(self, X, reset=False):
         blocks, kind, names, groups = self._blocks(X, reset)
@@ -567,6 +575,10 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
             device = str(accelerator.device)
         self._split_seed = self._seed  # kept fixed across partial_fit calls
         self.modality_names_ = self._schema.names
+        self.categories_ = {
+            m.name: np.arange(m.n_input) if m.one_hot else m.classes.copy()
+            for m in self._schema.modalities if m.likelihood == "categorical"
+        }
         self._n_features_out = self.n_components
         with self._threads(), _seeded(self._seed, device):
             module = self._build_module()
@@ -774,10 +786,14 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
         """Uninitialised output arrays of ``predict`` for all rows of ``X``."""
         n = _data.n_samples(X)
         if is_dict:
-            return {info.name: np.empty((n, info.n_input), blocks[info.name].dtype
-                                        if info.name in blocks else np.float64)
-                    for info in self._schema.modalities}
-        dtype = next(iter(blocks.values())).dtype
+            def dtype(info):
+                if info.name in blocks:
+                    return blocks[info.name].dtype
+                string_labels = info.classes is not None and info.classes.dtype == object
+                return object if string_labels else np.float64
+
+            return {info.name: np.empty((n, info.n_input), dtype(info)) for info in self._schema.modalities}
+        dtype = np.result_type(*[b.dtype for b in blocks.values()])  # object with string labels
         return np.empty((n, sum(len(m.columns) for m in self._schema.modalities)), dtype)
 
     def inverse_transform(self, Z):
@@ -853,7 +869,8 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
     def _join(self, blocks):
         """The blocks of a 2-D layout put back in their columns."""
         n = next(iter(blocks.values())).shape[0]
-        out = np.empty((n, sum(len(m.columns) for m in self._schema.modalities)))
+        dtype = np.result_type(*[b.dtype for b in blocks.values()])  # object with string labels
+        out = np.empty((n, sum(len(m.columns) for m in self._schema.modalities)), dtype)
         for info in self._schema.modalities:
             out[:, info.columns] = blocks[info.name]
         return out
@@ -1121,6 +1138,8 @@ def _like(original, array, any_filled):
                 out = out.astype(keep)
         return out
     base = np.asarray(original)
+    if array.dtype == object:  # string labels (with None or NaN where missing)
+        return array.reshape(base.shape)
     dtype = base.dtype if base.dtype.kind == "f" or (base.dtype.kind in "iub" and not any_filled) else np.float64
     return array.reshape(base.shape).astype(dtype, copy=False)
 

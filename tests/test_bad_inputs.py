@@ -25,6 +25,9 @@ DATA = make_data()  # "a": 4 columns, "b": 3 columns, some rows missing
 MIXED = make_mixed_data()  # gauss, binary (bernoulli), counts (poisson), label (categorical 3/5/7)
 ARRAY = np.hstack([DATA["a"], DATA["b"]])  # the same as one 2-D input, modalities=[4, 3]
 N = ARRAY.shape[0]
+SPECIES = np.array(["setosa", "versicolor", "virginica"], dtype=object)[np.arange(N) % 3]
+SPECIES[40:44] = None  # missing labels
+LABELLED = {**DATA, "species": SPECIES}  # a categorical modality of string labels
 
 # Where an error may legitimately be raised: skmmvae itself, or scikit-learn's validation
 # helpers that skmmvae calls (validate_data, check_is_fitted, parameter constraints).
@@ -155,6 +158,25 @@ def _cases():
         ("predict-categorical-unseen",
          on_fitted("mixed", "predict", _with(MIXED, label=_set(labels, 20, 0, 9.0))), ValueError,
          r"modality 'label': unseen categories \[9.0\]"),
+        ("fit-categorical-strings-and-numbers",
+         fit(_with(DATA, c=np.array(["x", 1] * (N // 2), dtype=object)), likelihoods={"c": "categorical"}),
+         TypeError, r"modality 'c': categorical labels must be all numbers or all strings, got "
+                    r"strings mixed with \['int'\]"),
+        ("fit-categorical-strings-two-columns",
+         fit(_with(DATA, c=np.array([["x", "y"]] * N)), likelihoods={"c": "categorical"}),
+         ValueError, r"modality 'c': categorical labels must be one column"),
+        ("fit-categorical-one-string-class",
+         fit(_with(DATA, c=np.array(["x"] * N)), likelihoods={"c": "categorical"}),
+         ValueError, r"modality 'c': a categorical modality needs at least 2 classes"),
+        ("transform-string-label-unseen",
+         on_fitted("labels", "transform", _with(LABELLED, species=_set(SPECIES, 7, None, "rose"))),
+         ValueError, r"modality 'species': unseen categories \['rose'\] \(fitted classes: \['setosa'"),
+        ("transform-numbers-for-string-labels",
+         on_fitted("labels", "predict", _with(LABELLED, species=np.zeros(N))), ValueError,
+         r"modality 'species': got numeric labels, but the estimator was fitted with string labels"),
+        ("transform-strings-for-numeric-labels",
+         on_fitted("mixed", "transform", _with(MIXED, label=np.array(["3"] * N))), ValueError,
+         r"modality 'label': got string labels, but the estimator was fitted with numeric labels"),
         # ---- modality names after fit
         ("transform-unknown-modality", on_fitted("dict", "transform", _with(DATA, c=a)), ValueError,
          r"unknown modalities \['c'\]; the estimator was fitted with \['a', 'b'\]"),
@@ -242,6 +264,7 @@ def estimators(fitted, fitted_mixed):
         "dict": fitted,
         "mixed": fitted_mixed,
         "array": MultiModalVAE(modalities=[4, 3], **SMALL).fit(ARRAY),
+        "labels": MultiModalVAE(likelihoods={"species": "categorical"}, **SMALL).fit(LABELLED),
     }
 
 

@@ -168,6 +168,9 @@ def test_categorical_labels_and_one_hot_rows_are_equivalent():
     est_one_hot = MultiModalVAE(**params).fit(as_one_hot)
     np.testing.assert_array_equal(est_labels.transform(as_labels), est_one_hot.transform(as_one_hot))
     np.testing.assert_array_equal(est_labels.score_samples(as_labels), est_one_hot.score_samples(as_one_hot))
+    np.testing.assert_array_equal(est_labels.categories_["label"], [3, 5, 7])
+    np.testing.assert_array_equal(est_one_hot.categories_["label"], [0, 1, 2])
+    assert list(est_labels.categories_) == ["label"]  # Gaussian modalities have none
 
 
 def test_absent_key_and_nan_block_both_mean_missing(fitted, data):
