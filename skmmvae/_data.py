@@ -140,6 +140,31 @@ def _is_frame(value):
     return hasattr(value, "iloc") and hasattr(value, "columns")
 
 
+def _like(original, array, any_filled):
+    """``array`` (2-D float64) in the container, shape and dtype of the user's ``original``.
+
+    Float dtypes are kept (observed values round-trip exactly); other dtypes are kept when
+    nothing had to be filled in, otherwise the result is float64.
+    """
+    if _is_frame(original):
+        out = original.__class__(array, index=original.index, columns=original.columns)
+        if original.columns.is_unique:
+            keep = {
+                col: dtype
+                for col, dtype in original.dtypes.items()
+                if getattr(dtype, "kind", "O") in "fiub" and dtype != out.dtypes[col]
+                and (dtype.kind == "f" or not out[col].isna().any())
+            }
+            if keep:
+                out = out.astype(keep)
+        return out
+    base = np.asarray(original)
+    if array.dtype == object:  # string labels (with None or NaN where missing)
+        return array.reshape(base.shape)
+    dtype = base.dtype if base.dtype.kind == "f" or (base.dtype.kind in "iub" and not any_filled) else np.float64
+    return array.reshape(base.shape).astype(dtype, copy=False)
+
+
 def _reject_sparse(value, name):
     if sp.issparse(value):
         raise TypeError(

@@ -4,11 +4,13 @@ skorch supplies the loop, the optimiser, callbacks (early stopping, progress bar
 and the history. What is specific here: batches are drawn by indexing in-memory tensors
 (no per-sample Dataset), the loss is the negative variational objective, its parts are
 recorded per batch and averaged per epoch, and a non-finite loss stops training with advice.
+Also here: the estimator's early-stopping callback (skorch's, idle in epochs without a
+validation split) and the sink that silences printing when ``verbose=0``.
 """
 import numpy as np
 import torch
 from skorch import NeuralNet
-from skorch.callbacks import PassthroughScoring
+from skorch.callbacks import EarlyStopping, PassthroughScoring
 
 from ._data import ModalityTensors
 from .nn import objective_terms
@@ -169,3 +171,25 @@ class _Batches:
             yield batch.to(self.device), None
 
 
+class _EarlyStopping(EarlyStopping):
+    """skorch's early stopping, idle in epochs without a validation split (too few rows).
+
+    ``stopped_`` tells its own stop (a KeyboardInterrupt) from an interruption.
+    """
+
+    def on_train_begin(self, net, **kwargs):
+        super().on_train_begin(net, **kwargs)
+        self.stopped_ = False
+
+    def on_epoch_end(self, net, **kwargs):
+        if self.monitor not in net.history[-1]:
+            return
+        try:
+            super().on_epoch_end(net, **kwargs)
+        except KeyboardInterrupt:
+            self.stopped_ = True
+            raise
+
+
+def _silent(*args, **kwargs):
+    pass

@@ -9,10 +9,12 @@ from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, Transfo
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
-from skorch.callbacks import EarlyStopping, ProgressBar
+from skorch.callbacks import ProgressBar
 
 from . import _data, _persistence
-from ._net import MultiModalNet
+from ._net import MultiModalNet, _EarlyStopping, _silent
+from ._runtime import _module_device, _seeded, _to_cpu, _TorchThreads
+from ._snapshot import _Snapshot
 from ._version import __version__
 from .nn import AGGREGATORS, OBJECTIVES, MultiModalModule, iw_log_likelihood, make_likelihood
 from .nn.networks import ACTIVATIONS
@@ -777,10 +779,10 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
                     out[rows, info.columns] = target  # fancy indexing made a copy
                 any_filled[info.name] |= bool(missing.any())
         if is_dict:
-            out = {name: _like(X[name], block, any_filled[name]) if name in X else block
+            out = {name: _data._like(X[name], block, any_filled[name]) if name in X else block
                    for name, block in out.items()}
             return _data.ModalityDict(out) if isinstance(X, _data.ModalityDict) else out
-        return _like(X, out, any(any_filled.values()))
+        return _data._like(X, out, any(any_filled.values()))
 
     def _predict_buffers(self, X, blocks, is_dict):
         """Uninitialised output arrays of ``predict`` for all rows of ``X``."""
@@ -1063,154 +1065,3 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
                 group["lr"] = self.lr  # the saved state would bring back the old lr
         net.history = self.history_
         return net
-
-
-class _Snapshot:
-    """What ``partial_fit`` restores when its training fails: weights, optimiser state,
-    history length, seed and the net (copies, since training updates them in place)."""
-
-    def __init__(self, est):
-        self.module_state = {k: v.detach().clone() for k, v in est.module_.state_dict().items()}
-        net = getattr(est, "net_", None)
-        self.net = net
-        self.optimizer_state = copy.deepcopy(net.optimizer_.state_dict()) if net is not None else None
-        # set by unpickling; loading it into an optimiser may share (and update) its tensors
-        self.pending_optimizer_state = copy.deepcopy(est.__dict__.get("_optimizer_state"))
-        self.n_history = len(est.history_)
-        self.seed = est._seed
-
-    def restore(self, est):
-        est.module_.load_state_dict(self.module_state)
-        if self.net is not None:
-            self.net.optimizer_.load_state_dict(self.optimizer_state)
-        elif self.pending_optimizer_state is not None:
-            est._optimizer_state = self.pending_optimizer_state
-        est.net_ = self.net
-        del est.history_[self.n_history:]
-        est.n_iter_ = len(est.history_)
-        est._seed = self.seed
-
-
-class _EarlyStopping(EarlyStopping):
-    """skorch's early stopping, idle in epochs without a validation split (too few rows).
-
-    ``stopped_`` tells its own stop (a KeyboardInterrupt) from an interruption.
-    """
-
-    def on_train_begin(self, net, **kwargs):
-        super().on_train_begin(net, **kwargs)
-        self.stopped_ = False
-
-    def on_epoch_end(self, net, **kwargs):
-        if self.monitor not in net.history[-1]:
-            return
-        try:
-            super().on_epoch_end(net, **kwargs)
-        except KeyboardInterrupt:
-            self.stopped_ = True
-            raise
-
-
-def _silent(*args, **kwargs):
-    pass
-
-
-def _module_device(module):
-    return next(module.parameters()).device
-
-
-def _like(original, array, any_filled):
-    """``array`` (2-D float64) in the container, shape and dtype of the user's ``original``.
-
-    Float dtypes are kept (observed values round-trip exactly); other dtypes are kept when
-    nothing had to be filled in, otherwise the result is float64.
-    """
-    if _data._is_frame(original):
-        out = original.__class__(array, index=original.index, columns=original.columns)
-        if original.columns.is_unique:
-            keep = {
-                col: dtype
-                for col, dtype in original.dtypes.items()
-                if getattr(dtype, "kind", "O") in "fiub" and dtype != out.dtypes[col]
-                and (dtype.kind == "f" or not out[col].isna().any())
-            }
-            if keep:
-                out = out.astype(keep)
-        return out
-    base = np.asarray(original)
-    if array.dtype == object:  # string labels (with None or NaN where missing)
-        return array.reshape(base.shape)
-    dtype = base.dtype if base.dtype.kind == "f" or (base.dtype.kind in "iub" and not any_filled) else np.float64
-    return array.reshape(base.shape).astype(dtype, copy=False)
-
-
-def _to_cpu(obj):
-    if isinstance(obj, torch.Tensor):
-        return obj.cpu()
-    if isinstance(obj, dict):
-        return {k: _to_cpu(v) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [_to_cpu(v) for v in obj]
-    return obj
-
-
-class _seeded:
-    """Run a block with torch's global RNG seeded, restoring the caller's RNG state after."""
-
-    def __init__(self, seed, device):
-        self.seed, self.device = seed, device
-
-    def __enter__(self):
-        devices = [torch.device(self.device)] if "cuda" in str(self.device) else []
-        self._fork = torch.random.fork_rng(devices=devices)
-        self._fork.__enter__()
-        torch.manual_seed(self.seed)
-
-    def __exit__(self, *exc):
-        return self._fork.__exit__(*exc)
-
-
-class _TorchThreads:
-    """Set torch's intra-op thread count for a block (see ``n_jobs``)."""
-
-    def __init__(self, n_jobs):
-        self.n_jobs = n_jobs
-
-    def __enter__(self):
-        self._previous = torch.get_num_threads()
-        cores = _available_cores()
-        if self.n_jobs is None:
-            threads = 1 if cores <= 4 else self._previous
-            # a Dask worker runs nthreads tasks at once on as many cores: stay within them
-            threads = min(threads, _dask_worker_threads() or threads)
-        elif self.n_jobs < 0:  # joblib's convention: -1 all cores, -2 all but one, ...
-            threads = max(1, cores + 1 + self.n_jobs)
-        else:
-            threads = self.n_jobs
-        torch.set_num_threads(threads)
-
-    def __exit__(self, *exc):
-        torch.set_num_threads(self._previous)
-
-
-def _available_cores():
-    """CPU cores this process may use: joblib's count honours CPU affinity and cgroup quotas
-    (a container limited to 2 cores on a 64-core host counts 2), unlike ``os.cpu_count``."""
-    import joblib
-
-    return max(1, joblib.cpu_count())
-
-
-def _dask_worker_threads():
-    """The thread count of the Dask worker running this code, or None outside Dask."""
-    import sys
-
-    distributed = sys.modules.get("distributed")  # never imported here: a worker has it
-    if distributed is None:
-        return None
-    try:
-        worker = distributed.get_worker()
-    except (ValueError, AttributeError):
-        return None
-    nthreads = getattr(getattr(worker, "state", worker), "nthreads", None)
-    return nthreads if isinstance(nthreads, int) and nthreads > 0 else None

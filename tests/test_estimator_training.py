@@ -265,7 +265,7 @@ def test_available_cores_honours_cpu_affinity():
     """A process pinned to one core counts one core (os.cpu_count would count them all)."""
     code = (
         "import os; os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]}); "
-        "from skmmvae.estimator import _available_cores, _TorchThreads; import torch; "
+        "from skmmvae._runtime import _available_cores, _TorchThreads; import torch; "
         "t = _TorchThreads(-1); t.__enter__(); print(_available_cores(), torch.get_num_threads())"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -274,9 +274,9 @@ def test_available_cores_honours_cpu_affinity():
 
 @pytest.mark.parametrize("n_jobs, expected", [(1, 1), (2, 2), (-1, "cores"), (-2, "cores-1"), (-99, 1)])
 def test_n_jobs_sets_torch_threads_with_joblib_conventions(n_jobs, expected, monkeypatch):
-    from skmmvae.estimator import _TorchThreads
+    from skmmvae._runtime import _TorchThreads
 
-    monkeypatch.setattr("skmmvae.estimator._available_cores", lambda: 8)
+    monkeypatch.setattr("skmmvae._runtime._available_cores", lambda: 8)
     want = {"cores": 8, "cores-1": 7}.get(expected, expected)
     before = torch.get_num_threads()
     with _TorchThreads(n_jobs):

@@ -187,10 +187,10 @@ def test_n_jobs_none_stays_within_the_dask_workers_threads(monkeypatch):
     distributed = pytest.importorskip("distributed")
     from types import SimpleNamespace
 
-    from skmmvae.estimator import _TorchThreads
+    from skmmvae._runtime import _TorchThreads
 
     threads = torch.get_num_threads()
-    monkeypatch.setattr("skmmvae.estimator._available_cores", lambda: 64)  # a big machine: torch's default applies
+    monkeypatch.setattr("skmmvae._runtime._available_cores", lambda: 64)  # a big machine: torch's default applies
     try:
         torch.set_num_threads(3)
         with _TorchThreads(None):
