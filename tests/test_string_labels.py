@@ -114,3 +114,17 @@ def test_string_labels_survive_persistence(models, how, tmp_path):
     np.testing.assert_array_equal(loaded.predict(strings)["species"], est.predict(strings)["species"])
     with pytest.raises(ValueError, match="unseen categories"):
         loaded.transform({**strings, "species": np.array(["rose"] * 80, dtype=object)})
+
+
+def test_the_imputer_fills_a_string_label_column_of_a_dataframe():
+    from skmmvae import MultiModalImputer
+
+    strings, _ = _labelled()
+    frame = pd.DataFrame(np.hstack([strings["a"], strings["b"]]), columns=list("abcdefg"))
+    frame["species"] = pd.Series(strings["species"], dtype=object)
+    imputer = MultiModalImputer(modalities={"a": list("abcd"), "b": list("efg"), "species": ["species"]},
+                                **PARAMS)
+    filled = imputer.fit_transform(frame)
+    assert not filled.isna().any().any()
+    assert set(filled["species"]) <= set(CLASSES)
+    assert frame["species"].isna().sum() == 5  # the input is untouched
