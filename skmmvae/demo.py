@@ -25,6 +25,11 @@ HIDDEN_QUADRANT = "bottom_right"
 #: Settings of the demo's model, chosen to train well in under a minute on 2 CPU cores. On a
 #: data set this small, a larger learning rate, small batches and ``beta < 1`` keep the
 #: latent space in use (with ``beta=1`` and the default ``lr`` it collapses to the prior).
+#: Re-checked with the defaults ``standardize=True`` and ``weight_init="lecun"`` (seed 0, 60
+#: epochs, MSE on the hidden quadrant): 0.0370 here; 16 latents 0.0374, lr 1e-3 0.041,
+#: beta 0.5 0.041, beta 1 0.051; sumpooling 0.048, poe 0.042, selfattention 0.045; raw
+#: networks with PyTorch's initialisation 0.045; 120 epochs 0.035. KNNImputer (0.033) stays
+#: ahead on these pixels; IterativeImputer (0.064) and the mean (0.085) do not.
 DEMO_PARAMS = dict(
     n_components=8,
     hidden_layer_sizes=(128, 128),
