@@ -27,7 +27,6 @@ Usage::
 implementation's reference run (digest section 3.6: learnt -311.70, PPCA-MLE -309.12).
 """
 import argparse
-import csv
 import sys
 import time
 from pathlib import Path
@@ -38,7 +37,9 @@ from torch import nn
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1]))
+sys.path.insert(0, str(HERE))
 
+from _common import markdown_table, output_dir, print_row, write_csv, write_markdown  # noqa: E402
 from skmmvae import MultiModalVAE  # noqa: E402
 from skmmvae.datasets import make_linear_gaussian  # noqa: E402
 from skmmvae.metrics import (  # noqa: E402
@@ -146,28 +147,15 @@ def evaluate(est, X, n_is, rng):
 
 def write_tables(rows, out_dir, title, extra_lines=()):
     out_dir.mkdir(parents=True, exist_ok=True)
-    keys = list(rows[0])
-    with open(out_dir / "t1_runs.csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, keys)
-        writer.writeheader()
-        writer.writerows(rows)
+    write_csv(out_dir / "t1_runs.csv", rows, list(rows[0]))
     metrics = ["llh_gap", "ll_learnt", "ll_is", "ll_learnt_unit_noise", "variational_gap", "kl_full", "kl_uni"]
+
+    def group(r):
+        return r["aggregation"], r["objective"] + ("" if r.get("standardize", True) else " (standardize=False)")
+
     lines = [f"## {title}", "", "Per-sample means over seeds (± standard deviation across seeds).", "",
-             "| aggregation | objective | seeds | " + " | ".join(metrics) + " |",
-             "|---|---|---|" + "---|" * len(metrics)]
-    groups = {}
-    for r in rows:
-        key = (r["aggregation"], r["objective"] + ("" if r.get("standardize", True) else " (standardize=False)"))
-        groups.setdefault(key, []).append(r)
-    for (agg, obj), rs in groups.items():
-        cells = []
-        for m in metrics:
-            v = np.array([r[m] for r in rs], dtype=float)
-            cells.append(f"{v.mean():.2f} ± {v.std():.2f}" if len(v) > 1 else f"{v.mean():.2f}")
-        lines.append(f"| {agg} | {obj} | {len(rs)} | " + " | ".join(cells) + " |")
-    lines += ["", *extra_lines]
-    (out_dir / "t1_results.md").write_text("\n".join(lines) + "\n")
-    return "\n".join(lines)
+             *markdown_table(rows, metrics, {m: 2 for m in metrics}, group=group), "", *extra_lines]
+    return write_markdown(out_dir / "t1_results.md", lines)
 
 
 def main(argv=None):
@@ -212,11 +200,9 @@ def main(argv=None):
                    "epochs": epochs, **{k: float(v) for k, v in res.items()},
                    "seconds": time.perf_counter() - start}
             rows.append(res)
-            print({k: (round(v, 3) if isinstance(v, float) else v) for k, v in res.items()}, flush=True)
+            print_row(res)
 
-    out_dir = Path(args.output)
-    if args.quick:
-        out_dir = out_dir / "quick"
+    out_dir = output_dir(args)
     extra = []
     title = f"T1 linear Gaussian, {epochs} epochs, N={n}"
     if args.reference:

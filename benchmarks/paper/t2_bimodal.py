@@ -42,7 +42,6 @@ after every run, so an interrupted run leaves valid (partial) tables; ``--resume
 the runs already in the CSV.
 """
 import argparse
-import csv
 import sys
 import time
 from pathlib import Path
@@ -52,46 +51,41 @@ import torch
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1]))
+sys.path.insert(0, str(HERE))
 
-from skmmvae import MultiModalVAE  # noqa: E402
+from _common import (  # noqa: E402
+    MCC_KEYS,
+    add_grid_arguments,
+    add_run_arguments,
+    command_line,
+    ivae_estimator,
+    markdown_table,
+    output_dir,
+    posterior_sample,
+    print_row,
+    read_rows,
+    write_csv,
+    write_markdown,
+)
 from skmmvae.datasets import make_identifiable_bimodal  # noqa: E402
 from skmmvae.metrics import mcc_strong_weak  # noqa: E402
 
 AGGREGATIONS = ["sumpooling", "selfattention", "sumpooling_mixture", "moe", "poe"]
 OBJECTIVES = ["tight", "mixture"]
-MCC_KEYS = ["mcc_strong_out", "mcc_strong_in", "mcc_weak_out", "mcc_weak_in"]
 N_LATENT = 2
-N_PRIOR = 5
 N_IMPORTANCE = 64
 PREFIX = "t2"
 
 
-def fit_model(X, aggregation, objective, seed, epochs):
-    est = MultiModalVAE(
+def fit_model(X, aggregation, objective, seed, epochs, standardize=True, weight_init="lecun"):
+    est = ivae_estimator(
+        aggregation, objective, seed, epochs, standardize, weight_init,
         n_components=N_LATENT,
-        aggregation=aggregation,
-        objective=objective,
         likelihoods={"u": "categorical", "x": ("gaussian", {"scale": 0.1})},
-        n_prior_components=1 if aggregation == "poe" else N_PRIOR,
         hidden_layer_sizes=(128, 128),
         embedding_size=128,
-        lr=5e-4,
-        batch_size=250,
-        max_epochs=epochs,
-        validation_fraction=0.0,
-        early_stopping=False,
-        random_state=seed,
-        # the recorded results predate both parameters (standardize=False is also the paper's
-        # code; its Flax init is weight_init="lecun", so rerun with it to match the paper)
-        standardize=False,
-        weight_init="torch",
     )
     return est.fit(X)
-
-
-def posterior_sample(est, X, seed, modalities=None):
-    """One draw ``z ~ q(z | x_S)`` per row (S = observed modalities within ``modalities``)."""
-    return est.sample_posterior(X, modalities=modalities, random_state=seed)[0]
 
 
 def mcc_all(z_true, z_est, seed, suffix):
@@ -112,32 +106,9 @@ def evaluate(est, X, Z, seed):
 
 
 # ------------------------------------------------------------------------------ output
-def fmt(values, digits=3):
-    v = np.asarray(values, dtype=float)
-    if len(v) > 1:
-        return f"{v.mean():.{digits}f} ± {v.std():.{digits}f}"
-    return f"{v.mean():.{digits}f}"
-
-
-def markdown_table(rows, metrics, digits):
-    groups = {}
-    for r in rows:
-        groups.setdefault((r["aggregation"], r["objective"]), []).append(r)
-    lines = ["| aggregation | objective | seeds | " + " | ".join(metrics) + " |",
-             "|---|---|---|" + "---|" * len(metrics)]
-    for (agg, obj), rs in groups.items():
-        cells = [fmt([r[m] for r in rs], digits.get(m, 3)) for m in metrics]
-        lines.append(f"| {agg} | {obj} | {len(rs)} | " + " | ".join(cells) + " |")
-    return lines
-
-
 def write_tables(rows, out_dir, title, notes, name=PREFIX):
     out_dir.mkdir(parents=True, exist_ok=True)
-    keys = list(rows[0])
-    with open(out_dir / f"{name}_runs.csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, keys)
-        writer.writeheader()
-        writer.writerows(rows)
+    write_csv(out_dir / f"{name}_runs.csv", rows, list(rows[0]))
     digits = {"ll_mean": 3, "ll_sum": 1, "train_objective": 3}
     lines = [f"## {title}", "", *notes, "",
              "Means over seeds (± standard deviation across seeds). Log-likelihoods by importance "
@@ -151,21 +122,7 @@ def write_tables(rows, out_dir, title, notes, name=PREFIX):
              *markdown_table(rows, [f"{k}_sample" for k in MCC_KEYS], digits),
              "", "All four MCC variants, posterior means:", "",
              *markdown_table(rows, [f"{k}_mean" for k in MCC_KEYS], digits), ""]
-    text = "\n".join(lines)
-    (out_dir / f"{name}_results.md").write_text(text + "\n")
-    return text
-
-
-def read_rows(path):
-    if not path.is_file():
-        return []
-    with open(path, newline="") as f:
-        rows = list(csv.DictReader(f))
-    for r in rows:
-        for k, v in r.items():
-            if k not in ("aggregation", "objective"):
-                r[k] = float(v) if k not in ("seed", "epochs", "n_samples") else int(float(v))
-    return rows
+    return write_markdown(out_dir / f"{name}_results.md", lines)
 
 
 def plot_latents(path, Z, U, X, z_mean, z_sample, recon, title):
@@ -192,32 +149,13 @@ def plot_latents(path, Z, U, X, z_mean, z_sample, recon, title):
 
 
 # ------------------------------------------------------------------------------ main
-def command_line(argv):
-    """The arguments that set the budget, for the tables' header (no --output/--resume)."""
-    out, skip = [], False
-    for arg in argv:
-        if skip:
-            skip = False
-        elif arg == "--output":
-            skip = True
-        elif not arg.startswith("--output=") and arg != "--resume":
-            out.append(arg)
-    return "".join(" " + a for a in out)
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description="Paper target T2 (bimodal iVAE).")
     budget = parser.add_mutually_exclusive_group()
     budget.add_argument("--quick", action="store_true", help="smoke run, under 30 s")
     budget.add_argument("--full", action="store_true", help="the paper's 4000 epochs")
-    parser.add_argument("--epochs", type=int, default=None, help="override the budget's epochs")
-    parser.add_argument("--seeds", type=int, nargs="+", default=None)
-    parser.add_argument("--aggregations", nargs="+", default=None)
-    parser.add_argument("--objectives", nargs="+", default=None)
-    parser.add_argument("--output", default=str(HERE / "results"))
-    parser.add_argument("--resume", action="store_true", help="skip runs already in the CSV")
-    parser.add_argument("--name", default=PREFIX,
-                        help=f"file prefix: <name>_runs.csv, <name>_results.md (default {PREFIX})")
+    add_grid_arguments(parser)
+    add_run_arguments(parser, PREFIX)
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
@@ -237,15 +175,14 @@ def main(argv=None):
     epochs = args.epochs or epochs
     seeds = args.seeds or seeds
 
-    out_dir = Path(args.output)
-    if args.quick:
-        out_dir = out_dir / "quick"
+    out_dir = output_dir(args)
     if args.epochs or args.seeds or args.aggregations or args.objectives:
         budget_name = "custom budget"
     title = f"T2 bimodal iVAE ({budget_name}): {epochs} epochs, N={n}, batch 250"
     notes = [f"`python benchmarks/paper/t2_bimodal.py{command_line(argv)}`"
              f" — {epochs} epochs = {epochs * (n // 250)} steps (paper: 4000 epochs = 64 000 steps); "
-             "d = 2; 5-component mixture prior (N(0, I) for poe); decoder scale of x fixed at 0.1."]
+             "d = 2; 5-component mixture prior (N(0, I) for poe); decoder scale of x fixed at 0.1; "
+             f"standardize={args.standardize}, weight_init={args.weight_init}."]
     rows = read_rows(out_dir / f"{args.name}_runs.csv") if args.resume else []
     done = {(r["aggregation"], r["objective"], r["seed"]) for r in rows}
     # the paper's default configuration gets the figure (else the first one run)
@@ -257,14 +194,14 @@ def main(argv=None):
             if (agg, obj, seed) in done:
                 continue
             start = time.perf_counter()
-            est = fit_model(X, agg, obj, seed, epochs)
+            est = fit_model(X, agg, obj, seed, epochs, args.standardize == "on", args.weight_init)
             fit_seconds = time.perf_counter() - start
             res, z_mean, z_sample = evaluate(est, X, Z, seed)
             row = {"aggregation": agg, "objective": obj, "seed": seed, "epochs": epochs,
                    "n_samples": len(Z), **res, "fit_seconds": fit_seconds,
                    "seconds": time.perf_counter() - start}
             rows.append(row)
-            print({k: (round(v, 3) if isinstance(v, float) else v) for k, v in row.items()}, flush=True)
+            print_row(row)
             write_tables(rows, out_dir, title, notes, args.name)
             if (agg, obj) == plotted and res["mcc_strong_out_sample"] > best["score"]:
                 best["score"] = res["mcc_strong_out_sample"]

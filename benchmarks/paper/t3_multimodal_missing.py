@@ -48,7 +48,6 @@ Results are rewritten after every run (an interrupted run leaves valid partial t
 then split, so the paper's default (sumpooling_mixture) comes first.
 """
 import argparse
-import csv
 import itertools
 import sys
 import time
@@ -61,46 +60,41 @@ from sklearn.utils import check_random_state
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1]))
+sys.path.insert(0, str(HERE))
 
-from skmmvae import MultiModalVAE  # noqa: E402
+from _common import (  # noqa: E402
+    MCC_KEYS,
+    add_grid_arguments,
+    add_run_arguments,
+    command_line,
+    ivae_estimator,
+    markdown_table,
+    output_dir,
+    posterior_sample,
+    print_row,
+    read_rows,
+    write_csv,
+    write_markdown,
+)
 from skmmvae.datasets import make_identifiable_multimodal  # noqa: E402
 from skmmvae.metrics import mcc_strong_weak, mean_corr_coef  # noqa: E402
 
 AGGREGATIONS = ["sumpooling_mixture", "sumpooling", "selfattention", "poe", "moe"]
 OBJECTIVES = ["tight", "mixture"]
 SPLITS = ["faithful", "shuffled"]
-MCC_KEYS = ["mcc_strong_out", "mcc_strong_in", "mcc_weak_out", "mcc_weak_in"]
 N_LATENT = 10
-N_PRIOR = 5
 PREFIX = "t3"
 
 
-def fit_model(X, aggregation, objective, seed, epochs, width):
-    est = MultiModalVAE(
+def fit_model(X, aggregation, objective, seed, epochs, width, standardize=True, weight_init="lecun"):
+    est = ivae_estimator(
+        aggregation, objective, seed, epochs, standardize, weight_init,
         n_components=N_LATENT,
-        aggregation=aggregation,
-        objective=objective,
         likelihoods=None,  # Gaussian with a learnt per-feature scale for every modality
-        n_prior_components=1 if aggregation == "poe" else N_PRIOR,
         hidden_layer_sizes=(width, width),
         embedding_size=width,
-        lr=5e-4,
-        batch_size=250,
-        max_epochs=epochs,
-        validation_fraction=0.0,
-        early_stopping=False,
-        random_state=seed,
-        # the recorded results predate both parameters (standardize=False is also the paper's
-        # code; its Flax init is weight_init="lecun", so rerun with it to match the paper)
-        standardize=False,
-        weight_init="torch",
     )
     return est.fit(X)
-
-
-def posterior_sample(est, X, seed, modalities=None):
-    """One draw ``z ~ q(z | x_S)`` per row (S = observed modalities within ``modalities``)."""
-    return est.sample_posterior(X, modalities=modalities, random_state=seed)[0]
 
 
 def _abs_pearson(a, b):
@@ -150,34 +144,16 @@ def evaluate(est, X_train, X_test, Z_test, seed, n_is, pair_variants):
 
 
 # ------------------------------------------------------------------------------ output
-def fmt(values, digits=3):
-    v = np.asarray(values, dtype=float)
-    if len(v) > 1:
-        return f"{v.mean():.{digits}f} ± {v.std():.{digits}f}"
-    return f"{v.mean():.{digits}f}"
-
-
-def markdown_table(rows, metrics, digits=None):
-    digits = digits or {}
-    groups = {}
-    for r in rows:
-        groups.setdefault((r["split"], r["aggregation"], r["objective"]), []).append(r)
-    lines = ["| split | aggregation | objective | seeds | " + " | ".join(metrics) + " |",
-             "|---|---|---|---|" + "---|" * len(metrics)]
-    for key in sorted(groups, key=lambda k: (SPLITS.index(k[0]) if k[0] in SPLITS else 9,)):
-        rs = groups[key]
-        cells = [fmt([r[m] for r in rs], digits.get(m, 3)) if m in rs[0] else "" for m in metrics]
-        lines.append("| " + " | ".join(key) + f" | {len(rs)} | " + " | ".join(cells) + " |")
-    return lines
+def split_table(rows, metrics, digits=None):
+    """A table grouped by split (faithful first), aggregation and objective."""
+    return markdown_table(rows, metrics, digits, columns=("split", "aggregation", "objective"),
+                          order=lambda k: (SPLITS.index(k[0]) if k[0] in SPLITS else 9,))
 
 
 def write_tables(rows, out_dir, title, notes, name=PREFIX):
     out_dir.mkdir(parents=True, exist_ok=True)
     keys = list(dict.fromkeys(k for r in rows for k in r))
-    with open(out_dir / f"{name}_runs.csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, keys)
-        writer.writeheader()
-        writer.writerows(rows)
+    write_csv(out_dir / f"{name}_runs.csv", rows, keys)
     pairs = [k for k in keys if k.startswith("pair_m")]
     digits = {"test_ll": 2, "train_ll": 2, "train_objective": 2}
     lines = [f"## {title}", "", *notes, "",
@@ -187,35 +163,17 @@ def write_tables(rows, out_dir, title, notes, name=PREFIX):
              "(`_sample`, the paper's choice) or the posterior mean (`_mean`); `mcc_strong_out` is "
              "Pearson out-of-sample, the most plausible headline variant. `pair_mcc_strong_out_*`: "
              "the same, conditioning on each pair of modalities only, averaged over the 6 pairs.", "",
-             *markdown_table(rows, ["test_ll", "train_ll", "test_mcc_strong_out_sample",
-                                    "test_mcc_strong_out_mean", "pair_mcc_strong_out_sample",
-                                    "pair_mcc_strong_out_mean", "train_objective"], digits),
+             *split_table(rows, ["test_ll", "train_ll", "test_mcc_strong_out_sample",
+                                 "test_mcc_strong_out_mean", "pair_mcc_strong_out_sample",
+                                 "pair_mcc_strong_out_mean", "train_objective"], digits),
              "", "Test MCC, all four variants, one posterior sample per data point:", "",
-             *markdown_table(rows, [f"test_{k}_sample" for k in MCC_KEYS]),
+             *split_table(rows, [f"test_{k}_sample" for k in MCC_KEYS]),
              "", "Test MCC, all four variants, posterior means:", "",
-             *markdown_table(rows, [f"test_{k}_mean" for k in MCC_KEYS]),
+             *split_table(rows, [f"test_{k}_mean" for k in MCC_KEYS]),
              "", "Test MCC (`mcc_strong_out`, one posterior sample) conditioning on one pair of "
              "modalities:", "",
-             *markdown_table(rows, pairs), ""]
-    text = "\n".join(lines)
-    (out_dir / f"{name}_results.md").write_text(text + "\n")
-    return text
-
-
-def read_rows(path):
-    if not path.is_file():
-        return []
-    with open(path, newline="") as f:
-        rows = list(csv.DictReader(f))
-    for r in rows:
-        for k, v in list(r.items()):
-            if v in ("", None):
-                del r[k]
-            elif k in ("seed", "epochs", "n_samples", "n_importance_samples", "width"):
-                r[k] = int(float(v))
-            elif k not in ("aggregation", "objective", "split"):
-                r[k] = float(v)
-    return rows
+             *split_table(rows, pairs), ""]
+    return write_markdown(out_dir / f"{name}_results.md", lines)
 
 
 def split_data(n, split, seed):
@@ -228,37 +186,18 @@ def split_data(n, split, seed):
 
 
 # ------------------------------------------------------------------------------ main
-def command_line(argv):
-    """The arguments that set the budget, for the tables' header (no --output/--resume)."""
-    out, skip = [], False
-    for arg in argv:
-        if skip:
-            skip = False
-        elif arg == "--output":
-            skip = True
-        elif not arg.startswith("--output=") and arg != "--resume":
-            out.append(arg)
-    return "".join(" " + a for a in out)
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description="Paper target T3 (multi-modal iVAE, missing modalities).")
     budget = parser.add_mutually_exclusive_group()
     budget.add_argument("--quick", action="store_true", help="smoke run, under 30 s")
     budget.add_argument("--full", action="store_true", help="the paper's budget (CPU-hours)")
     parser.add_argument("--split", choices=["faithful", "shuffled", "both"], default="both")
-    parser.add_argument("--epochs", type=int, default=None, help="override the budget's epochs")
-    parser.add_argument("--seeds", type=int, nargs="+", default=None)
-    parser.add_argument("--aggregations", nargs="+", default=None)
-    parser.add_argument("--objectives", nargs="+", default=None)
+    add_grid_arguments(parser)
     parser.add_argument("--n-samples", type=int, default=None, help="override N (train + test)")
     parser.add_argument("--importance-samples", type=int, default=None, help="override K")
     parser.add_argument("--pair-mcc", choices=["strong", "all"], default=None,
                         help="MCC variants for pair conditioning (default: all with --full)")
-    parser.add_argument("--output", default=str(HERE / "results"))
-    parser.add_argument("--resume", action="store_true", help="skip runs already in the CSV")
-    parser.add_argument("--name", default=PREFIX,
-                        help=f"file prefix: <name>_runs.csv, <name>_results.md (default {PREFIX})")
+    add_run_arguments(parser, PREFIX)
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
@@ -282,9 +221,7 @@ def main(argv=None):
     n_is = args.importance_samples or n_is
     pair_variants = args.pair_mcc or ("all" if args.full else "strong")
 
-    out_dir = Path(args.output)
-    if args.quick:
-        out_dir = out_dir / "quick"
+    out_dir = output_dir(args)
     if args.epochs or args.seeds or args.aggregations or args.objectives or args.n_samples \
             or args.importance_samples or args.split != "both":
         budget_name = "custom budget"
@@ -293,7 +230,8 @@ def main(argv=None):
     notes = [f"`python benchmarks/paper/t3_multimodal_missing.py{command_line(argv)}` — {epochs} epochs = {steps} "
              f"steps (paper: 4000 epochs = 80 000 steps); widths {width} (paper: 256); K = {n_is} "
              "importance samples (paper: 512); d = 10; 5-component mixture prior (N(0, I) for poe); "
-             "Gaussian decoders with learnt scales. Split `faithful`: first half of the "
+             f"Gaussian decoders with learnt scales; standardize={args.standardize}, "
+             f"weight_init={args.weight_init}. Split `faithful`: first half of the "
              "segment-ordered rows for training (the released code's quirk: test segments partly "
              "unseen); `shuffled`: rows permuted first."]
     rows = read_rows(out_dir / f"{args.name}_runs.csv") if args.resume else []
@@ -306,14 +244,15 @@ def main(argv=None):
                     continue
                 X_train, X_test, Z_test = data[split]
                 start = time.perf_counter()
-                est = fit_model(X_train, agg, obj, seed, epochs, width)
+                est = fit_model(X_train, agg, obj, seed, epochs, width,
+                                args.standardize == "on", args.weight_init)
                 fit_seconds = time.perf_counter() - start
                 res = evaluate(est, X_train, X_test, Z_test, seed, n_is, pair_variants)
                 row = {"split": split, "aggregation": agg, "objective": obj, "seed": seed,
                        "epochs": epochs, "n_samples": n, "width": width, "n_importance_samples": n_is,
                        **res, "fit_seconds": fit_seconds, "seconds": time.perf_counter() - start}
                 rows.append(row)
-                print({k: (round(v, 3) if isinstance(v, float) else v) for k, v in row.items()}, flush=True)
+                print_row(row)
                 write_tables(rows, out_dir, title, notes, args.name)
     print(write_tables(rows, out_dir, title, notes, args.name))
 
