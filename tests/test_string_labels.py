@@ -128,3 +128,14 @@ def test_the_imputer_fills_a_string_label_column_of_a_dataframe():
     assert not filled.isna().any().any()
     assert set(filled["species"]) <= set(CLASSES)
     assert frame["species"].isna().sum() == 5  # the input is untouched
+
+
+def test_cross_validation_with_string_labels():
+    from sklearn.model_selection import cross_val_score
+
+    from skmmvae import ModalityDict
+
+    strings, numbers = _labelled()
+    scores = cross_val_score(MultiModalVAE(**PARAMS), ModalityDict(strings), cv=2)
+    reference = cross_val_score(MultiModalVAE(**PARAMS), ModalityDict(numbers), cv=2)
+    np.testing.assert_array_equal(scores, reference)  # same folds, same models, same scores
