@@ -16,7 +16,14 @@ from ._net import MultiModalNet, _EarlyStopping, _silent
 from ._runtime import _module_device, _seeded, _to_cpu, _TorchThreads
 from ._snapshot import _Snapshot
 from ._version import __version__
-from .nn import AGGREGATORS, OBJECTIVES, MultiModalModule, iw_log_likelihood, make_likelihood
+from .nn import (
+    AGGREGATORS,
+    OBJECTIVES,
+    MultiModalModule,
+    iw_conditional_log_likelihood,
+    iw_log_likelihood,
+    make_likelihood,
+)
 from .nn.networks import ACTIVATIONS
 
 _MIXTURE_DEFAULT_COMPONENTS = 5
@@ -649,17 +656,20 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
             tensors, _ = self._tensors(chunk)
             yield from self._batches(tensors, batch_size)
 
-    def _subset_mask(self, mask, modalities):
+    def _subset_mask(self, mask, modalities, what="modalities"):
         if modalities is None:
             return mask
         if isinstance(modalities, str):
             modalities = [modalities]
-        modalities = list(modalities)
+        try:
+            modalities = list(modalities)
+        except TypeError:
+            raise TypeError(f"{what} must be a modality name or a list of names, got {modalities!r}") from None
         if not modalities:
-            raise ValueError("modalities is empty: name at least one modality, or pass None for all")
-        unknown = sorted(set(modalities) - set(self._schema.names))
+            raise ValueError(f"{what} is empty: name at least one modality, or pass None for all")
+        unknown = sorted(set(modalities) - set(self._schema.names), key=str)
         if unknown:
-            raise ValueError(f"unknown modalities {unknown}; known: {self._schema.names}")
+            raise ValueError(f"unknown modalities {unknown} in {what}; known: {self._schema.names}")
         keep = torch.tensor([n in modalities for n in self._schema.names])
         return mask & keep.to(mask.device)
 
@@ -878,23 +888,46 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
         return out
 
     # ------------------------------------------------------------------ scores
-    def score_samples(self, X):
+    def score_samples(self, X, given=None):
         """Importance-weighted estimate of ``log p(x_observed)`` per sample (``beta=1``).
 
         Uses ``n_importance_samples`` draws from ``q(z | x_observed)``; the draws are seeded by
         ``random_state`` and shared by all rows, so the result does not depend on batching.
+        With ``given``, the cross-modal log-likelihood ``log p(x_T | x_S)`` instead: ``S`` the
+        observed modalities among ``given``, ``T`` the other observed ones (self-normalised
+        importance sampling with draws from ``q(z | x_S)``; consistent as
+        ``n_importance_samples`` grows). It measures how well the model predicts the
+        targets from ``S``: the quantity ``predict`` imputes from.
 
         Parameters
         ----------
         X : dict of array-like, ModalityDict, array-like or DataFrame
             Data; only the observed modalities of each sample are scored.
+        given : str, list of str or None, default=None
+            Condition on these modalities; ``None`` scores the joint log-likelihood. Rows
+            with no observed target score 0.
 
         Returns
         -------
         log_likelihood : ndarray of shape (n_samples,)
             Log-likelihood estimates (nats).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from skmmvae import MultiModalVAE
+        >>> rng = np.random.default_rng(0)
+        >>> z = rng.normal(size=(200, 2))
+        >>> X = {"a": z @ rng.normal(size=(2, 5)), "b": z @ rng.normal(size=(2, 3))}
+        >>> vae = MultiModalVAE(n_components=2, max_epochs=5, random_state=0).fit(X)
+        >>> joint = vae.score_samples(X)                  # log p(a, b)
+        >>> b_given_a = vae.score_samples(X, given="a")   # log p(b | a)
+        >>> joint.shape, b_given_a.shape
+        ((200,), (200,))
         """
         check_is_fitted(self, "module_")
+        given_mask = None if given is None else self._subset_mask(
+            torch.ones(1, len(self._schema.names), dtype=torch.bool), given, "given")[0]
         out = []
         batch_size = max(1, _SCORE_BATCH_DRAWS // self.n_importance_samples)
         with self._threads(), torch.no_grad():
@@ -902,10 +935,16 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
             for batch in self._inference_batches(X, batch_size):
                 # the same seed for every batch: each row sees the same random numbers
                 with _seeded(self._seed, batch.mask.device):
-                    ll = iw_log_likelihood(
-                        self.module_, batch.xs, batch.mask, self.n_importance_samples,
-                        common_noise=True,
-                    )
+                    if given_mask is None:
+                        ll = iw_log_likelihood(
+                            self.module_, batch.xs, batch.mask, self.n_importance_samples,
+                            common_noise=True,
+                        )
+                    else:
+                        ll = iw_conditional_log_likelihood(
+                            self.module_, batch.xs, batch.mask, given_mask,
+                            self.n_importance_samples, common_noise=True,
+                        )
                 out.append(ll.double().cpu())
         return torch.cat(out).numpy()
 

@@ -485,6 +485,24 @@ def test_score_does_not_depend_on_batch_composition(fitted, data):
     np.testing.assert_allclose(fitted.score_samples(subset), ll[rows], rtol=1e-6)
 
 
+def test_conditional_score_follows_the_chain_rule(fitted, data):
+    """log p(a, b) = log p(a) + log p(b | a): with many importance samples the conditional
+    score matches the difference of two joint scores (different proposals, same model)."""
+    est = clone(fitted).fit(data).set_params(n_importance_samples=4096)
+    joint = est.score_samples(data)
+    marginal_a = est.score_samples({"a": data["a"]})
+    b_given_a = est.score_samples(data, given="a")
+    both = ~np.isnan(data["a"][:, 0]) & ~np.isnan(data["b"][:, 0])
+    np.testing.assert_allclose(b_given_a[both], (joint - marginal_a)[both], atol=0.05)
+    # rows whose b is missing have no target: log 1 = 0
+    np.testing.assert_array_equal(b_given_a[B_MISSING], 0.0)
+    np.testing.assert_array_equal(est.score_samples(data, given=["a", "b"]), 0.0)
+    # reproducible and independent of batching, like the joint score
+    rows = np.array([70, 3, 41, 12])
+    subset = {name: block[rows] for name, block in data.items()}
+    np.testing.assert_allclose(est.score_samples(subset, given="a"), b_given_a[rows], rtol=1e-6)
+
+
 def test_more_importance_samples_change_the_estimate(fitted, data):
     est = clone(fitted).fit(data)
     ll64 = est.score_samples(data)

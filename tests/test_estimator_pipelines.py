@@ -140,3 +140,17 @@ def test_cross_val_score_on_modality_dicts():
     train = np.r_[34:100]
     est = MultiModalVAE(**SMALL).fit(data[train])
     assert scores[0] == pytest.approx(est.score(data[np.r_[0:34]]))
+
+
+def test_cross_modal_scorer_in_cross_validation():
+    """The user guide's scorer for imputation: mean log p(b | a) of the held-out fold."""
+    data = ModalityDict(make_data(n=100))
+
+    def b_given_a(est, X, y=None):
+        return est.score_samples(X, given="a").mean()
+
+    scores = cross_val_score(MultiModalVAE(**SMALL), data, cv=3, scoring=b_given_a)
+    train, test = np.r_[34:100], np.r_[0:34]
+    est = MultiModalVAE(**SMALL).fit(data[train])
+    assert scores[0] == pytest.approx(est.score_samples(data[test], given="a").mean())
+    assert scores[0] != pytest.approx(est.score(data[test]))  # not the joint score

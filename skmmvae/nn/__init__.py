@@ -1,14 +1,20 @@
 """Pure-PyTorch core of skmmvae: no numpy, no scikit-learn.
 
-``MultiModalModule`` is the model; ``objective_terms`` and ``iw_log_likelihood`` train and
-score it; the registries ``AGGREGATORS``, ``LIKELIHOODS`` and ``OBJECTIVES`` list what can be
+``MultiModalModule`` is the model; ``objective_terms`` trains it, ``iw_log_likelihood`` and
+``iw_conditional_log_likelihood`` score it; the registries ``AGGREGATORS``, ``LIKELIHOODS`` and ``OBJECTIVES`` list what can be
 selected by name.
 """
 from .aggregators import AGGREGATORS, make_aggregator
 from .distributions import DiagGaussian, GaussianMixture
 from .likelihoods import LIKELIHOODS, make_likelihood
 from .model import MultiModalModule
-from .objectives import OBJECTIVES, iw_log_likelihood, objective_terms, sample_subsets
+from .objectives import (
+    OBJECTIVES,
+    iw_conditional_log_likelihood,
+    iw_log_likelihood,
+    objective_terms,
+    sample_subsets,
+)
 from .priors import GaussianMixturePrior, StandardNormalPrior, make_prior
 
 __all__ = [
@@ -20,6 +26,7 @@ __all__ = [
     "GaussianMixturePrior",
     "MultiModalModule",
     "StandardNormalPrior",
+    "iw_conditional_log_likelihood",
     "iw_log_likelihood",
     "make_aggregator",
     "make_likelihood",

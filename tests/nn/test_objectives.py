@@ -17,6 +17,7 @@ from skmmvae.nn import (
     OBJECTIVES,
     DiagGaussian,
     MultiModalModule,
+    iw_conditional_log_likelihood,
     iw_log_likelihood,
     make_likelihood,
     objective_terms,
@@ -663,3 +664,47 @@ def test_iw_log_likelihood_of_a_row_with_nothing_observed_is_exactly_zero(aggreg
         ll = iw_log_likelihood(model, xs, mask, n_samples=16)
     assert ll[0].item() == 0.0
     assert torch.isfinite(ll).all() and (ll[1:] != 0).all()
+
+
+def _exact_conditional(truth, xs, mask, given):
+    """log p(x_T | x_S) = log p(x_S, x_T) - log p(x_S), from the exact Gaussian marginals."""
+    return exact_log_marginal(truth, xs, mask) - exact_log_marginal(truth, xs, mask & given)
+
+
+@pytest.mark.parametrize("module", ["exact posterior", "linear poe"])
+def test_iw_conditional_log_likelihood_converges_to_the_exact_conditional(truth, module):
+    torch.manual_seed(3)
+    model = ExactPosteriorModule(truth) if module == "exact posterior" else linear_poe_model(truth)
+    xs, mask = sample_data(truth, 40, seed=6, p_observed=0.9)
+    given = np.array([True, False, False])
+    exact = _exact_conditional(truth, xs, mask, given)
+    X, mask_t = to_torch(xs, mask)
+    given_t = torch.as_tensor(given)
+    with torch.no_grad():
+        k1 = torch.stack([iw_conditional_log_likelihood(model, X, mask_t, given_t, 1)
+                          for _ in range(20)]).numpy()
+        k4000 = iw_conditional_log_likelihood(model, X, mask_t, given_t, 4000).numpy()
+    targets = (mask & ~given).any(1)
+    assert targets.sum() > 20 and (~targets).any()
+    # no observed target: log 1 = 0 exactly
+    np.testing.assert_array_equal(k4000[~targets], 0.0)
+    np.testing.assert_array_equal(k1[:, ~targets], 0.0)
+    err1 = np.abs(k1 - exact).mean()
+    err4000 = np.abs(k4000 - exact)[targets].mean()
+    assert err4000 < 0.1 * err1
+    assert err4000 < 0.05
+    # a single draw is a lower bound in expectation (Jensen), clearly below here
+    assert k1.mean(0)[targets].mean() < exact[targets].mean() - 0.1
+
+
+def test_iw_conditional_log_likelihood_given_everything_is_zero_and_given_nothing_is_the_marginal(truth):
+    torch.manual_seed(4)
+    model = ExactPosteriorModule(truth)
+    xs, mask = sample_data(truth, 10, seed=7)
+    X, mask_t = to_torch(xs, mask)
+    with torch.no_grad():
+        everything = iw_conditional_log_likelihood(model, X, mask_t, torch.ones(M, dtype=torch.bool), 3)
+        nothing = iw_conditional_log_likelihood(model, X, mask_t, torch.zeros(M, dtype=torch.bool), 20000)
+    np.testing.assert_array_equal(everything.numpy(), 0.0)
+    # q(z | x_empty) = p(z): plain Monte Carlo of p(x_obs) = E_p(z) p(x_obs | z)
+    np.testing.assert_allclose(nothing.numpy(), exact_log_marginal(truth, xs, mask), atol=0.15)
