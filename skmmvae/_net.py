@@ -23,6 +23,23 @@ class TrainingDivergedError(FloatingPointError):
     (|reference| + 1)``, the reference being the first batch's loss of the same ``fit`` or
     ``partial_fit`` call: a model 10^4 times worse than where it started is diverging
     (large learning rates can do that without ever producing NaN).
+
+    Examples
+    --------
+    It is a ``FloatingPointError``, so code that already handles those catches it too:
+
+    >>> from skmmvae import TrainingDivergedError
+    >>> issubclass(TrainingDivergedError, FloatingPointError)
+    True
+
+    A typical response is to train again with a smaller learning rate, e.g.
+    ``vae.set_params(lr=vae.lr / 10).fit(X)``:
+
+    >>> try:
+    ...     raise TrainingDivergedError("the train objective became nan at epoch 3.")
+    ... except TrainingDivergedError as error:
+    ...     print(f"retry with a smaller lr: {error}")
+    retry with a smaller lr: the train objective became nan at epoch 3.
     """
 
 

@@ -306,7 +306,64 @@ AGGREGATORS = {
 
 def make_aggregator(name, n_latent, prior, embedding_size=128, hidden_sizes=(128, 128),
                     n_mixture_components=5, min_scale=1e-3, **options):
-    """Build an aggregator from its registry name (see ``AGGREGATORS``)."""
+    """Build an aggregator from its registry name (see ``AGGREGATORS``).
+
+    Parameters
+    ----------
+    name : str
+        Key of ``AGGREGATORS``: ``"poe"``, ``"moe"``, ``"mopoe"``, ``"sumpooling"``,
+        ``"selfattention"``, ``"sumpooling_mixture"`` or ``"selfattention_mixture"``.
+    n_latent : int
+        Size of the latent ``z``.
+    prior : nn.Module
+        The model's prior (see :func:`make_prior`); ``"moe"`` falls back to it for empty sets.
+    embedding_size : int
+        Token width of the permutation-invariant aggregators (the experts' tokens are
+        ``2 * n_latent`` wide whatever its value).
+    hidden_sizes : tuple of int
+        Hidden widths of the permutation-invariant aggregators' networks.
+    n_mixture_components : int
+        Components of the ``*_mixture`` aggregators' posteriors.
+    min_scale : float
+        Lower bound of the posterior standard deviations.
+    **options
+        Further keyword arguments of the aggregator class (``n_subsets`` of ``"mopoe"``,
+        ``n_heads`` and ``n_blocks`` of ``"selfattention"``...).
+
+    Returns
+    -------
+    nn.Module
+        Maps tokens ``(B, M, token_size)`` and a boolean mask ``(B, M)`` to the posterior
+        (a :class:`DiagGaussian` or a :class:`GaussianMixture`); ``token_size`` is the width
+        the modality encoders must output.
+
+    Examples
+    --------
+    A product of experts, for a batch of three rows and two modalities: the first row
+    conditions on both, the second on the first modality only, the third on none, which gives
+    the prior ``N(0, I)``:
+
+    >>> import torch
+    >>> from skmmvae.nn import make_aggregator, make_prior
+    >>> poe = make_aggregator("poe", n_latent=2, prior=make_prior(2))
+    >>> poe.token_size
+    4
+    >>> mask = torch.tensor([[True, True], [True, False], [False, False]])
+    >>> q = poe(torch.randn(3, 2, poe.token_size), mask)
+    >>> q.mean.shape
+    torch.Size([3, 2])
+    >>> torch.equal(q.mean[2], torch.zeros(2)), torch.equal(q.scale[2], torch.ones(2))
+    (True, True)
+
+    The permutation-invariant aggregators read tokens of ``embedding_size``; a ``*_mixture``
+    one returns a Gaussian mixture:
+
+    >>> agg = make_aggregator("sumpooling_mixture", 2, make_prior(2), embedding_size=8,
+    ...                       hidden_sizes=(16,), n_mixture_components=3)
+    >>> q = agg(torch.randn(3, 2, agg.token_size), mask)
+    >>> type(q).__name__, q.loc.shape
+    ('GaussianMixture', torch.Size([3, 3, 2]))
+    """
     try:
         cls, flags = AGGREGATORS[name]
     except KeyError:

@@ -234,7 +234,51 @@ LIKELIHOODS = {
 
 
 def make_likelihood(name, n_features, **options):
-    """Build a likelihood from its registry name, e.g. ``make_likelihood("gaussian", 10)``."""
+    """Build a likelihood from its registry name, e.g. ``make_likelihood("gaussian", 10)``.
+
+    Parameters
+    ----------
+    name : str
+        Key of ``LIKELIHOODS``: ``"gaussian"``, ``"laplace"``, ``"bernoulli"``,
+        ``"categorical"`` or ``"poisson"``.
+    n_features : int
+        Number of features of the modality (1 for a categorical modality).
+    **options
+        Further keyword arguments of the likelihood class: ``scale`` and ``min_scale`` of
+        ``"gaussian"`` and ``"laplace"``, ``n_classes`` of ``"categorical"``.
+
+    Returns
+    -------
+    nn.Module
+        The observation model: ``log_prob(params, x)`` sums over the features, ``mean(params)``
+        is the mean, and the decoder must output ``n_params`` numbers.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skmmvae.nn import make_likelihood
+    >>> gaussian = make_likelihood("gaussian", 3)
+    >>> params, x = torch.zeros(2, 3), torch.ones(2, 3)  # decoder output and data, (B, 3)
+    >>> gaussian.log_prob(params, x).shape
+    torch.Size([2])
+    >>> normal = torch.distributions.Normal(0.0, 1.0)  # the learnt scale starts at 1
+    >>> torch.allclose(gaussian.log_prob(params, x), normal.log_prob(x).sum(-1))
+    True
+
+    A categorical modality holds class indices in one column; its decoder outputs one logit
+    per class:
+
+    >>> labels = make_likelihood("categorical", 1, n_classes=4)
+    >>> labels.n_params
+    4
+    >>> labels.mean(torch.zeros(2, 4))
+    tensor([[0.2500, 0.2500, 0.2500, 0.2500],
+            [0.2500, 0.2500, 0.2500, 0.2500]])
+    >>> make_likelihood("beta", 3)
+    Traceback (most recent call last):
+    ...
+    ValueError: unknown likelihood 'beta'; choose from ['bernoulli', 'categorical', ...]
+    """
     try:
         cls = LIKELIHOODS[name]
     except KeyError:

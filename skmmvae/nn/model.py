@@ -80,9 +80,44 @@ class MultiModalModule(nn.Module):
         to ``(B, width)``. A ``Linear`` is appended when ``width`` is not the size needed.
     n_mixture_components : int
         Components of the ``*_mixture`` aggregators' posteriors.
+    activation : str
+        Activation of the default encoder and decoder MLPs (``"relu"``, ``"leaky_relu"``,
+        ``"gelu"``, ``"tanh"`` or ``"silu"``).
+    min_scale : float
+        Lower bound of the standard deviations of the posteriors, of a mixture prior and of
+        the private latents.
+    aggregator_options : dict, optional
+        Further keyword arguments of :func:`make_aggregator`.
     init : {"lecun", "torch"}
         Initialisation of the built-in linear layers (custom modules keep theirs):
         :func:`lecun_init`, or PyTorch's defaults.
+
+    Examples
+    --------
+    Two modalities, a Gaussian one with 3 features and a Bernoulli one with 2, for a batch of
+    four rows: both modalities observed, the first only, the second only, none (missing rows
+    are filled with zeros):
+
+    >>> import torch
+    >>> from skmmvae.nn import MultiModalModule, make_likelihood
+    >>> likelihoods = {"a": make_likelihood("gaussian", 3), "b": make_likelihood("bernoulli", 2)}
+    >>> model = MultiModalModule(likelihoods, n_latent=2, hidden_sizes=(16,), embedding_size=8)
+    >>> model.names, model.n_modalities
+    (['a', 'b'], 2)
+    >>> xs = [torch.randn(4, 3), torch.randint(0, 2, (4, 2)).float()]
+    >>> mask = torch.tensor([[True, True], [True, False], [False, True], [False, False]])
+    >>> xs = [x * mask[:, [s]] for s, x in enumerate(xs)]
+    >>> q = model.encode(xs, mask)  # the posterior q(z | x_S), S given row-wise by mask
+    >>> q.mean.shape
+    torch.Size([4, 2])
+    >>> [mean.shape for mean in model.decode_means(q.mean)]
+    [torch.Size([4, 3]), torch.Size([4, 2])]
+
+    Training maximises :func:`objective_terms`; the other aggregators are chosen by name:
+
+    >>> poe = MultiModalModule(likelihoods, n_latent=2, aggregation="poe", hidden_sizes=(16,))
+    >>> poe.aggregator.token_size  # an expert is a mean and a raw scale per latent dimension
+    4
     """
 
     def __init__(

@@ -14,7 +14,32 @@ OBJECTIVES = ("elbo", "mixture", "tight")
 
 
 def sample_subsets(mask, generator=None):
-    """Random conditioning sets ``S``: uniform over the subsets of each row's observed set."""
+    """Random conditioning sets ``S``: uniform over the subsets of each row's observed set.
+
+    Parameters
+    ----------
+    mask : BoolTensor of shape (B, M)
+        Observed modalities.
+    generator : torch.Generator, optional
+        Source of the random numbers (PyTorch's global one by default).
+
+    Returns
+    -------
+    BoolTensor of shape (B, M)
+        Each observed modality is kept with probability 1/2, independently, so every subset
+        of a row's observed set, the empty one and the whole set included, is equally likely.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skmmvae.nn import sample_subsets
+    >>> mask = torch.tensor([[True, True, False], [False, True, True]])
+    >>> subset = sample_subsets(mask, torch.Generator().manual_seed(0))
+    >>> subset.shape, subset.dtype
+    (torch.Size([2, 3]), torch.bool)
+    >>> bool((subset & ~mask).any())  # never outside the observed set
+    False
+    """
     # (no generator=None keyword: torch.compile cannot trace it with dynamic shapes)
     extra = {} if generator is None else {"generator": generator}
     coin = torch.rand(mask.shape, device=mask.device, **extra) < 0.5
@@ -42,6 +67,7 @@ def objective_terms(model, xs, mask, objective="tight", beta=1.0, subset=None):
     Parameters
     ----------
     model : MultiModalModule
+        The model to train.
     xs : list of Tensor
         One ``(B, d_s)`` tensor per modality (zeros where missing).
     mask : BoolTensor of shape (B, M)
@@ -51,6 +77,7 @@ def objective_terms(model, xs, mask, objective="tight", beta=1.0, subset=None):
         || p(z))`` for a random ``S``. ``"tight"``: ``L_S(x_S) + L_{\\S}(x)`` with the cross
         term ``-beta KL(q(z|x) || q(z|x_S))``.
     beta : float
+        Weight of the KL terms.
     subset : BoolTensor, optional
         Conditioning sets to use instead of random ones.
 
@@ -59,6 +86,32 @@ def objective_terms(model, xs, mask, objective="tight", beta=1.0, subset=None):
     dict of str -> Tensor (B,)
         ``objective``, ``reconstruction``, ``kl``, and for ``"tight"`` also
         ``cross_reconstruction`` and ``cross_kl``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skmmvae.nn import MultiModalModule, make_likelihood, objective_terms
+    >>> likelihoods = {"a": make_likelihood("gaussian", 3), "b": make_likelihood("gaussian", 2)}
+    >>> model = MultiModalModule(likelihoods, n_latent=2, hidden_sizes=(16,), embedding_size=8)
+    >>> xs = [torch.randn(4, 3), torch.randn(4, 2)]
+    >>> mask = torch.tensor([[True, True], [True, False], [False, True], [True, True]])
+    >>> xs = [x * mask[:, [s]] for s, x in enumerate(xs)]  # zeros where missing
+    >>> terms = objective_terms(model, xs, mask, objective="tight")
+    >>> sorted(terms)
+    ['cross_kl', 'cross_reconstruction', 'kl', 'objective', 'reconstruction']
+    >>> terms["objective"].shape
+    torch.Size([4])
+    >>> parts = terms["reconstruction"] - terms["kl"]
+    >>> parts = parts + terms["cross_reconstruction"] - terms["cross_kl"]
+    >>> torch.allclose(terms["objective"], parts)
+    True
+
+    A training step maximises the mean objective:
+
+    >>> optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    >>> loss = -objective_terms(model, xs, mask, objective="elbo")["objective"].mean()
+    >>> loss.backward()
+    >>> optimizer.step()
     """
     if objective not in OBJECTIVES:
         raise ValueError(f"unknown objective {objective!r}; choose from {OBJECTIVES}")
@@ -90,6 +143,40 @@ def iw_log_likelihood(model, xs, mask, n_samples=64, common_noise=False):
     ``log (1/K) sum_k p(x_obs | z_k) p(z_k) / q(z_k | x_obs)``: a lower bound in expectation
     that tightens as ``K = n_samples`` grows (Burda et al., 2016). With ``common_noise`` all
     rows share their random numbers, so a row's estimate does not depend on its batch.
+
+    Parameters
+    ----------
+    model : MultiModalModule
+        The model to score.
+    xs : list of Tensor
+        One ``(B, d_s)`` tensor per modality (zeros where missing).
+    mask : BoolTensor of shape (B, M)
+        Observed modalities.
+    n_samples : int
+        Number ``K`` of importance samples.
+    common_noise : bool
+        Share the random numbers across rows.
+
+    Returns
+    -------
+    Tensor of shape (B,)
+        The estimates; exactly 0 for rows with no observed modality.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skmmvae.nn import MultiModalModule, iw_log_likelihood, make_likelihood
+    >>> likelihoods = {"a": make_likelihood("gaussian", 3), "b": make_likelihood("gaussian", 2)}
+    >>> model = MultiModalModule(likelihoods, n_latent=2, hidden_sizes=(16,), embedding_size=8)
+    >>> xs = [torch.randn(3, 3), torch.randn(3, 2)]
+    >>> mask = torch.tensor([[True, True], [True, False], [False, False]])
+    >>> xs = [x * mask[:, [s]] for s, x in enumerate(xs)]  # zeros where missing
+    >>> with torch.no_grad():
+    ...     log_p = iw_log_likelihood(model, xs, mask, n_samples=16)
+    >>> log_p.shape
+    torch.Size([3])
+    >>> bool(torch.isfinite(log_p).all()), log_p[2].item()  # nothing observed: log 1
+    (True, 0.0)
     """
     tokens = model.tokens(xs, mask)
     q = model.posterior(tokens, mask)
@@ -117,6 +204,46 @@ def iw_conditional_log_likelihood(model, xs, mask, given, n_samples=64, common_n
     modalities are drawn from their prior. Rows with no target
     score 0 (``log 1``); rows with no conditioning modality estimate ``log p(x_T)`` with the
     proposal ``q(z | x_empty)``.
+
+    Parameters
+    ----------
+    model : MultiModalModule
+        The model to score.
+    xs : list of Tensor
+        One ``(B, d_s)`` tensor per modality (zeros where missing).
+    mask : BoolTensor of shape (B, M)
+        Observed modalities.
+    given : BoolTensor of shape (M,) or (B, M)
+        The conditioning modalities; the other observed ones are the targets.
+    n_samples : int
+        Number ``K`` of importance samples.
+    common_noise : bool
+        Share the random numbers across rows.
+
+    Returns
+    -------
+    Tensor of shape (B,)
+        The estimates; exactly 0 for rows with no target.
+
+    Examples
+    --------
+    Score the second modality given the first; the second row has no target (its second
+    modality is missing):
+
+    >>> import torch
+    >>> from skmmvae.nn import MultiModalModule, iw_conditional_log_likelihood, make_likelihood
+    >>> likelihoods = {"a": make_likelihood("gaussian", 3), "b": make_likelihood("gaussian", 2)}
+    >>> model = MultiModalModule(likelihoods, n_latent=2, hidden_sizes=(16,), embedding_size=8)
+    >>> xs = [torch.randn(3, 3), torch.randn(3, 2)]
+    >>> mask = torch.tensor([[True, True], [True, False], [False, True]])
+    >>> xs = [x * mask[:, [s]] for s, x in enumerate(xs)]  # zeros where missing
+    >>> given = torch.tensor([True, False])
+    >>> with torch.no_grad():
+    ...     log_p = iw_conditional_log_likelihood(model, xs, mask, given, n_samples=16)
+    >>> log_p.shape
+    torch.Size([3])
+    >>> (log_p == 0).tolist()
+    [False, True, False]
     """
     given = given.to(mask.device)
     cond, target = mask & given, mask & ~given

@@ -6,7 +6,27 @@ from .distributions import DiagGaussian, GaussianMixture, positive_scale
 
 
 class StandardNormalPrior(nn.Module):
-    """``N(0, I)`` in ``n_latent`` dimensions."""
+    """``N(0, I)`` in ``n_latent`` dimensions.
+
+    Parameters
+    ----------
+    n_latent : int
+        Dimension of the latent space.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skmmvae.nn import StandardNormalPrior
+    >>> prior = StandardNormalPrior(2)
+    >>> prior.sample(5).shape
+    torch.Size([5, 2])
+    >>> z = torch.zeros(4, 3, 2)  # (n, B, D): samples of a batch of three rows
+    >>> normal = torch.distributions.Normal(0.0, 1.0)
+    >>> torch.allclose(prior.log_prob(z), normal.log_prob(z).sum(-1))
+    True
+    >>> len(list(prior.parameters()))  # nothing to learn
+    0
+    """
 
     n_components = 1
 
@@ -31,6 +51,30 @@ class GaussianMixturePrior(nn.Module):
 
     Means start from ``N(0, 1)`` draws so components are distinct, scales at 1 and weights
     uniform, as in the paper's code.
+
+    Parameters
+    ----------
+    n_latent : int
+        Dimension of the latent space.
+    n_components : int
+        Number of mixture components, at least 2.
+    min_scale : float
+        Lower bound of the components' standard deviations.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skmmvae.nn import GaussianMixturePrior
+    >>> prior = GaussianMixturePrior(n_latent=2, n_components=3)
+    >>> prior.loc.shape, prior.raw_scale.shape, prior.logits.shape
+    (torch.Size([3, 2]), torch.Size([3, 2]), torch.Size([3]))
+    >>> weights = prior.distribution(4).weights  # (B, C), uniform at the start
+    >>> torch.allclose(weights, torch.full((4, 3), 1 / 3))
+    True
+    >>> prior.sample(5).shape
+    torch.Size([5, 2])
+    >>> prior.log_prob(torch.zeros(4, 3, 2)).shape  # (n, B, D) -> (n, B)
+    torch.Size([4, 3])
     """
 
     def __init__(self, n_latent, n_components, min_scale=1e-3):
@@ -60,7 +104,30 @@ class GaussianMixturePrior(nn.Module):
 
 
 def make_prior(n_latent, n_components=1, min_scale=1e-3):
-    """``n_components == 1`` gives the standard normal, more a learnable mixture."""
+    """``n_components == 1`` gives the standard normal, more a learnable mixture.
+
+    Parameters
+    ----------
+    n_latent : int
+        Dimension of the latent space.
+    n_components : int
+        1 for :class:`StandardNormalPrior`, more for :class:`GaussianMixturePrior`.
+    min_scale : float
+        Lower bound of a mixture's standard deviations (unused by the standard normal).
+
+    Returns
+    -------
+    StandardNormalPrior or GaussianMixturePrior
+
+    Examples
+    --------
+    >>> from skmmvae.nn import make_prior
+    >>> type(make_prior(2)).__name__
+    'StandardNormalPrior'
+    >>> prior = make_prior(2, n_components=4)
+    >>> type(prior).__name__, prior.n_components
+    ('GaussianMixturePrior', 4)
+    """
     if n_components == 1:
         return StandardNormalPrior(n_latent)
     return GaussianMixturePrior(n_latent, n_components, min_scale)
