@@ -187,7 +187,7 @@ def _as_2d_float(value, name, labels=False):
             "NaN in its block (or, after fit, a key left out of the dict)"
         )
     if hasattr(value, "to_numpy"):
-        value = value.to_numpy()
+        value = _pandas_to_numpy(value)
     try:
         array = np.asarray(value)
     except Exception as exc:  # ragged lists and the like
@@ -222,6 +222,18 @@ def _as_2d_float(value, name, labels=False):
     if array.dtype in (np.float32, np.float64):
         return array
     return array.astype(np.float64)
+
+
+def _pandas_to_numpy(value):
+    """A DataFrame's or Series' values; pandas' nullable numeric columns (``Float64``,
+    ``Int64``, ``boolean``, ...) become float64 with NaN where they hold ``pd.NA``, as
+    scikit-learn's validation does (plain ``to_numpy`` would give objects)."""
+    dtypes = list(value.dtypes) if hasattr(value, "columns") else [value.dtype]
+    nullable = [not isinstance(dt, np.dtype) and getattr(dt, "kind", "O") in "biuf" for dt in dtypes]
+    if any(nullable) and all(n or (isinstance(dt, np.dtype) and dt.kind in "biuf")
+                             for n, dt in zip(nullable, dtypes)):
+        return value.to_numpy(dtype=np.float64, na_value=np.nan)
+    return value.to_numpy()
 
 
 def _label_block(array, name):

@@ -155,6 +155,26 @@ def test_dataframe_input_records_feature_names(data):
         est.transform(frame[COLUMNS[::-1]])
 
 
+def test_pandas_nullable_dtypes_mean_floats_with_nan(data):
+    """Float64 / Int64 columns holding pd.NA (pandas' nullable dtypes) mean what float64 with
+    NaN means, in a dict of DataFrames and for labels; predict keeps the nullable dtype."""
+    nullable = {"a": pd.DataFrame(data["a"]).astype("Float64"), "b": data["b"]}
+    assert nullable["a"].isna().to_numpy().any()
+    est = MultiModalVAE(**SMALL).fit(nullable)
+    reference = MultiModalVAE(**SMALL).fit(data)
+    np.testing.assert_array_equal(est.transform(nullable), reference.transform(data))
+    imputed = est.predict(nullable)["a"]
+    assert (imputed.dtypes == "Float64").all() and not imputed.isna().to_numpy().any()
+    np.testing.assert_array_equal(imputed.to_numpy(dtype=float), reference.predict(data)["a"])
+
+    mixed = make_mixed_data()
+    as_int64 = {**mixed, "label": pd.Series(mixed["label"][:, 0]).astype("Int64")}
+    est = MultiModalVAE(likelihoods=MIXED_LIKELIHOODS, **SMALL).fit(as_int64)
+    reference = MultiModalVAE(likelihoods=MIXED_LIKELIHOODS, **SMALL).fit(mixed)
+    np.testing.assert_array_equal(est.transform(as_int64), reference.transform(mixed))
+    np.testing.assert_array_equal(est.categories_["label"], [3, 5, 7])
+
+
 def test_categorical_labels_and_one_hot_rows_are_equivalent():
     data = make_mixed_data()
     labels = data["label"][:, 0]
