@@ -141,7 +141,8 @@ def _is_frame(value):
 
 
 def _like(original, array, any_filled):
-    """``array`` (2-D float64) in the container, shape and dtype of the user's ``original``.
+    """``array`` (2-D) in the container (array, DataFrame, Series), shape and dtype of the
+    user's ``original``.
 
     Float dtypes are kept (observed values round-trip exactly); other dtypes are kept when
     nothing had to be filled in, otherwise the result is float64.
@@ -157,6 +158,17 @@ def _like(original, array, any_filled):
             }
             if keep:
                 out = out.astype(keep)
+        return out
+    if hasattr(original, "iloc"):  # a Series: one column
+        out = original.__class__(array.reshape(-1), index=original.index, name=original.name)
+        dtype = original.dtype
+        restore = (getattr(dtype, "kind", "O") in "fiub" and (dtype.kind == "f" or not out.isna().any())) \
+            or str(dtype) in ("category", "string")
+        if restore and dtype != out.dtype:
+            try:
+                out = out.astype(dtype)
+            except (TypeError, ValueError):  # e.g. an imputed value the dtype cannot hold
+                pass
         return out
     base = np.asarray(original)
     if array.dtype == object:  # string labels (with None or NaN where missing)

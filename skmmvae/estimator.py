@@ -765,7 +765,8 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
         -------
         X_imputed : same container type as ``X``
             A copy of ``X`` with the missing blocks filled in (a DataFrame keeps its index,
-            columns and float dtypes). A dict also gets the modalities its keys left out.
+            columns and float dtypes; a Series in a dict its index, name and dtype). A dict
+            also gets the modalities its keys left out.
         """
         check_is_fitted(self, "module_")
         is_dict = isinstance(X, dict) and not _data.sp.issparse(X)

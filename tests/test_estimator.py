@@ -660,3 +660,22 @@ def test_activation_and_weight_init_reach_the_networks(data):
     est_torch._initialize(data)
     assert torch.count_nonzero(biases(est_lecun)) == 0  # LeCun init: zero biases
     assert torch.count_nonzero(biases(est_torch)) > 0  # PyTorch's default: uniform biases
+
+
+def test_predict_returns_series_for_series_modalities(data):
+    """A modality given as a pandas Series comes back as a Series with its index, name and
+    dtype (a categorical Series of labels stays categorical)."""
+    index = np.arange(100, 180)
+    labels = pd.Series(pd.Categorical(["x", "y", None, "z"] * 20), index=index, name="lab")
+    b0 = pd.Series(data["b"][:, 0], index=index, name="b0")
+    X = {"a": data["a"], "b0": b0, "lab": labels}
+    est = MultiModalVAE(likelihoods={"lab": "categorical"}, **SMALL).fit(X)
+    imputed = est.predict(X)
+    for name, original in (("b0", b0), ("lab", labels)):
+        out = imputed[name]
+        assert isinstance(out, pd.Series) and out.name == name and out.dtype == original.dtype
+        pd.testing.assert_index_equal(out.index, original.index)
+        assert not out.isna().any()
+        observed = original.notna()
+        pd.testing.assert_series_equal(out[observed], original[observed])
+    assert labels.isna().sum() == 20  # the input is untouched
