@@ -2,7 +2,8 @@
 
 Users pass a dict ``{name: array}``, a :class:`ModalityDict`, or a 2-D array / DataFrame whose
 column groups are named by the ``modalities`` parameter. Everything is turned into one 2-D
-float block per modality, validated (with errors that name the modality), and converted to a
+float block per modality (an ``(n, 1)`` object block for categorical labels that are not
+numbers), validated (with errors that name the modality), and converted to a
 :class:`ModalityTensors`: one float32 tensor per modality (missing rows zero-filled in every
 batch; a float32 block is used in place, not copied) and a boolean ``(n, M)`` mask of observed modalities. A modality is missing for a sample when its
 whole block is NaN. Nothing the user passed is modified.
