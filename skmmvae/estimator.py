@@ -7,6 +7,7 @@ import numpy as np
 import torch
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin, _fit_context
 from sklearn.utils import check_random_state
+from sklearn.utils._available_if import available_if
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 from skorch.callbacks import ProgressBar
@@ -20,6 +21,7 @@ from .nn import (
     AGGREGATORS,
     OBJECTIVES,
     MultiModalModule,
+    iw_class_probabilities,
     iw_conditional_log_likelihood,
     iw_log_likelihood,
     make_likelihood,
@@ -949,6 +951,77 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
                 out.append(ll.double().cpu())
         return torch.cat(out).numpy()
 
+    def _has_labels(self):
+        """``predict_proba`` exists unfitted (it raises NotFittedError) and, once fitted, when
+        some modality is categorical."""
+        return not hasattr(self, "_schema") or any(
+            m.likelihood == "categorical" for m in self._schema.modalities)
+
+    @available_if(_has_labels)
+    def predict_proba(self, X, modality=None):
+        """Class probabilities of a categorical modality given the other observed modalities.
+
+        ``p(y = c | x_S)``, ``S`` the observed modalities of each row other than ``modality``
+        (its values in ``X``, if any, are ignored), estimated with ``n_importance_samples``
+        draws from ``q(z | x_S)`` (self-normalised importance weights; seeded like
+        :meth:`score_samples`, whose ``given`` estimate is the log of these probabilities at
+        the observed class). This is the model used as a classifier of one modality from the
+        others, including rows where some of the others are missing. :meth:`predict` imputes
+        the class of the decoder at the posterior mean instead, which can differ when the
+        posterior is wide.
+
+        Only available when some modality is categorical.
+
+        Parameters
+        ----------
+        X : dict of array-like, ModalityDict, array-like or DataFrame
+            Data; ``modality`` may be missing or left out.
+        modality : str or None, default=None
+            The categorical modality; ``None`` for the only one.
+
+        Returns
+        -------
+        probabilities : ndarray of shape (n_samples, n_classes)
+            Columns in the order of ``categories_[modality]``; rows sum to 1.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from skmmvae import MultiModalVAE
+        >>> rng = np.random.default_rng(0)
+        >>> z = rng.normal(size=(200, 2))
+        >>> X = {"x": z @ rng.normal(size=(2, 5)), "label": np.where(z[:, 0] > 0, "pos", "neg")}
+        >>> vae = MultiModalVAE(likelihoods={"label": "categorical"}, n_components=2,
+        ...                     max_epochs=5, random_state=0).fit(X)
+        >>> proba = vae.predict_proba({"x": X["x"]})
+        >>> proba.shape, vae.categories_["label"].tolist()
+        ((200, 2), ['neg', 'pos'])
+        """
+        check_is_fitted(self, "module_")
+        labels = [m.name for m in self._schema.modalities if m.likelihood == "categorical"]
+        if modality is None:
+            if len(labels) != 1:
+                raise ValueError(f"the categorical modalities are {labels}: name one with modality=")
+            modality = labels[0]
+        if modality not in labels:
+            raise ValueError(
+                f"modality={modality!r} is not a categorical modality; categorical: {labels}"
+            )
+        target = self._schema.names.index(modality)
+        out = []
+        batch_size = max(1, _SCORE_BATCH_DRAWS // self.n_importance_samples)
+        with self._threads(), torch.no_grad():
+            self.module_.eval()
+            for batch in self._inference_batches(_without(X, modality), batch_size):
+                with _seeded(self._seed, batch.mask.device):
+                    p = iw_class_probabilities(
+                        self.module_, batch.xs, batch.mask, target,
+                        self.n_importance_samples, common_noise=True,
+                    )
+                p = p.double().cpu()
+                out.append(p / p.sum(-1, keepdim=True))  # exact in float64 for sklearn's metrics
+        return torch.cat(out).numpy()
+
     def score(self, X, y=None):
         """Mean importance-weighted log-likelihood of the observed modalities.
 
@@ -1105,3 +1178,14 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
                 group["lr"] = self.lr  # the saved state would bring back the old lr
         net.history = self.history_
         return net
+
+
+def _without(X, name):
+    """``X`` without the values of modality ``name``: a dict leaves the key out; a 2-D input
+    is passed as is (the caller ignores that modality)."""
+    if isinstance(X, dict) and not _data.sp.issparse(X) and name in X:
+        kept = {k: v for k, v in X.items() if k != name}
+        if not kept:
+            raise ValueError(f"X holds only the modality {name!r}: nothing to predict it from")
+        return _data.ModalityDict(kept) if isinstance(X, _data.ModalityDict) else kept
+    return X

@@ -1,7 +1,7 @@
 """Pure-PyTorch core of skmmvae: no numpy, no scikit-learn.
 
 ``MultiModalModule`` is the model; ``objective_terms`` trains it, ``iw_log_likelihood`` and
-``iw_conditional_log_likelihood`` score it; the registries ``AGGREGATORS``, ``LIKELIHOODS`` and ``OBJECTIVES`` list what can be
+``iw_conditional_log_likelihood`` score it, ``iw_class_probabilities`` predicts labels; the registries ``AGGREGATORS``, ``LIKELIHOODS`` and ``OBJECTIVES`` list what can be
 selected by name.
 """
 from .aggregators import AGGREGATORS, make_aggregator
@@ -10,6 +10,7 @@ from .likelihoods import LIKELIHOODS, make_likelihood
 from .model import MultiModalModule
 from .objectives import (
     OBJECTIVES,
+    iw_class_probabilities,
     iw_conditional_log_likelihood,
     iw_log_likelihood,
     objective_terms,
@@ -26,6 +27,7 @@ __all__ = [
     "GaussianMixturePrior",
     "MultiModalModule",
     "StandardNormalPrior",
+    "iw_class_probabilities",
     "iw_conditional_log_likelihood",
     "iw_log_likelihood",
     "make_aggregator",

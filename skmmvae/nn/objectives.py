@@ -257,3 +257,65 @@ def iw_conditional_log_likelihood(model, xs, mask, given, n_samples=64, common_n
     log_target = _masked_sum(logliks, target)
     estimate = torch.logsumexp(log_w + log_target, 0) - torch.logsumexp(log_w, 0)
     return torch.where(target.any(-1), estimate, torch.zeros((), dtype=estimate.dtype))
+
+
+def iw_class_probabilities(model, xs, mask, target, n_samples=64, common_noise=False):
+    """Predictive class probabilities ``p(y = c | x_S)`` of the categorical modality ``target``.
+
+    ``S`` is each row's observed modalities except ``target`` (whose data are ignored). With
+    ``z_k ~ q(z | x_S)`` and self-normalised weights ``w_k`` proportional to
+    ``p(x_S | z_k) p(z_k) / q(z_k | x_S)``, the estimate is ``sum_k w_k p(y = c | z_k)``:
+    the probabilities whose logarithm at the observed class is the estimate of
+    :func:`iw_conditional_log_likelihood` with the same draws. Rows sum to 1.
+
+    Parameters
+    ----------
+    model : MultiModalModule
+        A model whose modality ``target`` has a categorical likelihood.
+    xs : list of Tensor
+        Data of every modality, ``(B, n_features_s)`` (class indices ``(B, 1)`` for labels).
+    mask : Tensor of bool, shape (B, M)
+        Observed modalities per row.
+    target : int
+        Position of the categorical modality.
+    n_samples : int, default=64
+        Importance samples ``K``.
+    common_noise : bool, default=False
+        Share the random numbers across rows (results independent of batching).
+
+    Returns
+    -------
+    probabilities : Tensor of shape (B, n_classes)
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skmmvae.nn import MultiModalModule, iw_class_probabilities, make_likelihood
+    >>> likelihoods = {"x": make_likelihood("gaussian", 3),
+    ...                "y": make_likelihood("categorical", 1, n_classes=4)}
+    >>> model = MultiModalModule(likelihoods, n_latent=2, hidden_sizes=(8,), embedding_size=8)
+    >>> xs = [torch.randn(5, 3), torch.zeros(5, 1)]
+    >>> mask = torch.ones(5, 2, dtype=torch.bool)
+    >>> p = iw_class_probabilities(model, xs, mask, target=1, n_samples=16)
+    >>> p.shape, bool(torch.allclose(p.sum(-1), torch.ones(5)))
+    (torch.Size([5, 4]), True)
+    """
+    cond = mask.clone()
+    cond[:, target] = False
+    tokens = model.tokens(xs, cond)
+    q = model.posterior(tokens, cond)
+    with torch.no_grad():
+        z = q.sample_common(n_samples) if common_noise else q.sample(n_samples)
+    logliks, private_kl = model.log_likelihoods(xs, z, tokens, cond, common_noise)
+    conditioning = logliks - private_kl if private_kl.ndim else logliks
+    log_w = _masked_sum(conditioning, cond) + model.prior.log_prob(z) - q.log_prob(z)
+    private = None
+    if model.n_private:  # the target's private latent from its prior
+        shape = (*z.shape[:-1], model.n_private)
+        if common_noise:
+            private = torch.randn(shape[0], 1, shape[-1], dtype=z.dtype, device=z.device).expand(shape)
+        else:
+            private = torch.randn(shape, dtype=z.dtype, device=z.device)
+    probabilities = list(model.likelihoods.values())[target].mean(model.decode(z, target, private))
+    weights = torch.softmax(log_w, 0).unsqueeze(-1)
+    return (weights * probabilities).sum(0)
