@@ -229,6 +229,13 @@ class AcceleratedMultiModalNet(AccelerateMixin, MultiModalNet):
             if self._divergence is None:
                 self._divergence = str(exc)
 
+    def _diverged(self, message):
+        if self.accelerator.num_processes < 2:
+            raise TrainingDivergedError(message)
+        # raised below, on every process together (one alone would leave the others waiting)
+        if self._divergence is None:
+            self._divergence = message
+
     def on_epoch_end(self, net, **kwargs):
         super().on_epoch_end(net, **kwargs)
         if self.accelerator.num_processes < 2:

@@ -19,10 +19,12 @@ from .nn import objective_terms
 class TrainingDivergedError(FloatingPointError):
     """Raised when the training objective becomes NaN or infinite, or explodes.
 
-    Exploding means a training batch's loss rises above ``reference + DIVERGENCE_FACTOR *
-    (|reference| + 1)``, the reference being the first batch's loss of the same ``fit`` or
-    ``partial_fit`` call: a model 10^4 times worse than where it started is diverging
-    (large learning rates can do that without ever producing NaN).
+    Exploding means that the mean training loss of ``EXPLOSION_EPOCHS`` consecutive epochs
+    rises above ``reference + DIVERGENCE_FACTOR * (|reference| + 1)``, the reference being the
+    first batch's loss of the same ``fit`` or ``partial_fit`` call: a model 10^4 times worse
+    than where it started, epoch after epoch, is diverging (large learning rates can do that
+    without ever producing NaN). A single spiking batch or epoch, from which training
+    recovers, is not divergence.
 
     Examples
     --------
@@ -44,6 +46,7 @@ class TrainingDivergedError(FloatingPointError):
 
 
 DIVERGENCE_FACTOR = 1e4
+EXPLOSION_EPOCHS = 2
 _ADVICE = (
     "Keep standardize=True (or standardise the inputs), lower lr, or use a likelihood that "
     "matches the data (e.g. 'bernoulli' for values in [0, 1])."
@@ -72,6 +75,8 @@ class MultiModalNet(NeuralNet):
         self.compile_options = compile_options
         self._objective_fn = None
         self._loss_reference = None  # first training batch's loss (see TrainingDivergedError)
+        self._epoch_losses = []  # this epoch's training batch losses
+        self._exploded_epochs = 0  # consecutive epochs above the explosion threshold
 
     @property
     def _default_callbacks(self):
@@ -141,20 +146,40 @@ class MultiModalNet(NeuralNet):
                 f"the {prefix} objective became {values[0]} at epoch {len(self.history)}. {_ADVICE}"
             )
         if prefix == "train":
-            self._check_explosion(values[0])
+            if self._loss_reference is None:
+                self._loss_reference = values[0]
+            self._epoch_losses.append(values[0])
         for term, value in zip(names, values[1:]):
             self.history.record_batch(f"{prefix}_{term}", value)
 
-    def _check_explosion(self, loss):
+    def on_epoch_end(self, net, **kwargs):
+        super().on_epoch_end(net, **kwargs)
+        message = self._explosion()
+        if message is not None:
+            self._diverged(message)
+
+    def _diverged(self, message):
+        raise TrainingDivergedError(message)
+
+    def _explosion(self):
+        """The error message if training has exploded (see TrainingDivergedError), else None."""
+        losses, self._epoch_losses = self._epoch_losses, []
         reference = self._loss_reference
-        if reference is None:
-            self._loss_reference = loss
-        elif loss > reference + DIVERGENCE_FACTOR * (abs(reference) + 1.0):
-            raise TrainingDivergedError(
-                f"the training loss exploded to {loss:.4g} at epoch {len(self.history)}, from "
-                f"{reference:.4g} at the first batch of this training call: the optimisation is "
-                f"diverging. {_ADVICE}"
-            )
+        if not losses or reference is None:
+            return None
+        mean = float(np.mean(losses))
+        if mean > reference + DIVERGENCE_FACTOR * (abs(reference) + 1.0):
+            self._exploded_epochs += 1
+        else:
+            self._exploded_epochs = 0
+        if self._exploded_epochs < EXPLOSION_EPOCHS:
+            return None
+        return (
+            f"the training loss exploded: its mean was {mean:.4g} in epoch {len(self.history)} "
+            f"and above {DIVERGENCE_FACTOR:.0e} times the start ({reference:.4g}, the first batch "
+            f"of this training call) for {self._exploded_epochs} epochs in a row: the "
+            f"optimisation is diverging. {_ADVICE}"
+        )
 
     def train_step_single(self, batch, **fit_params):
         self._set_training(True)

@@ -188,7 +188,8 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
     NaN marks a missing modality only as a whole block row; a NaN inside an otherwise
     observed block is an error (impute such values first). The scikit-learn tag
     ``allow_nan`` is therefore False. Training that produces a NaN or infinite loss, or a
-    loss that explodes (10^4 times above where the training call started), stops with
+    loss that explodes (two epochs in a row 10^4 times above where the training call
+    started), stops with
     :class:`skmmvae.TrainingDivergedError`; a failed ``partial_fit`` restores the estimator to
     its state before the call.
 

@@ -158,11 +158,33 @@ class BlowUpDecoders(Callback):
 
 
 def test_an_exploding_finite_loss_stops_training_with_advice():
-    est = MultiModalVAE(**{**SMALL, "max_epochs": 4, "callbacks": [BlowUpDecoders(2, 1e4)]})
-    with pytest.raises(skmmvae.TrainingDivergedError, match="loss exploded to .* at epoch 3.*lower lr") as info:
+    """Two epochs in a row far above the start: an error after the second (epoch 4)."""
+    est = MultiModalVAE(**{**SMALL, "max_epochs": 6, "callbacks": [BlowUpDecoders(2, 1e4)]})
+    with pytest.raises(skmmvae.TrainingDivergedError,
+                       match="loss exploded: its mean was .* in epoch 4 .* for 2 epochs in a row.*lower lr") as info:
         est.fit(make_data())
-    loss = float(str(info.value).split("exploded to ")[1].split(" ")[0])
-    assert np.isfinite(loss)
+    loss = float(str(info.value).split("its mean was ")[1].split(" ")[0])
+    assert np.isfinite(loss) and loss > 1e5
+
+
+class SpikeOnce(BlowUpDecoders):
+    """Blow the decoders up at the end of epoch ``epoch`` and restore them one epoch later:
+    one epoch of enormous (finite) losses, as a single bad batch can cause."""
+
+    def on_epoch_end(self, net, **kwargs):
+        if len(net.history) == self.epoch:
+            self.saved = copy.deepcopy(net.module_.decoders.state_dict())
+        super().on_epoch_end(net, **kwargs)
+        if len(net.history) == self.epoch + 1:
+            net.module_.decoders.load_state_dict(self.saved)
+
+
+def test_a_single_spiking_epoch_is_not_divergence():
+    est = MultiModalVAE(**{**SMALL, "max_epochs": 5, "early_stopping": False,
+                          "callbacks": [SpikeOnce(2, 1e4)]}).fit(make_data())
+    losses = est.history_[:, "train_loss"]
+    assert losses[2] > 1e4 * abs(losses[0])  # the spike happened (epoch 3)
+    assert est.n_iter_ == 5 and losses[4] < 10 * abs(losses[0])
 
 
 def test_a_moderate_loss_increase_is_not_divergence():
