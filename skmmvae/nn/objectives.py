@@ -137,6 +137,21 @@ def objective_terms(model, xs, mask, objective="tight", beta=1.0, subset=None):
     return terms
 
 
+def _importance_draws(model, xs, cond, n_samples, common_noise):
+    """Draws ``z ~ q(z | x_cond)`` ``(K, B, d)``, ``log p(x_s | z)`` per modality ``(K, B, M)``
+    (minus the private-latent KL of the conditioning modalities, zero elsewhere) and the
+    log importance weights ``log p(x_cond | z) + log p(z) - log q(z | x_cond)`` ``(K, B)``."""
+    tokens = model.tokens(xs, cond)
+    q = model.posterior(tokens, cond)
+    with torch.no_grad():
+        z = q.sample_common(n_samples) if common_noise else q.sample(n_samples)
+    logliks, private_kl = model.log_likelihoods(xs, z, tokens, cond, common_noise)
+    if private_kl.ndim:
+        logliks = logliks - private_kl
+    log_w = _masked_sum(logliks, cond) + model.prior.log_prob(z) - q.log_prob(z)
+    return z, logliks, log_w
+
+
 def iw_log_likelihood(model, xs, mask, n_samples=64, common_noise=False):
     """Importance-weighted estimate of ``log p(x_obs)`` with proposal ``q(z | x_obs)``.
 
@@ -178,14 +193,7 @@ def iw_log_likelihood(model, xs, mask, n_samples=64, common_noise=False):
     >>> bool(torch.isfinite(log_p).all()), log_p[2].item()  # nothing observed: log 1
     (True, 0.0)
     """
-    tokens = model.tokens(xs, mask)
-    q = model.posterior(tokens, mask)
-    with torch.no_grad():
-        z = q.sample_common(n_samples) if common_noise else q.sample(n_samples)
-    logliks, private_kl = model.log_likelihoods(xs, z, tokens, mask, common_noise)
-    if private_kl.ndim:
-        logliks = logliks - private_kl
-    log_w = _masked_sum(logliks, mask) + model.prior.log_prob(z) - q.log_prob(z)
+    _, _, log_w = _importance_draws(model, xs, mask, n_samples, common_noise)
     estimate = torch.logsumexp(log_w, 0) - math.log(n_samples)
     # Nothing observed: log p(x_empty) = log 1 = 0 exactly (the estimate would only add noise).
     return torch.where(mask.any(-1), estimate, torch.zeros((), dtype=estimate.dtype))
@@ -247,13 +255,7 @@ def iw_conditional_log_likelihood(model, xs, mask, given, n_samples=64, common_n
     """
     given = given.to(mask.device)
     cond, target = mask & given, mask & ~given
-    tokens = model.tokens(xs, cond)
-    q = model.posterior(tokens, cond)
-    with torch.no_grad():
-        z = q.sample_common(n_samples) if common_noise else q.sample(n_samples)
-    logliks, private_kl = model.log_likelihoods(xs, z, tokens, cond, common_noise)
-    conditioning = logliks - private_kl if private_kl.ndim else logliks
-    log_w = _masked_sum(conditioning, cond) + model.prior.log_prob(z) - q.log_prob(z)
+    _, logliks, log_w = _importance_draws(model, xs, cond, n_samples, common_noise)
     log_target = _masked_sum(logliks, target)
     estimate = torch.logsumexp(log_w + log_target, 0) - torch.logsumexp(log_w, 0)
     return torch.where(target.any(-1), estimate, torch.zeros((), dtype=estimate.dtype))
@@ -302,13 +304,7 @@ def iw_class_probabilities(model, xs, mask, target, n_samples=64, common_noise=F
     """
     cond = mask.clone()
     cond[:, target] = False
-    tokens = model.tokens(xs, cond)
-    q = model.posterior(tokens, cond)
-    with torch.no_grad():
-        z = q.sample_common(n_samples) if common_noise else q.sample(n_samples)
-    logliks, private_kl = model.log_likelihoods(xs, z, tokens, cond, common_noise)
-    conditioning = logliks - private_kl if private_kl.ndim else logliks
-    log_w = _masked_sum(conditioning, cond) + model.prior.log_prob(z) - q.log_prob(z)
+    z, _, log_w = _importance_draws(model, xs, cond, n_samples, common_noise)
     private = None
     if model.n_private:  # the target's private latent from its prior
         shape = (*z.shape[:-1], model.n_private)
