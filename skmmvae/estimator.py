@@ -932,24 +932,27 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
         check_is_fitted(self, "module_")
         given_mask = None if given is None else self._subset_mask(
             torch.ones(1, len(self._schema.names), dtype=torch.bool), given, "given")[0]
+        if given_mask is None:
+            def estimate(batch):
+                return iw_log_likelihood(self.module_, batch.xs, batch.mask,
+                                         self.n_importance_samples, common_noise=True)
+        else:
+            def estimate(batch):
+                return iw_conditional_log_likelihood(self.module_, batch.xs, batch.mask, given_mask,
+                                                     self.n_importance_samples, common_noise=True)
+        return self._importance_estimates(X, estimate)
+
+    def _importance_estimates(self, X, estimate):
+        """``estimate(batch)`` over batches of ``X`` sized for ``n_importance_samples`` draws,
+        as one float64 array. The same seed for every batch: each row sees the same random
+        numbers, whatever its batch."""
         out = []
         batch_size = max(1, _SCORE_BATCH_DRAWS // self.n_importance_samples)
         with self._threads(), torch.no_grad():
             self.module_.eval()
             for batch in self._inference_batches(X, batch_size):
-                # the same seed for every batch: each row sees the same random numbers
                 with _seeded(self._seed, batch.mask.device):
-                    if given_mask is None:
-                        ll = iw_log_likelihood(
-                            self.module_, batch.xs, batch.mask, self.n_importance_samples,
-                            common_noise=True,
-                        )
-                    else:
-                        ll = iw_conditional_log_likelihood(
-                            self.module_, batch.xs, batch.mask, given_mask,
-                            self.n_importance_samples, common_noise=True,
-                        )
-                out.append(ll.double().cpu())
+                    out.append(estimate(batch).double().cpu())
         return torch.cat(out).numpy()
 
     def _has_labels(self):
@@ -1009,19 +1012,9 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
                 f"modality={modality!r} is not a categorical modality; categorical: {labels}"
             )
         target = self._schema.names.index(modality)
-        out = []
-        batch_size = max(1, _SCORE_BATCH_DRAWS // self.n_importance_samples)
-        with self._threads(), torch.no_grad():
-            self.module_.eval()
-            for batch in self._inference_batches(_without(X, modality), batch_size):
-                with _seeded(self._seed, batch.mask.device):
-                    p = iw_class_probabilities(
-                        self.module_, batch.xs, batch.mask, target,
-                        self.n_importance_samples, common_noise=True,
-                    )
-                p = p.double().cpu()
-                out.append(p / p.sum(-1, keepdim=True))  # exact in float64 for sklearn's metrics
-        return torch.cat(out).numpy()
+        proba = self._importance_estimates(_without(X, modality), lambda batch: iw_class_probabilities(
+            self.module_, batch.xs, batch.mask, target, self.n_importance_samples, common_noise=True))
+        return proba / proba.sum(1, keepdims=True)  # exact in float64 for scikit-learn's metrics
 
     def score(self, X, y=None):
         """Mean importance-weighted log-likelihood of the observed modalities.
