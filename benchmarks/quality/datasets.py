@@ -1,0 +1,87 @@
+"""The benchmark's data sets: ``{view: (n, d) float array}``, likelihoods, label view, class y.
+
+Every loader returns a :class:`Dataset`. A label view is one float column of class labels
+(float so that a missing label can be NaN); ``y`` is the class target of the representation
+test (and of the stratified splits).
+"""
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.datasets import load_breast_cancer
+from sklearn.model_selection import train_test_split
+
+from skmmvae.datasets import (
+    load_digits_modalities,
+    make_identifiable_bimodal,
+    make_identifiable_multimodal,
+)
+
+QUICK_ROWS = 200  # rows kept by --quick (a stratified subset)
+DATA_SEED = 0  # the synthetic data sets are the same for every seed, like the real ones
+
+
+@dataclass
+class Dataset:
+    name: str
+    views: dict  # {view: (n, d) float64 array}, complete
+    likelihoods: dict  # {view: likelihood name}
+    label: str = None  # the categorical view, or None
+    y: np.ndarray = None  # (n,) class target
+
+    @property
+    def non_label(self):
+        return [v for v in self.views if v != self.label]
+
+    def subset(self, rows):
+        return Dataset(self.name, {k: v[rows] for k, v in self.views.items()},
+                       self.likelihoods, self.label, self.y[rows])
+
+
+def digits():
+    """Four 4x4 quadrants of the 8x8 digits (Bernoulli, pixels in [0, 1]) + the digit."""
+    X, y = load_digits_modalities(return_X_y=True)
+    views = {k: np.asarray(v, dtype=np.float64) for k, v in X.items()}
+    lik = {k: ("categorical" if k == "label" else "bernoulli") for k in views}
+    return Dataset("digits", views, lik, "label", y)
+
+
+def breast_cancer():
+    """Wisconsin breast cancer: mean / se / worst (10 Gaussian features each) + diagnosis."""
+    data = load_breast_cancer()
+    X, y = data.data, data.target.astype(np.int64)
+    views = {"mean": X[:, 0:10], "se": X[:, 10:20], "worst": X[:, 20:30],
+             "diagnosis": y[:, None].astype(np.float64)}
+    lik = {"mean": "gaussian", "se": "gaussian", "worst": "gaussian", "diagnosis": "categorical"}
+    return Dataset("breast_cancer", views, lik, "diagnosis", y)
+
+
+def nonlinear(n_samples=2000):
+    """The paper's four nonlinear Gaussian views m0..m3 (25 features); y = segment."""
+    X, _, U = make_identifiable_multimodal(n_samples=n_samples, missing_rate=0.0,
+                                           random_state=DATA_SEED)
+    return Dataset("nonlinear", X, {k: "gaussian" for k in X}, None, U)
+
+
+def bimodal(n_samples=2000):
+    """The paper's bimodal iVAE data: x (2 Gaussian features) + the segment label u."""
+    X, _, U = make_identifiable_bimodal(n_samples=n_samples, random_state=DATA_SEED)
+    views = {"x": X["x"], "u": X["u"].astype(np.float64)}
+    return Dataset("bimodal", views, {"x": "gaussian", "u": "categorical"}, "u", U)
+
+
+LOADERS = {"digits": digits, "breast_cancer": breast_cancer, "nonlinear": nonlinear,
+           "bimodal": bimodal}
+
+
+def load_dataset(name, quick=False):
+    """The data set ``name``; ``quick`` keeps a stratified subset of ``QUICK_ROWS`` rows."""
+    if name not in LOADERS:
+        raise ValueError(f"unknown data set {name!r}; known: {sorted(LOADERS)}")
+    if quick and name in ("nonlinear", "bimodal"):
+        return LOADERS[name](n_samples=QUICK_ROWS)
+    ds = LOADERS[name]()
+    if quick and len(ds.y) > QUICK_ROWS:
+        rows, _ = train_test_split(np.arange(len(ds.y)), train_size=QUICK_ROWS,
+                                   stratify=ds.y, random_state=DATA_SEED)
+        ds = ds.subset(np.sort(rows))
+    return ds

@@ -1,0 +1,79 @@
+"""The quality benchmark (benchmarks/quality): a --quick run in-process gives complete, finite
+records and valid Markdown tables; the metrics and the missing-view regime are right."""
+import json
+import math
+
+import numpy as np
+import pytest
+
+from benchmarks.quality import report, run
+from benchmarks.quality.metrics import log_loss, standardised_mse, training_scale
+from benchmarks.quality.regimes import drop_views
+
+COMMON = {"dataset", "regime", "seed", "method", "family", "kind", "view", "n_train", "n_test",
+          "quick", "fit_cpu_s", "predict_cpu_s", "warnings", "command", "machine"}
+METRICS = {"imputation": {"mse"}, "label": {"accuracy", "accuracy_proba", "log_loss"},
+           "representation": {"accuracy", "pca_accuracy", "n_components", "pca_components"}}
+
+
+def test_quick_run_records_and_report(tmp_path):
+    out = tmp_path / "results.jsonl"
+    run.main(["--quick", "--datasets", "breast_cancer", "--regimes", "missing",
+              "--out", str(out)])
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r for r in records if r["kind"] == "error"] == []
+    by_method = {}
+    for r in records:
+        assert COMMON <= set(r), sorted(COMMON - set(r))
+        assert METRICS[r["kind"]] <= set(r), (r["kind"], sorted(r))
+        for key in METRICS[r["kind"]] | {"fit_cpu_s", "predict_cpu_s"}:
+            assert math.isfinite(r[key]) and r[key] >= 0, (r["method"], key, r[key])
+        by_method.setdefault(r["method"], []).append((r["kind"], r["view"]))
+    views = [("imputation", v) for v in ("mean", "se", "worst")]
+    label = [("label", "diagnosis")]
+    assert by_method == {
+        "vae": views + label + [("representation", None)], "mean": views + label,
+        "knn": views, "iterative_br": views, "iterative_et": views, "ridge": views,
+        "logreg": label,
+    }
+    assert {r["epochs"] for r in records if r["method"] == "vae"} == {2}
+
+    text = report.main([str(out), "--output", str(tmp_path / "results.md")])
+    tables = [line for line in text.splitlines() if line.startswith("|")]
+    assert len(tables) == 2 + 7 + 2 + 6  # summary (header, rule, 7 methods), per view (6)
+    for line in tables:  # every row has as many cells as its header
+        assert line.endswith("|")
+    header = tables[0].count("|")
+    assert all(line.count("|") == header for line in tables[:9])
+    assert "| vae " in text and "ridge" in text
+
+
+def test_standardised_mse_by_hand():
+    train = np.array([[1.0, 5.0], [3.0, 5.0], [np.nan, np.nan]])  # sd (1, 0 -> 1)
+    mean, sd = training_scale(train)
+    np.testing.assert_allclose(mean, [2.0, 5.0])
+    np.testing.assert_allclose(sd, [1.0, 1.0])
+    pred = np.array([[1.0, 2.0], [3.0, 4.0]])
+    truth = np.array([[0.0, 2.0], [3.0, 8.0]])
+    # ((1/1)^2 + 0 + 0 + (-4/2)^2) / 4 = 1.25
+    assert standardised_mse(pred, truth, np.array([1.0, 2.0])) == pytest.approx(1.25)
+    assert standardised_mse(truth, truth, sd) == 0.0
+
+
+def test_log_loss_by_hand():
+    proba = np.array([[0.8, 0.2], [0.4, 0.6], [1.0, 0.0]])
+    # true classes 0, 0, 1: -(log 0.8 + log 0.4 + log 1e-15) / 3
+    expected = -(np.log(0.8) + np.log(0.4) + np.log(1e-15)) / 3
+    assert log_loss(proba, np.array([0.0, 1.0]), np.array([0.0, 0.0, 1.0])) == pytest.approx(expected)
+
+
+def test_drop_views_keeps_one_and_drops_one():
+    rng = np.random.default_rng(0)
+    views = {k: rng.normal(size=(500, 3)) for k in "abcd"}
+    out, observed = drop_views(views, seed=0)
+    assert (observed.sum(1) >= 1).all() and (observed.sum(1) <= 3).all()
+    assert 0.3 <= 1 - observed.mean() <= 0.5
+    for j, k in enumerate(views):
+        assert np.isnan(out[k][~observed[:, j]]).all()
+        np.testing.assert_array_equal(out[k][observed[:, j]], views[k][observed[:, j]])
+    assert not np.isnan(views["a"]).any()  # the input is not modified
