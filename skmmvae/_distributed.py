@@ -211,7 +211,7 @@ class AcceleratedMultiModalNet(AccelerateMixin, MultiModalNet):
             dtype=self.autocast_dtype or torch.bfloat16,
             enabled=self.autocast_dtype is not None,
         ):
-            terms = self._objective_module(Xi.xs, Xi.mask, self.objective, self.beta)
+            terms = self._objective_module(Xi.xs, Xi.mask, self.objective, self.training_beta())
         loss = -terms["objective"].mean()
         self._record("train", loss, terms)
         self.accelerator.backward(loss)

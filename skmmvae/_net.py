@@ -64,11 +64,12 @@ class _Identity(torch.nn.Module):
 class MultiModalNet(NeuralNet):
     """skorch ``NeuralNet`` for multi-modal VAEs; ``X`` is a :class:`ModalityTensors`."""
 
-    def __init__(self, module, *args, objective="tight", beta=1.0, valid_fraction=0.0,
+    def __init__(self, module, *args, objective="tight", beta=1.0, kl_warmup=0, valid_fraction=0.0,
                  split_seed=0, autocast_dtype=None, compile_options=None, **kwargs):
         super().__init__(module, *args, criterion=_Identity, train_split=self._split, **kwargs)
         self.objective = objective
         self.beta = beta
+        self.kl_warmup = kl_warmup
         self.valid_fraction = valid_fraction
         self.split_seed = split_seed
         self.autocast_dtype = autocast_dtype
@@ -77,6 +78,7 @@ class MultiModalNet(NeuralNet):
         self._loss_reference = None  # first training batch's loss (see TrainingDivergedError)
         self._epoch_losses = []  # this epoch's training batch losses
         self._exploded_epochs = 0  # consecutive epochs above the explosion threshold
+        self._train_batches = 1  # training batches per epoch (set by get_iterator)
 
     @property
     def _default_callbacks(self):
@@ -110,17 +112,31 @@ class MultiModalNet(NeuralNet):
 
     def get_iterator(self, dataset, training=False):
         batch_size = self.batch_size if self.batch_size > 0 else len(dataset)
-        return _Batches(dataset, batch_size, shuffle=training, device=self.device)
+        batches = _Batches(dataset, batch_size, shuffle=training, device=self.device)
+        if training:
+            self._train_batches = len(batches)
+        return batches
+
+    def training_beta(self):
+        """``beta`` of the current training step: ramped linearly from 0 over the first
+        ``kl_warmup`` epochs (counted over all training calls), step by step."""
+        if not self.kl_warmup:
+            return self.beta
+        epoch = max(len(self.history) - 1, 0)  # epochs completed before this one
+        batch = len(self.history[-1, "batches"]) - 1 if len(self.history) else 0
+        progress = (epoch + batch / self._train_batches) / self.kl_warmup
+        return self.beta * min(1.0, progress)
 
     # ---------------------------------------------------------------- steps
-    def _terms(self, batch):
+    def _terms(self, batch, beta=None):
         Xi, _ = batch
+        beta = self.beta if beta is None else beta
         with torch.autocast(
             device_type=torch.device(self.device).type,
             dtype=self.autocast_dtype or torch.bfloat16,
             enabled=self.autocast_dtype is not None,
         ):
-            terms = self._objective()(self.module_, Xi.xs, Xi.mask, self.objective, self.beta)
+            terms = self._objective()(self.module_, Xi.xs, Xi.mask, self.objective, beta)
         loss = -terms["objective"].mean()
         return loss, terms
 
@@ -183,7 +199,8 @@ class MultiModalNet(NeuralNet):
 
     def train_step_single(self, batch, **fit_params):
         self._set_training(True)
-        loss, terms = self._terms(batch)
+        # The validation loss (early stopping's monitor) always uses the full beta.
+        loss, terms = self._terms(batch, beta=self.training_beta())
         self._record("train", loss, terms)
         loss.backward()
         return {"loss": loss, "y_pred": None}
@@ -214,7 +231,9 @@ class _Batches:
 
 
 class _EarlyStopping(EarlyStopping):
-    """skorch's early stopping, idle in epochs without a validation split (too few rows).
+    """skorch's early stopping, idle in epochs without a validation split (too few rows)
+    and during the net's KL warm-up (whose epochs are not comparable with later ones: the
+    best epoch and the patience count start after it).
 
     ``stopped_`` tells its own stop (a KeyboardInterrupt) from an interruption.
     """
@@ -225,6 +244,8 @@ class _EarlyStopping(EarlyStopping):
 
     def on_epoch_end(self, net, **kwargs):
         if self.monitor not in net.history[-1]:
+            return
+        if len(net.history) <= getattr(net, "kl_warmup", 0):
             return
         try:
             super().on_epoch_end(net, **kwargs)

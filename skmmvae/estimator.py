@@ -6,6 +6,7 @@ import warnings
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin, _fit_context
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils._available_if import available_if
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
@@ -29,6 +30,11 @@ from .nn import (
 from .nn.networks import ACTIVATIONS
 
 _MIXTURE_DEFAULT_COMPONENTS = 5
+# Fewer validation rows than this make early stopping's choice of epoch noise (a warning).
+_MIN_VALIDATION_ROWS = 20
+# More trainable weights than this per observed training value: a warning that the data are
+# too few for the networks.
+_MAX_WEIGHTS_PER_VALUE = 50
 # Rows per inference batch (at least; ``batch_size`` if larger) and latent draws per scoring
 # batch (rows x importance samples). Module constants so that tests can shrink them.
 _MIN_INFERENCE_BATCH = 1024
@@ -81,6 +87,13 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
         with all observed modalities.
     beta : float, default=1.0
         Weight of the KL terms during training (scores always use ``beta=1``).
+    kl_warmup : int, default=0
+        KL warm-up: the weight of the KL terms rises linearly from 0 to ``beta``, step by
+        step, over the first ``kl_warmup`` training epochs (counted over ``fit`` and later
+        ``partial_fit`` calls). It keeps the decoder from settling early on explaining the
+        data as noise with an unused latent (posterior collapse). The validation loss, and so
+        early stopping, always uses ``beta``; early stopping does not end training during the
+        warm-up.
     n_prior_components : int, default=1
         1 for a standard normal prior, more for a learnable Gaussian mixture prior (also the
         number of components of ``*_mixture`` posteriors; those use 5 when this is 1).
@@ -222,6 +235,7 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
         "aggregation": [StrOptions(set(AGGREGATORS))],
         "objective": [StrOptions(set(OBJECTIVES))],
         "beta": [Interval(numbers.Real, 0, None, closed="left")],
+        "kl_warmup": [Interval(numbers.Integral, 0, None, closed="left")],
         "n_prior_components": [Interval(numbers.Integral, 1, None, closed="left")],
         "n_private_components": [Interval(numbers.Integral, 0, None, closed="left")],
         "hidden_layer_sizes": [tuple, list],
@@ -257,6 +271,7 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
         aggregation="sumpooling",
         objective="tight",
         beta=1.0,
+        kl_warmup=0,
         n_prior_components=1,
         n_private_components=0,
         hidden_layer_sizes=(128, 128),
@@ -288,6 +303,7 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
         self.aggregation = aggregation
         self.objective = objective
         self.beta = beta
+        self.kl_warmup = kl_warmup
         self.n_prior_components = n_prior_components
         self.n_private_components = n_private_components
         self.hidden_layer_sizes = hidden_layer_sizes
@@ -478,6 +494,7 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
             module,
             objective=self.objective,
             beta=self.beta,
+            kl_warmup=self.kl_warmup,
             valid_fraction=self.validation_fraction,
             split_seed=self._split_seed,
             optimizer=torch.optim.Adam,
@@ -543,7 +560,7 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
         if not hasattr(self, "module_"):
             tensors = self._initialize(X)
             with self._threads(), _seeded(self._seed, self.net_.device):
-                self._train(tensors, epochs=epochs)
+                self._train(tensors, epochs=epochs, partial=True)
             return self
         tensors, _ = self._tensors(X)
         snapshot = _Snapshot(self)
@@ -553,7 +570,7 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
         self._seed += 1  # fresh randomness for each continuation, still reproducible
         try:
             with self._threads(), _seeded(self._seed, self.net_.device):
-                self._train(tensors, epochs=epochs)
+                self._train(tensors, epochs=epochs, partial=True)
         except Exception as exc:
             snapshot.restore(self)
             if hasattr(exc, "add_note"):  # Python >= 3.11
@@ -599,12 +616,41 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
                     (b.xs, b.mask) for b in self._batches(tensors, _INFERENCE_CHUNK_ROWS, "cpu")
                 )
             self.net_ = self._build_net(module, device)
+        self._warn_small_data(tensors.mask, module)
         for attr in ("module_", "history_", "n_iter_"):  # a failed fit leaves it unfitted
             self.__dict__.pop(attr, None)
         return tensors
 
-    def _train(self, tensors, epochs):
+    def _warn_small_data(self, mask, module):
+        """Warn, before training, where the data are too few for the validation split or
+        for the size of the networks, and say what to change."""
+        n_rows = len(mask)
+        n_valid = int(np.floor(self.validation_fraction * n_rows))
+        if self.early_stopping and n_valid < _MIN_VALIDATION_ROWS:
+            warnings.warn(
+                f"early stopping would monitor {n_valid} validation rows "
+                f"(validation_fraction={self.validation_fraction} of {n_rows}): too few to choose "
+                f"an epoch reliably. Set early_stopping=False to train max_epochs={self.max_epochs} "
+                "epochs on all rows, or raise validation_fraction.",
+                UserWarning,
+                stacklevel=5,  # the caller of fit
+            )
+        counts = mask.sum(0).tolist()
+        observed = sum(c * m.n_features for c, m in zip(counts, self._schema.modalities))
+        weights = sum(p.numel() for p in module.parameters() if p.requires_grad)
+        if weights > _MAX_WEIGHTS_PER_VALUE * observed:
+            warnings.warn(
+                f"the networks have {weights} weights for {observed} observed training values "
+                f"({n_rows} rows): they may overfit or learn nothing useful. Use smaller networks "
+                "(e.g. hidden_layer_sizes=(32,), embedding_size=32) or more rows, and compare "
+                "with a simple imputer.",
+                UserWarning,
+                stacklevel=5,  # the caller of fit
+            )
+
+    def _train(self, tensors, epochs, partial=False):
         net = self.net_
+        epochs_before = len(net.history)
         net.notify("on_train_begin", X=tensors, y=None)
         interrupted = False
         try:
@@ -619,9 +665,42 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
             net.notify("on_train_end", X=tensors, y=None)
         if interrupted:
             self._report_interruption(net)
+        else:
+            self._report_stop(net, epochs, epochs_before, partial)
         self.module_ = net.module_
         self.history_ = net.history
         self.n_iter_ = len(net.history)
+
+    def _report_stop(self, net, epochs, epochs_before, partial):
+        """Say why training ended where it was not the expected end: a ``fit`` that used its
+        whole budget while the validation loss still improved (``ConvergenceWarning``, as
+        scikit-learn's MLP), or a ``partial_fit`` that early stopping ended before ``epochs``."""
+        early_stopping = dict(net.callbacks_).get("early_stopping")
+        if early_stopping is None or not len(net.history) or "valid_loss" not in net.history[-1]:
+            return
+        trained = len(net.history) - epochs_before
+        if early_stopping.stopped_:
+            if partial and trained < epochs:
+                warnings.warn(
+                    f"partial_fit trained {trained} of {epochs} epochs: early stopping ended it, the "
+                    f"validation loss having not improved for n_iter_no_change={self.n_iter_no_change} "
+                    f"epochs (the weights of epoch {early_stopping.best_epoch_}, the best, are kept). "
+                    "Set early_stopping=False to train every epoch.",
+                    UserWarning,
+                    stacklevel=5,
+                )
+            return
+        if partial or trained < epochs:
+            return
+        warnings.warn(
+            f"training stopped at max_epochs={self.max_epochs} before early stopping settled: the "
+            f"validation loss last improved in epoch {early_stopping.best_epoch_} of "
+            f"{len(net.history)}, less than n_iter_no_change={self.n_iter_no_change} epochs before "
+            "the end, so the model may be under-fitted. Raise max_epochs, or continue with "
+            "partial_fit(X, epochs=...).",
+            ConvergenceWarning,
+            stacklevel=5,  # the caller of fit
+        )
 
     @staticmethod
     def _report_interruption(net):

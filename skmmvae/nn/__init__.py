@@ -11,6 +11,7 @@ from .model import MultiModalModule
 from .objectives import (
     OBJECTIVES,
     iw_class_probabilities,
+    iw_conditional_means,
     iw_conditional_log_likelihood,
     iw_log_likelihood,
     objective_terms,
@@ -28,6 +29,7 @@ __all__ = [
     "MultiModalModule",
     "StandardNormalPrior",
     "iw_class_probabilities",
+    "iw_conditional_means",
     "iw_conditional_log_likelihood",
     "iw_log_likelihood",
     "make_aggregator",
