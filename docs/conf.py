@@ -52,6 +52,8 @@ RESULTS = {
                           "the target scripts, then python benchmarks/paper/collect.py"),
     "gpu_results.rst": (ROOT / "benchmarks" / "speed" / "gpu_results.md",
                         "python benchmarks/speed/gpu.py on a machine with CUDA"),
+    "quality_results.rst": (ROOT / "benchmarks" / "quality" / "results.md",
+                            "python benchmarks/quality/run.py, then python benchmarks/quality/report.py"),
     "scaling_results.rst": (ROOT / "benchmarks" / "scaling" / "results.md",
                             "python benchmarks/scaling/run.py --quick"),
 }

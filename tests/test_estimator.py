@@ -569,12 +569,24 @@ def test_inference_runs_in_batches_and_results_do_not_depend_on_them(data, monke
     encode = est.module_.encode
     monkeypatch.setattr(est.module_, "encode", lambda *a: calls.append(len(a[1])) or encode(*a))
     Z_small = est.transform(data)
-    assert calls == [7] * 11 + [3]  # 80 rows in batches of batch_size=7
+    # 80 rows in batches of batch_size=7, each padded to _MIN_BATCH_ROWS rows
+    padded = max(7, estimator_module._MIN_BATCH_ROWS)
+    assert calls == [padded] * 12
     np.testing.assert_allclose(Z_small, Z, rtol=1e-5, atol=1e-6)
     X_small = est.predict(data)
     for name in X_hat:
         np.testing.assert_allclose(X_small[name], X_hat[name], rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(est.score_samples(data), ll, rtol=1e-5)
+
+
+def test_a_row_alone_gives_exactly_what_it_gives_in_the_whole_set(fitted, data):
+    # torch's kernels for a handful of rows round differently: inference pads small batches
+    Z, X_hat, ll = fitted.transform(data), fitted.predict(data), fitted.score_samples(data)
+    for row in (0, 11, 79):
+        one = {name: block[row : row + 1] for name, block in data.items()}
+        np.testing.assert_array_equal(fitted.transform(one), Z[row : row + 1])
+        np.testing.assert_array_equal(fitted.predict(one)["a"], X_hat["a"][row : row + 1])
+        np.testing.assert_array_equal(fitted.score_samples(one), ll[row : row + 1])
 
 
 def test_transform_of_row_subsets_matches_the_full_set(fitted, data):

@@ -139,7 +139,8 @@ class FakeValidLoss(Callback):
 
 def test_early_stopping_is_no_interruption(data):
     fake = FakeValidLoss()
-    est = MultiModalVAE(**{**SMALL, "max_epochs": 10, "n_iter_no_change": 1}, callbacks=[fake])
+    est = MultiModalVAE(**{**SMALL, "max_epochs": 10, "n_iter_no_change": 1}, kl_warmup=0,
+                        callbacks=[fake])
     with warnings.catch_warnings():
         warnings.filterwarnings("error", message="training was interrupted")
         est.fit(data)
