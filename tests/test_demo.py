@@ -18,11 +18,12 @@ def test_run_demo_returns_finite_results_and_writes_the_figure(tmp_path):
     assert set(results["imputation_mse"]) == {
         "MultiModalVAE", "IterativeImputer", "KNNImputer", "mean (SimpleImputer)"
     }
-    numbers = [results["log_likelihood"], results["label_accuracy"], results["chance_accuracy"],
-               *results["imputation_mse"].values()]
+    assert set(results["label_accuracy"]) == {"MultiModalVAE", "LogisticRegression"}
+    numbers = [results["log_likelihood"], results["chance_accuracy"],
+               *results["imputation_mse"].values(), *results["label_accuracy"].values()]
     assert all(math.isfinite(v) for v in numbers)
     assert all(v >= 0 for v in results["imputation_mse"].values())
-    assert 0 <= results["label_accuracy"] <= 1
+    assert all(0 <= v <= 1 for v in results["label_accuracy"].values())
     assert results["n_train"] + results["n_test"] == 240
     assert results["n_epochs"] == 1
     assert output.is_file() and output.stat().st_size > 0
@@ -33,7 +34,7 @@ def test_results_table_names_every_number(tmp_path):
     results = demo.run_demo(epochs=1, output=None, seed=0, verbose=0, n_samples=200)
     table = demo.format_results(results)
     assert results["figure"] is None
-    for name in results["imputation_mse"]:
+    for name in [*results["imputation_mse"], *results["label_accuracy"]]:
         assert name in table
     assert "log-likelihood" in table and "accuracy" in table
 
@@ -58,3 +59,18 @@ def test_command_line_defaults_and_errors(monkeypatch, capsys):
             cli.main(bad)
         assert exc.value.code == 2
     capsys.readouterr()
+
+
+def test_training_digits_miss_quadrants_and_labels():
+    import numpy as np
+
+    X, _ = demo.load_digits_modalities(return_X_y=True)
+    original = {name: block.copy() for name, block in X.items()}
+    incomplete = demo._make_incomplete(X, np.random.default_rng(0))
+    pixels = demo._pixels(incomplete)
+    missing_quadrants = np.stack([np.isnan(incomplete[q]).all(1) for q in demo.QUADRANTS], 1)
+    assert np.array_equal(np.isnan(pixels).any(1), missing_quadrants.any(1))  # whole quadrants
+    assert set(missing_quadrants.sum(1)) == {0, 1, 2}  # never more than two of four
+    assert 0.3 < missing_quadrants.any(1).mean() < 0.5
+    assert 0.4 < np.isnan(incomplete["label"]).mean() < 0.6
+    assert all(np.array_equal(X[n], original[n]) for n in X)  # the input is not modified
