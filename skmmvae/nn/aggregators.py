@@ -169,9 +169,11 @@ def _uniform_nonempty_subsets(mask, n_draws, generator=None, shared=False):
     probs = torch.softmax(torch.where(n > 0, log_binom, torch.zeros_like(log_binom)), -1)
     cdf = probs.cumsum(-1).unsqueeze(1)  # (B, 1, M)
     n_rows = 1 if shared else batch
-    u = torch.rand(n_rows, n_draws, 1, device=device, generator=generator, dtype=torch.float64)
+    # (no generator=None keyword: torch.compile cannot trace it with dynamic shapes)
+    extra = {} if generator is None else {"generator": generator}
+    u = torch.rand(n_rows, n_draws, 1, device=device, dtype=torch.float64, **extra)
     size = 1 + (cdf < u).sum(-1, keepdim=True)  # (B, C, 1)
-    keys = torch.rand(n_rows, n_draws, n_mod, device=device, generator=generator)
+    keys = torch.rand(n_rows, n_draws, n_mod, device=device, **extra)
     keys = keys.expand(batch, -1, -1)
     keys = torch.where(mask.unsqueeze(1), keys, torch.full_like(keys, 2.0))
     rank = keys.argsort(-1).argsort(-1)

@@ -10,6 +10,8 @@ import math
 
 import torch
 
+from .aggregators import _uniform_nonempty_subsets
+
 OBJECTIVES = ("elbo", "mixture", "tight")
 
 
@@ -74,7 +76,7 @@ def objective_terms(model, xs, mask, objective="tight", beta=1.0, subset=None):
         Observed modalities.
     objective : {"elbo", "mixture", "tight"}
         ``"elbo"``: ``S`` = all observed. ``"mixture"``: ``E_q(z|x_S) log p(x|z) - beta KL(q(z|x_S)
-        || p(z))`` for a random ``S``. ``"tight"``: ``L_S(x_S) + L_{\\S}(x)`` with the cross
+        || p(z))`` for ``S`` uniform over the non-empty subsets of each row's observed set. ``"tight"``: ``L_S(x_S) + L_{\\S}(x)`` with the cross
         term ``-beta KL(q(z|x) || q(z|x_S))``.
     beta : float
         Weight of the KL terms.
@@ -117,7 +119,17 @@ def objective_terms(model, xs, mask, objective="tight", beta=1.0, subset=None):
         raise ValueError(f"unknown objective {objective!r}; choose from {OBJECTIVES}")
     tokens = model.tokens(xs, mask)
     if subset is None:
-        subset = mask if objective == "elbo" else sample_subsets(mask)
+        if objective == "elbo":
+            subset = mask
+        elif objective == "mixture":
+            # Non-empty subsets only: q(z | x_empty) gives the encoders no signal, which half of
+            # the draws of a row with one observed modality would be (the paper's code
+            # includes it; excluding it improved imputations and likelihoods in every case of
+            # the quality benchmark measured, see docs/quality.rst). Any distribution over the
+            # subsets keeps the bound a lower bound of log p(x).
+            subset = _uniform_nonempty_subsets(mask, 1)[:, 0]
+        else:
+            subset = sample_subsets(mask)
     scored = subset if objective == "tight" else mask
     q_s, z_s, w_s, recon, private = _branch(model, xs, tokens, subset, scored)
     kl = q_s.detach().log_prob(z_s) - model.prior.log_prob(z_s) + private

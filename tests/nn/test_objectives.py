@@ -626,18 +626,21 @@ def test_sample_subsets_is_independent_fair_coins_on_observed_modalities():
     assert torch.equal(again, sample_subsets(mask, generator=torch.Generator().manual_seed(3)))
 
 
-@pytest.mark.parametrize("objective", ["mixture", "tight"])
-def test_objectives_draw_their_subsets_with_sample_subsets(objective, monkeypatch):
-    """Without ``subset``, mixture/tight condition on ``sample_subsets(mask)``; elbo on mask."""
+@pytest.mark.parametrize("objective, sampler", [("mixture", "_uniform_nonempty_subsets"),
+                                                ("tight", "sample_subsets")])
+def test_objectives_draw_their_subsets_with_their_sampler(objective, sampler, monkeypatch):
+    """Without ``subset``, tight conditions on ``sample_subsets(mask)`` (every subset, the empty
+    one included, as the paper), mixture on one uniform non-empty subset per row; elbo on mask."""
     import skmmvae.nn.objectives as objectives_module
 
     calls = []
 
-    def fake(mask, generator=None):
+    def fake(mask, *args, **kwargs):
         calls.append(mask)
-        return torch.zeros_like(mask)
+        zeros = torch.zeros_like(mask)
+        return zeros[:, None] if sampler == "_uniform_nonempty_subsets" else zeros
 
-    monkeypatch.setattr(objectives_module, "sample_subsets", fake)
+    monkeypatch.setattr(objectives_module, sampler, fake)
     model = small_model("poe")
     xs, mask = mixed_batch(seed=5)
     torch.manual_seed(0)
@@ -718,3 +721,22 @@ def test_product_of_experts_with_a_mixture_prior_is_an_error(aggregation):
     with pytest.raises(ValueError, match="cannot agree with a mixture prior"):
         small_model(aggregation, n_prior_components=3)
     small_model(aggregation, n_prior_components=1)  # the standard normal prior is fine
+
+
+def test_the_mixture_objective_conditions_on_uniform_non_empty_subsets(monkeypatch):
+    import skmmvae.nn.objectives as objectives_module
+
+    seen = []
+    real = objectives_module._branch
+    monkeypatch.setattr(objectives_module, "_branch",
+                        lambda model, xs, tokens, enc, score: seen.append(enc) or real(model, xs, tokens, enc, score))
+    model = small_model("poe")
+    mask = torch.tensor([[True, True, False, False, False]] * 3000)  # two observed modalities
+    xs = [torch.zeros(3000, model.likelihoods[n].n_features) for n in model.names]
+    torch.manual_seed(0)
+    objective_terms(model, xs, mask, "mixture")
+    subset = seen[0]
+    assert not (subset & ~mask).any() and subset.any(-1).all()  # within the observed, never empty
+    counts = torch.stack([subset[:, :2].all(-1), subset[:, 0] & ~subset[:, 1],
+                          ~subset[:, 0] & subset[:, 1]]).sum(-1).float() / 3000
+    torch.testing.assert_close(counts, torch.full((3,), 1 / 3), atol=0.03, rtol=0)
