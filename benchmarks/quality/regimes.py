@@ -5,16 +5,18 @@ Test rows are always complete; the regime only changes the training rows:
 * ``complete``: all views observed;
 * ``missing``: each training row loses ``round(u * M)`` of its ``M`` views (``u ~ U(0.3,
   0.5)`` per row; at least one view dropped and one kept), as a row of NaN in that block;
-* ``small``: at most ``SMALL_ROWS`` training rows (a stratified sub-sample), complete.
+* ``small``: at most ``SMALL_ROWS`` training rows (a stratified sub-sample), complete;
+* ``tiny``: ``TINY_ROWS`` training rows, complete (the validation split has 3 rows).
 """
 from dataclasses import dataclass
 
 import numpy as np
 from sklearn.model_selection import train_test_split
 
-REGIMES = ("complete", "missing", "small")
+REGIMES = ("complete", "missing", "small", "tiny")
 TEST_FRACTION = 0.3
 SMALL_ROWS = 100
+TINY_ROWS = 30
 MISSING_RANGE = (0.3, 0.5)
 
 
@@ -56,8 +58,9 @@ def make_split(dataset, regime, seed):
     rows = np.arange(len(dataset.y))
     train, test = train_test_split(rows, test_size=TEST_FRACTION, stratify=dataset.y,
                                    random_state=seed)
-    if regime == "small" and len(train) > SMALL_ROWS:
-        train, _ = train_test_split(train, train_size=SMALL_ROWS, stratify=dataset.y[train],
+    size = {"small": SMALL_ROWS, "tiny": TINY_ROWS}.get(regime)
+    if size is not None and len(train) > size:
+        train, _ = train_test_split(train, train_size=size, stratify=dataset.y[train],
                                     random_state=seed)
     train, test = np.sort(train), np.sort(test)
     X_train = {k: v[train].astype(np.float64) for k, v in dataset.views.items()}
