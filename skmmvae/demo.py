@@ -38,7 +38,7 @@ MISSING_LABELS = 0.5
 #: Default parameters of the estimator (``max_epochs=200`` with early stopping); the demo
 #: only names the likelihoods.
 DEFAULT_EPOCHS = 200
-DEFAULT_AGGREGATION = "sumpooling"
+DEFAULT_AGGREGATION = "poe"
 
 
 def _rows(X, index):
@@ -81,7 +81,7 @@ def run_demo(epochs=DEFAULT_EPOCHS, aggregation=DEFAULT_AGGREGATION, objective="
     ----------
     epochs : int, default=200
         Maximum training epochs (``max_epochs``; early stopping usually ends sooner).
-    aggregation : str, default="sumpooling"
+    aggregation : str, default="poe"
         The ``aggregation`` of :class:`~skmmvae.MultiModalVAE`.
     objective : str, default="tight"
         The ``objective`` of :class:`~skmmvae.MultiModalVAE`.

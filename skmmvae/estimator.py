@@ -83,10 +83,13 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
         gives the raw networks of the paper's code.
     n_components : int, default=8
         Size of the shared latent space (columns of ``transform``).
-    aggregation : str, default="sumpooling"
-        How modality encodings are combined: ``"sumpooling"``, ``"selfattention"``,
-        ``"sumpooling_mixture"``, ``"selfattention_mixture"`` (permutation-invariant, from the
-        paper), ``"poe"``, ``"moe"`` or ``"mopoe"``.
+    aggregation : str, default="poe"
+        How modality encodings are combined: ``"poe"`` (product of experts), ``"moe"``,
+        ``"mopoe"``, or the permutation-invariant aggregators of the paper, ``"sumpooling"``,
+        ``"selfattention"``, ``"sumpooling_mixture"``, ``"selfattention_mixture"``. The default
+        was chosen by the quality benchmark (:doc:`/quality`): with the tight objective, PoE
+        imputed as well as or better than sumpooling on every data set and regime, at about
+        half the training time.
     objective : {"tight", "mixture", "elbo"}, default="tight"
         Training objective: the paper's tighter objective, the mixture-based bound, or the ELBO
         with all observed modalities.
@@ -274,7 +277,7 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
         likelihoods=None,
         standardize=True,
         n_components=8,
-        aggregation="sumpooling",
+        aggregation="poe",
         objective="tight",
         beta=1.0,
         kl_warmup="auto",
