@@ -25,7 +25,9 @@ class ModalityDict(dict):
     ``md["rna"]`` is a modality; ``md[idx]`` (an int array, slice or boolean mask) is a new
     ``ModalityDict`` of those rows of every modality. Values may be arrays or DataFrames (sliced
     with ``.iloc``); all must have the same number of rows. ``len(md)`` and ``md.shape[0]``
-    are the number of rows, which is what scikit-learn's splitters need.
+    are the number of rows, which is what scikit-learn's splitters need. Pandas blocks are
+    aligned by index at construction (see :func:`align_rows`), so that row ``i`` of every
+    block is the same sample.
 
     Parameters
     ----------
@@ -46,6 +48,7 @@ class ModalityDict(dict):
         lengths = {name: _n_rows(value) for name, value in self.items()}
         if len(set(lengths.values())) > 1:
             raise ValueError(f"all modalities must have the same number of rows, got {lengths}")
+        dict.update(self, align_rows(dict(self)))  # a plain dict: aligned in place of ours
 
     def __getitem__(self, key):
         if isinstance(key, str):
@@ -104,12 +107,63 @@ def n_samples(X):
     return _n_rows(X)
 
 
+def _has_index(value):
+    """Whether ``value`` is a pandas object with row labels (a DataFrame or a Series)."""
+    return hasattr(value, "iloc") and hasattr(value, "index")
+
+
+def align_rows(X):
+    """``X`` with the rows of its pandas blocks paired by index label, not by position.
+
+    The pandas blocks (DataFrames, Series) of a dict must have the same index labels. Where
+    their indexes are equal, or there is at most one pandas block, ``X`` is returned as is.
+    Where every index is unique and holds the same labels in another order, the blocks are
+    reordered (new objects; the user's are untouched) to the order of the first pandas block.
+    Other label sets, or duplicate labels in indexes that differ, are an error naming the two
+    modalities. NumPy arrays (and other blocks without labels) pair by position with the rows
+    in that order. Inputs that are not dicts, or whose blocks differ in length (reported by
+    the caller), are returned as they are.
+    """
+    if not isinstance(X, dict) or sp.issparse(X):
+        return X
+    indexed = [(name, value) for name, value in X.items() if _has_index(value)]
+    if len(indexed) < 2:
+        return X
+    first, reference = indexed[0][0], indexed[0][1].index
+    others = [(name, value) for name, value in indexed[1:] if not value.index.equals(reference)]
+    if not others or len({len(value) for _, value in indexed}) > 1:
+        return X
+    aligned = {}
+    for name, value in others:
+        index = value.index
+        if not (reference.is_unique and index.is_unique):
+            duplicated = first if not reference.is_unique else name
+            raise ValueError(
+                f"modalities {first!r} and {name!r}: their pandas indexes differ and the index "
+                f"of {duplicated!r} has duplicate labels, so their rows cannot be paired by label. "
+                "Give the blocks the same index (e.g. reset_index(drop=True) on each, if their "
+                "rows are already in the same order)"
+            )
+        positions = index.get_indexer(reference)
+        if (positions < 0).any():
+            absent = reference[positions < 0][:5].tolist()
+            raise ValueError(
+                f"modalities {first!r} and {name!r}: their pandas indexes hold different labels "
+                f"(e.g. {absent} of {first!r} are not in {name!r}); rows are paired by index "
+                "label, so every block needs the same labels (a missing modality is a row of NaN)"
+            )
+        aligned[name] = value.iloc[positions]
+    out = {name: aligned.get(name, value) for name, value in X.items()}
+    return ModalityDict(out) if isinstance(X, ModalityDict) else out
+
+
 def row_chunks(X, chunk_rows):
     """Yield ``(start, rows)`` pieces of ``X`` (any accepted input form) of ``chunk_rows`` rows.
 
     Inference runs piece by piece so that its temporary memory is bounded by the piece, not by
     the number of samples. Pieces of arrays are views. Inconsistent modality lengths are
-    reported here, before anything is sliced.
+    reported here, before anything is sliced, and the pandas blocks of a dict are aligned by
+    index (:func:`align_rows`) before it is cut.
     """
     if isinstance(X, dict) and not sp.issparse(X):
         if not all(_has_rows(value) for value in X.values()):
@@ -118,6 +172,7 @@ def row_chunks(X, chunk_rows):
         lengths = {name: _n_rows(value) for name, value in X.items()}
         if len(set(lengths.values())) > 1:
             raise ValueError(f"modalities have different numbers of rows: {lengths}")
+        X = align_rows(X)
         n = next(iter(lengths.values()), 0)
         take = (lambda sl: X[sl]) if isinstance(X, ModalityDict) else (
             lambda sl: {name: _take_rows(value, sl) for name, value in X.items()})
@@ -359,8 +414,7 @@ def _column_groups(X, modalities, columns=None):
             raise ValueError("modalities is an empty dict: name at least one modality")
         groups, start = {}, 0
         for name, spec in modalities.items():
-            if not isinstance(name, str):
-                raise TypeError(f"modality names must be strings, got {name!r}")
+            check_name(name)
             if isinstance(spec, (bool, np.bool_)):
                 raise TypeError(f"modality {name!r}: expected a width or a list of columns, got {spec!r}")
             if isinstance(spec, (int, np.integer)):
@@ -403,6 +457,14 @@ def _column_groups(X, modalities, columns=None):
     return groups
 
 
+def check_name(name):
+    """A modality name is any non-empty string."""
+    if not isinstance(name, str):
+        raise TypeError(f"modality names must be strings, got {name!r}")
+    if not name:
+        raise ValueError("modality names must be non-empty strings, got ''")
+
+
 def _column_index(col, columns, name, n_cols):
     """Position of ``col``: integers are positions, anything else a DataFrame column name."""
     if isinstance(col, (int, np.integer)) and not isinstance(col, (bool, np.bool_)):
@@ -434,10 +496,11 @@ def to_blocks(X, modalities, schema=None, columns=None, labels=()):
     if isinstance(X, dict):
         if dict.__len__(X) == 0:
             raise ValueError("X is an empty dict: pass at least one modality")
+        for name in X:
+            check_name(name)
+        X = align_rows(X)
         blocks, names = {}, {}
         for name, value in X.items():
-            if not isinstance(name, str):
-                raise TypeError(f"modality names must be strings, got {name!r}")
             blocks[name] = _as_2d_float(value, name, name in labels)
             names[name] = [str(c) for c in value.columns] if _is_frame(value) else None
         lengths = {name: b.shape[0] for name, b in blocks.items()}

@@ -16,9 +16,10 @@ What is stored is what pickling stores (``MultiModalVAE.__getstate__``), split i
 
 JSON has no tuples, arrays or random states, so those are written as one-key objects
 (``{"__tuple__": [...]}``, ``{"__ndarray__": [...], "dtype": ..., "shape": ...}``,
-``{"__random_state__": [...]}``) and turned back on load. Parameter values that are not
-plain data (custom torch modules, callbacks) are not stored: their names are, and ``load``
-asks the caller for them.
+``{"__random_state__": [...]}``) and turned back on load; a dict whose keys are those of a
+tag (a modality named ``"__tuple__"``, say) is written as ``{"__dict__": [[key, value], ...]}``.
+Parameter values that are not plain data (custom torch modules, callbacks) are not stored:
+their names are, and ``load`` asks the caller for them.
 """
 import dataclasses
 import inspect
@@ -49,7 +50,7 @@ WEIGHTS = "weights.pt"
 _MODULE_STATE, _OPTIMIZER_STATE, _VERSION = "_module_state", "_optimizer_state", "_skmmvae_version"
 _ATTRIBUTE_NAME = re.compile(r"_?[A-Za-z][A-Za-z0-9_]*\Z")
 _NDARRAY_KINDS = "biufUO"
-_TAGS = [{"__tuple__"}, {"__ndarray__", "dtype", "shape"}, {"__random_state__"}]
+_TAGS = [{"__tuple__"}, {"__ndarray__", "dtype", "shape"}, {"__random_state__"}, {"__dict__"}]
 
 
 class _NotPlainData(TypeError):
@@ -74,8 +75,10 @@ def _encode(value):
     if isinstance(value, list):
         return [_encode(v) for v in value]
     if isinstance(value, dict):
-        if not all(isinstance(k, str) for k in value) or set(value) in _TAGS:
-            raise _NotPlainData("a dict with keys that are not plain strings")
+        if not all(isinstance(k, str) for k in value):
+            raise _NotPlainData("a dict with keys that are not strings")
+        if set(value) in _TAGS:  # e.g. {modality: ...} for a modality named "__tuple__"
+            return {"__dict__": [[k, _encode(v)] for k, v in value.items()]}
         return {k: _encode(v) for k, v in value.items()}
     if isinstance(value, np.ndarray) and value.dtype.kind in _NDARRAY_KINDS:
         items = value.ravel().tolist()
@@ -106,6 +109,11 @@ def _decode(value):
         if any(isinstance(v, (list, dict)) for v in items):
             raise ValueError("array items must be numbers or strings")
         return np.asarray(items, dtype=dtype).reshape([int(n) for n in _as_list(value["shape"])])
+    if set(value) == {"__dict__"}:
+        pairs = [_as_list(pair) for pair in _as_list(value["__dict__"])]
+        if not all(len(pair) == 2 and isinstance(pair[0], str) for pair in pairs):
+            raise ValueError("a dict must be stored as [key, value] pairs with string keys")
+        return {key: _decode(item) for key, item in pairs}
     if set(value) == {"__random_state__"}:
         name, keys, pos, has_gauss, cached = _as_list(value["__random_state__"])
         random_state = np.random.RandomState()

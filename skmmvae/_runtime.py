@@ -84,3 +84,67 @@ def _to_cpu(obj):
     if isinstance(obj, list):
         return [_to_cpu(v) for v in obj]
     return obj
+
+
+def check_device(device, param="device"):
+    """Raise a ValueError naming ``param`` unless ``device`` is a torch device that exists here.
+
+    Checked before training, so that a typo (``"tpu0"``, ``"gpu"``) or a device this machine
+    lacks (``"cuda"`` without CUDA, ``"cuda:3"`` with two GPUs) fails with a clear message
+    rather than deep inside torch.
+    """
+    try:
+        parsed = torch.device(device)
+    except (RuntimeError, TypeError, ValueError):
+        raise ValueError(
+            f"{param}={device!r} is not a torch device; use 'auto', 'cpu', 'cuda', 'cuda:<index>' "
+            "or 'mps'"
+        ) from None
+    kind = parsed.type
+    if kind == "cpu":
+        return
+    if kind == "meta":
+        raise ValueError(f"{param}={device!r}: the meta device holds no data and cannot train a model")
+    if kind == "mps":
+        available = torch.backends.mps.is_available()
+    else:
+        backend = getattr(torch, kind, None)
+        if backend is None or not callable(getattr(backend, "is_available", None)):
+            raise ValueError(f"{param}={device!r}: skmmvae cannot train on {kind!r} devices here")
+        available = backend.is_available()
+    if not available:
+        raise ValueError(
+            f"{param}={device!r}: {kind.upper()} is not available on this machine "
+            f"(torch {torch.__version__}); use device='cpu', or 'auto' to use {kind.upper()} "
+            "only where it is available"
+        )
+    count = getattr(getattr(torch, kind, None), "device_count", None)
+    if parsed.index is not None and callable(count) and parsed.index >= count():
+        raise ValueError(
+            f"{param}={device!r}: this machine has {count()} {kind.upper()} device(s) "
+            f"(indices 0 to {count() - 1})"
+        )
+
+
+def memory_limit(device):
+    """Bytes of memory of ``device``: a GPU's total memory, else the machine's RAM (physical
+    memory, or the container's memory limit where that is lower). None where unknown."""
+    device = torch.device(device)
+    if device.type == "cuda" and torch.cuda.is_available():
+        index = device.index if device.index is not None else torch.cuda.current_device()
+        return torch.cuda.get_device_properties(index).total_memory
+    import os
+
+    try:
+        limit = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):  # not on this platform
+        limit = None
+    for path in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
+        try:
+            with open(path) as file:
+                text = file.read().strip()
+        except OSError:
+            continue
+        if text.isdigit() and (limit is None or int(text) < limit):
+            limit = int(text)
+    return limit

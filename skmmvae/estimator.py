@@ -9,13 +9,13 @@ from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, Transfo
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils._available_if import available_if
-from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils._param_validation import HasMethods, InvalidParameterError, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 from skorch.callbacks import ProgressBar
 
 from . import _data, _persistence
 from ._net import MultiModalNet, _EarlyStopping, _silent
-from ._runtime import _module_device, _seeded, _to_cpu, _TorchThreads
+from ._runtime import _module_device, _seeded, _to_cpu, _TorchThreads, check_device, memory_limit
 from ._snapshot import _Snapshot
 from ._version import __version__
 from .nn import (
@@ -47,6 +47,10 @@ _MIN_BATCH_ROWS = 16
 # Rows of user input validated and converted at a time by transform/predict/score: their
 # temporary memory is bounded by this, not by the number of samples.
 _INFERENCE_CHUNK_ROWS = 2**16
+# Memory estimate that fit and the importance-sampling methods check before allocating (see
+# MultiModalVAE._check_fit_memory and _check_score_memory): activations are counted as this many float32 copies of every
+# built-in linear layer's input and output, per row and latent draw.
+_ACTIVATION_FACTOR = 2
 
 
 class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
@@ -119,7 +123,9 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
         default, used by the paper's code; it trains much faster than PyTorch's smaller
         default) or PyTorch's defaults. Custom ``encoders``/``decoders`` keep their weights.
     max_epochs : int, default=200
-        Maximum number of training epochs.
+        Maximum number of training epochs. ``max_epochs=0`` builds and initialises the model
+        (weights drawn from ``random_state``, data scaling from ``X``) without training it:
+        ``n_iter_`` is 0 and ``history_`` is empty; ``partial_fit`` can train it on.
     batch_size : int or "auto", default="auto"
         Rows per training batch. ``"auto"`` uses ``min(256, max(32, n_samples // 16))``, so
         that small data sets still get at least 16 optimisation steps per epoch (too few steps
@@ -138,7 +144,9 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
     n_importance_samples : int, default=64
         Importance samples per row in ``score_samples``.
     device : str, default="auto"
-        ``"auto"`` uses CUDA when available, else the CPU; or any torch device string.
+        ``"auto"`` uses CUDA when available, else the CPU; or a torch device string
+        (``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"mps"``). ``fit`` checks it first: a string
+        that is not a device, or a device this machine lacks, is a ``ValueError``.
     random_state : int, RandomState instance or None, default=None
         Seeds parameter initialisation, batch order, subset draws, the validation split and the
         importance samples of ``score``.
@@ -207,6 +215,22 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
 
     Notes
     -----
+    Rows of a dict's blocks are paired by pandas index where the blocks are pandas objects:
+    DataFrames and Series whose indexes hold the same (unique) labels in different orders are
+    aligned to the order of the first of them (at fit and at every later call; the rows of
+    ``transform``, ``predict``, ... come in that order), and indexes with different labels,
+    or that differ and have duplicate labels, are a ``ValueError`` naming the modalities.
+    NumPy arrays have no labels: their rows pair by position with the rows in that order.
+    A modality name is any non-empty string.
+
+    Sizes are checked against memory before anything is allocated: ``fit`` estimates the
+    memory of a training step (4 bytes for each parameter, its gradient and Adam's two
+    moments, plus activations: ``2 x 4`` bytes for the input and the output of each built-in
+    linear layer, per row of a batch and per latent draw) and of a ``transform`` or
+    ``predict`` batch of ``max(batch_size, 1024)`` rows, and the importance-sampling methods
+    that of a batch of draws; an estimate above the memory of the device (a GPU's memory,
+    else the machine's RAM or container limit) is a ``ValueError`` naming the sizes.
+
     NaN marks a missing modality only as a whole block row; a NaN inside an otherwise
     observed block is an error (impute such values first). The scikit-learn tag
     ``allow_nan`` is therefore False. Training that produces a NaN or infinite loss, or a
@@ -351,6 +375,18 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
     def __sklearn_is_fitted__(self):
         return hasattr(self, "module_")
 
+    def _validate_params(self):
+        # scikit-learn's Interval(numbers.Integral/Real) accepts True and False (bool is an
+        # int); here they are not numbers
+        for name, constraints in self._parameter_constraints.items():
+            value = getattr(self, name)
+            if isinstance(value, (bool, np.bool_)) and any(isinstance(c, Interval) for c in constraints):
+                raise InvalidParameterError(
+                    f"The {name!r} parameter of {type(self).__name__} must be a number, not a "
+                    f"bool. Got {value!r} instead."
+                )
+        super()._validate_params()
+
     def _device(self):
         """The torch device to train on: ``"auto"`` means CUDA when available."""
         if self.device == "auto":
@@ -448,28 +484,35 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
                 )
 
     # ------------------------------------------------------------------ model
-    def _build_module(self):
+    def _build_module(self, networks=True):
+        """The module for the fitted schema (``networks=False``: the built-in networks in
+        place of custom ``encoders``/``decoders``, for a size estimate on the meta device)."""
         liks = {}
         for info in self._schema.modalities:
             opts = dict(info.options)
             if info.likelihood == "categorical":
                 opts["n_classes"] = len(info.classes) if not info.one_hot else info.n_input
             liks[info.name] = make_likelihood(info.likelihood, info.n_features, **opts)
-        n_mixture = self.n_prior_components if self.n_prior_components > 1 else _MIXTURE_DEFAULT_COMPONENTS
+        # plain ints: numpy integers (GridSearchCV over np.arange) are not ints to torch
+        n_mixture = self._n_mixture_components()
         return MultiModalModule(
             liks,
-            self.n_components,
+            int(self.n_components),
             aggregation=self.aggregation,
-            n_prior_components=self.n_prior_components,
-            n_private=self.n_private_components,
-            hidden_sizes=tuple(self.hidden_layer_sizes),
-            embedding_size=self.embedding_size,
+            n_prior_components=int(self.n_prior_components),
+            n_private=int(self.n_private_components),
+            hidden_sizes=tuple(int(h) for h in self.hidden_layer_sizes),
+            embedding_size=int(self.embedding_size),
             activation=self.activation,
             init=self.weight_init,
-            encoders=copy.deepcopy(self.encoders),
-            decoders=copy.deepcopy(self.decoders),
+            encoders=copy.deepcopy(self.encoders) if networks else None,
+            decoders=copy.deepcopy(self.decoders) if networks else None,
             n_mixture_components=n_mixture,
         )
+
+    def _n_mixture_components(self):
+        n = int(self.n_prior_components)
+        return n if n > 1 else _MIXTURE_DEFAULT_COMPONENTS
 
     def _build_net(self, module, device):
         callbacks = list(self.callbacks or [])
@@ -507,8 +550,8 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
             valid_fraction=self.validation_fraction,
             split_seed=self._split_seed,
             optimizer=torch.optim.Adam,
-            lr=self.lr,
-            max_epochs=self.max_epochs,
+            lr=float(self.lr),
+            max_epochs=int(self.max_epochs),
             batch_size=self._training_batch_size(),
             device=device,
             callbacks=callbacks,
@@ -538,6 +581,9 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
             The fitted estimator.
         """
         tensors = self._initialize(X)
+        if self.max_epochs == 0:  # built and initialised, not trained (see max_epochs)
+            self.module_, self.history_, self.n_iter_ = self.net_.module_, self.net_.history, 0
+            return self
         with self._threads(), _seeded(self._seed, self.net_.device):
             self._train(tensors, epochs=self.max_epochs)
         return self
@@ -564,8 +610,9 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
         self : MultiModalVAE
             The estimator, trained further.
         """
-        if not isinstance(epochs, numbers.Integral) or epochs < 1:
+        if not isinstance(epochs, numbers.Integral) or isinstance(epochs, (bool, np.bool_)) or epochs < 1:
             raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
+        epochs = int(epochs)
         if not hasattr(self, "module_"):
             tensors = self._initialize(X)
             with self._threads(), _seeded(self._seed, self.net_.device):
@@ -597,12 +644,14 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
     def _training_batch_size(self):
         """``batch_size``, with ``"auto"`` resolved from the number of training rows."""
         if self.batch_size != "auto":
-            return self.batch_size
+            return int(self.batch_size)
         return min(256, max(32, getattr(self, "_n_fit_rows", 256) // 16))
 
     def _initialize(self, X):
         """Validate the training data, fix the schema and seeds, build module and net."""
         self._check_hidden_layer_sizes()
+        if not hasattr(self.accelerator, "prepare"):  # an Accelerator instance has its device
+            check_device(self._device())
         tensors, _ = self._tensors(X, reset=True)
         self._n_fit_rows = len(tensors)
         random_state = check_random_state(self.random_state)
@@ -616,6 +665,7 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
             self._seed = shared_seed(accelerator, self._seed)
             device = str(accelerator.device)
         self._split_seed = self._seed  # kept fixed across partial_fit calls
+        self._check_fit_memory(device)
         self.modality_names_ = self._schema.names
         self.categories_ = {
             m.name: np.arange(m.n_input) if m.one_hot else m.classes.copy()
@@ -633,6 +683,69 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
         for attr in ("module_", "history_", "n_iter_"):  # a failed fit leaves it unfitted
             self.__dict__.pop(attr, None)
         return tensors
+
+    # ------------------------------------------------------------------ memory
+    _SIZE_PARAMS = ("n_components", "hidden_layer_sizes", "embedding_size", "n_prior_components",
+                    "n_private_components", "batch_size")
+
+    @staticmethod
+    def _sizes_of(module, extra_parameters=0):
+        """``(parameters, widths)`` of ``module``: its number of parameters and buffers, and
+        the summed input and output widths of its linear layers (floats per row and draw)."""
+        n_params = sum(t.numel() for t in (*module.parameters(), *module.buffers())) + extra_parameters
+        widths = sum(layer.in_features + layer.out_features for layer in module.modules()
+                     if isinstance(layer, torch.nn.Linear))
+        return n_params, widths
+
+    def _check_fit_memory(self, device):
+        """Refuse, before anything is allocated, sizes whose training step or inference batch
+        would need more memory than ``device`` has (see the class Notes)."""
+        limit = memory_limit(device)
+        if limit is None:
+            return
+        with _seeded(0, "cpu"), torch.device("meta"):  # no memory, no draws from the user's RNG
+            module = self._build_module(networks=False)
+        custom = [m for nets in (self.encoders, self.decoders) for m in (nets or {}).values()]
+        n_params, widths = self._sizes_of(module, sum(p.numel() for m in custom for p in m.parameters()))
+        rows = min(self._training_batch_size(), self._n_fit_rows)
+        draws = self._n_mixture_components() if self.aggregation.endswith("_mixture") else 1
+        draws *= 2 if self.objective == "tight" else 1  # two encoder-decoder branches
+        train = 4 * (4 * n_params + _ACTIVATION_FACTOR * rows * draws * widths)
+        if train > limit:
+            self._memory_error(train, limit, device, f"train on batches of {rows} rows ({n_params:,} "
+                               "parameters with their gradients and Adam's moments, and activations)")
+        rows = min(max(self._training_batch_size(), _MIN_INFERENCE_BATCH), _INFERENCE_CHUNK_ROWS)
+        infer = 4 * (n_params + _ACTIVATION_FACTOR * rows * widths) + 8 * rows * int(self.n_components)
+        if infer > limit:
+            self._memory_error(infer, limit, device, f"transform or predict a batch of {rows} rows")
+
+    def _memory_error(self, needed, limit, device, what, names=None):
+        """The ValueError of a size check, naming ``names`` (default: the size parameters
+        above their defaults)."""
+        if names is None:
+            defaults = type(self)().get_params()
+            names = [name for name in self._SIZE_PARAMS if _larger(getattr(self, name), defaults[name])]
+            names = names or list(self._SIZE_PARAMS)
+        sizes = ", ".join(f"{name}={getattr(self, name)!r}" for name in names)
+        columns = sum(m.n_input for m in self._schema.modalities)
+        raise ValueError(
+            f"{sizes}: the model of the data's {columns} columns would need about "
+            f"{needed / 2**30:.3g} GiB of memory to {what}, more than the {limit / 2**30:.3g} GiB "
+            f"of device {str(device)!r}; use a smaller {' or '.join(names)}"
+        )
+
+    def _check_score_memory(self, rows):
+        """Refuse an importance-sampling batch of ``rows`` whose draws could not fit in memory."""
+        device = _module_device(self.module_)
+        limit = memory_limit(device)
+        if limit is None:
+            return
+        n_params, widths = self._sizes_of(self.module_)
+        needed = 4 * (n_params + _ACTIVATION_FACTOR * rows * int(self.n_importance_samples) * widths)
+        if needed > limit:
+            self._memory_error(needed, limit, device, f"score a batch of {rows} rows with "
+                               f"{self.n_importance_samples} importance samples each",
+                               names=["n_importance_samples"])
 
     def _warn_small_data(self, mask, module):
         """Warn, before training, where the data are too few for the validation split or
@@ -829,8 +942,10 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
         (10, 50, 2)
         """
         check_is_fitted(self, "module_")
-        if not isinstance(n_samples, numbers.Integral) or n_samples < 1:
+        if not isinstance(n_samples, numbers.Integral) or isinstance(n_samples, (bool, np.bool_)) \
+                or n_samples < 1:
             raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}")
+        n_samples = int(n_samples)
         seed = self._seed if random_state is None else int(
             check_random_state(random_state).randint(np.iinfo(np.int32).max))
         with _seeded(seed, _module_device(self.module_)):
@@ -871,10 +986,13 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
         X_imputed : same container type as ``X``
             A copy of ``X`` with the missing blocks filled in (a DataFrame keeps its index,
             columns and float dtypes; a Series in a dict its index, name and dtype). A dict
-            also gets the modalities its keys left out.
+            also gets the modalities its keys left out. The pandas blocks of a dict are
+            aligned by index (see the class Notes): every block returned has its rows, and a
+            pandas block its index, in the order of the first pandas block of ``X``.
         """
         check_is_fitted(self, "module_")
         is_dict = isinstance(X, dict) and not _data.sp.issparse(X)
+        X = _data.align_rows(X)  # the blocks returned keep their rows and labels together
         # The output is allocated once, in the validated blocks' float dtype (float32 input
         # stays float32), and filled chunk by chunk: memory beyond it is bounded by a chunk.
         out = None
@@ -953,8 +1071,10 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
             Their latent codes.
         """
         check_is_fitted(self, "module_")
-        if not isinstance(n_samples, numbers.Integral) or n_samples < 1:
+        if not isinstance(n_samples, numbers.Integral) or isinstance(n_samples, (bool, np.bool_)) \
+                or n_samples < 1:
             raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}")
+        n_samples = int(n_samples)
         with _seeded(self._seed, _module_device(self.module_)), torch.no_grad():
             z = self.module_.prior.sample(n_samples).float().cpu().numpy().astype(np.float64)
         return self.inverse_transform(z), z
@@ -1057,11 +1177,13 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
         as one float64 array. The same seed for every batch: each row sees the same random
         numbers, whatever its batch."""
         out = []
-        batch_size = max(1, _SCORE_BATCH_DRAWS // self.n_importance_samples)
+        batch_size = max(1, _SCORE_BATCH_DRAWS // int(self.n_importance_samples))
         with self._threads(), torch.no_grad():
             self.module_.eval()
             for batch in self._inference_batches(X, batch_size):
                 batch, n = self._padded(batch)
+                if not out:  # the first batch is the largest: check it before any draw
+                    self._check_score_memory(len(batch))
                 with _seeded(self._seed, batch.mask.device):
                     out.append(estimate(batch)[:n].double().cpu())
         return torch.cat(out).numpy()
@@ -1123,6 +1245,7 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
                 f"modality={modality!r} is not a categorical modality; categorical: {labels}"
             )
         target = self._schema.names.index(modality)
+        X = _data.align_rows(X)  # rows in the order of X's first pandas block, even the target's
         proba = self._importance_estimates(_without(X, modality), lambda batch: iw_class_probabilities(
             self.module_, batch.xs, batch.mask, target, self.n_importance_samples, common_noise=True))
         return proba / proba.sum(1, keepdims=True)  # exact in float64 for scikit-learn's metrics
@@ -1234,6 +1357,13 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
             state["_module_state"] = {k: v.detach().cpu().clone() for k, v in module.state_dict().items()}
             if net is not None and getattr(net, "optimizer_", None) is not None:
                 state["_optimizer_state"] = _to_cpu(copy.deepcopy(net.optimizer_.state_dict()))
+        history = state.get("history_")
+        if history is not None and "n_iter_" in state:
+            # taken during training (from a callback, say): the epochs completed so far, not an
+            # epoch under way, and n_iter_ counting them
+            if len(history) and "train_loss" not in history[-1]:
+                history = type(history)(history[:-1])
+            state["history_"], state["n_iter_"] = history, len(history)
         if not (state.get("accelerator") is None or isinstance(state["accelerator"], str)):
             state["accelerator"] = None  # a handle on this process's distributed set-up
         state["_skmmvae_version"] = __version__
@@ -1280,9 +1410,18 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
         if optimizer_state is not None:
             net.optimizer_.load_state_dict(optimizer_state)
             for group in net.optimizer_.param_groups:
-                group["lr"] = self.lr  # the saved state would bring back the old lr
+                group["lr"] = float(self.lr)  # the saved state would bring back the old lr
         net.history = self.history_
         return net
+
+
+def _larger(value, reference):
+    """Whether a size parameter exceeds its default (the largest width, for a tuple)."""
+    if isinstance(value, (tuple, list)):
+        value, reference = max(value, default=0), max(reference, default=0)
+    if not isinstance(value, numbers.Number) or not isinstance(reference, numbers.Number):
+        return False
+    return value > reference
 
 
 def _without(X, name):

@@ -55,6 +55,43 @@ class PrivateEncoder(nn.Module):
         return loc, positive_scale(raw, self.min_scale)
 
 
+_RESERVED_KEYS = frozenset(dir(nn.ModuleDict()))
+
+
+def module_keys(names):
+    """Keys of ``names`` (modality names, any strings) in an ``nn.ModuleDict``, in order.
+
+    torch refuses keys that are empty, contain ``"."`` or name an attribute of the module
+    (``"training"``, ``"forward"``, ...). Every other name is its own key, so the state-dict
+    keys of such models (``likelihoods.<name>.<tensor>``) are those torch has always given.
+    A refused name gets an escaped key: ``"%"`` and ``"."`` percent-encoded (``"rna.counts"``
+    becomes ``"rna%2Ecounts"``), prefixed with ``"%"`` until it is a usable key that no other
+    name of ``names`` has taken. The keys depend only on ``names``, so a model rebuilt from
+    its names has the state-dict keys it was saved with.
+
+    Examples
+    --------
+    >>> from skmmvae.nn.model import module_keys
+    >>> module_keys(["rna", "rna.counts", "training"])
+    ['rna', 'rna%2Ecounts', '%training']
+    """
+
+    def usable(key):
+        return bool(key) and "." not in key and key not in _RESERVED_KEYS
+
+    taken = {name for name in names if usable(name)}
+    keys = []
+    for name in names:
+        key = name
+        if not usable(name):
+            key = name.replace("%", "%25").replace(".", "%2E")
+            while not usable(key) or key in taken:
+                key = "%" + key
+            taken.add(key)
+        keys.append(key)
+    return keys
+
+
 # Aggregations whose product of experts includes a standard normal prior expert.
 _STANDARD_NORMAL_EXPERT = ("poe", "mopoe")
 
@@ -145,7 +182,8 @@ class MultiModalModule(nn.Module):
         super().__init__()
         self.names = list(likelihoods)
         self.n_latent, self.n_private = int(n_latent), int(n_private)
-        self.likelihoods = nn.ModuleDict(likelihoods)
+        # keyed by module_keys(names): torch's registry refuses some strings as keys
+        self.likelihoods = nn.ModuleDict(dict(zip(module_keys(self.names), likelihoods.values())))
         if aggregation in _STANDARD_NORMAL_EXPERT and n_prior_components > 1:
             # Their prior expert is N(0, I): q(z | x_empty) could never match a mixture prior,
             # a KL that no encoder reduces (0.67 nats per row for poe at initialisation).
@@ -171,7 +209,7 @@ class MultiModalModule(nn.Module):
         encoders, decoders = encoders or {}, decoders or {}
         self.encoders = nn.ModuleList()
         self.decoders = nn.ModuleList()
-        for name, lik in self.likelihoods.items():
+        for name, lik in zip(self.names, self.likelihoods.values()):
             enc = encoders.get(name)
             enc = mlp(lik.input_features, hidden_sizes, token_size, activation) if enc is None else enc
             self.encoders.append(fit_width(enc, lik.input_features, token_size))
