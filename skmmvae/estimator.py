@@ -104,8 +104,8 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
         step, over the first ``kl_warmup`` training epochs (counted over ``fit`` and later
         ``partial_fit`` calls); ``"auto"`` is a quarter of ``max_epochs``, 0 turns it off.
         It keeps the decoder from settling early on explaining the data as noise with an
-        unused latent (posterior collapse): in the quality benchmark it lowered imputation
-        errors by 5-35% (see :doc:`/benchmarks`). The validation loss, and so early stopping,
+        unused latent (posterior collapse): with the other defaults it lowered imputation
+        errors in every case of the quality benchmark (see :doc:`/quality`). The validation loss, and so early stopping,
         always uses ``beta``; early stopping does not end training during the warm-up.
     n_prior_components : int, default=1
         1 for a standard normal prior, more for a learnable Gaussian mixture prior (also the
