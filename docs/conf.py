@@ -5,8 +5,10 @@ from pathlib import Path
 DOCS = Path(__file__).resolve().parent
 ROOT = DOCS.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(DOCS / "_ext"))
 
 import skmmvae  # noqa: E402
+from markdown_results import results_rst  # noqa: E402
 
 # -- project -------------------------------------------------------------------------------
 project = "skmmvae"
@@ -18,10 +20,16 @@ version = release = skmmvae.__version__
 extensions = [
     "sphinx.ext.autodoc",
     "sphinx.ext.mathjax",
+    # MathJax 3 bundled in a PyPI package: copied into _static/mathjax and loaded from there,
+    # so formulas render without network access (it sets mathjax_path).
+    "sphinx-mathjax-offline",
     "numpydoc",
+    "sphinx_gallery.gen_gallery",
+    "sphinx_copybutton",
 ]
 
 autodoc_typehints = "none"
+toc_object_entries_show_parents = "hide"  # "fit()", not "MultiModalVAE.fit()", in page tables of contents
 numpydoc_show_class_members = False
 numpydoc_class_members_toctree = False
 numpydoc_xref_param_type = False
@@ -29,10 +37,6 @@ numpydoc_xref_param_type = False
 templates_path = []
 exclude_patterns = ["_build", "_generated"]
 root_doc = "index"
-html_theme = "alabaster"
-html_static_path = []
-html_theme_options = {"description": "Multi-modal VAEs for scikit-learn", "page_width": "1100px"}
-# MathJax is loaded by the reader's browser; the build itself needs no network.
 nitpicky = False
 # The docstrings of skmmvae.metrics write absolute correlations as |corr|, which reStructuredText
 # reads as a substitution reference: define it to print as written.
@@ -40,44 +44,83 @@ rst_epilog = r"""
 .. |corr| replace:: \|corr\|
 """
 
+# -- HTML: the PyData theme (as scikit-learn's documentation) ------------------------------
+html_theme = "pydata_sphinx_theme"
+html_title = f"skmmvae {release}"
+html_static_path = ["_static"]
+html_css_files = ["skmmvae.css"]
+html_show_sourcelink = False
+html_theme_options = {
+    "logo": {"text": "skmmvae"},
+    "navbar_align": "left",
+    "header_links_before_dropdown": 6,  # the six sections of index.rst's toctree
+    "navigation_with_keys": False,
+    "show_toc_level": 2,
+    "secondary_sidebar_items": ["page-toc"],
+    "footer_start": ["copyright"],
+    "footer_end": ["sphinx-version", "theme-version"],
+    "navbar_end": ["theme-switcher"],
+}
+html_sidebars = {
+    "index": [],  # the landing page is full width; sections show their own pages
+    "api": [],
+    "paper": [],
+}
+# sphinx-copybutton: copy the code without the ">>> ", "... " and "$ " prompts or the output
+# lines of the docstrings' examples; code blocks without prompts are copied whole.
+copybutton_prompt_text = r">>> |\.\.\. |\$ "
+copybutton_prompt_is_regexp = True
 
-# -- generated pages: benchmark and paper results ------------------------------------------
-# The results tables are Markdown files written by the benchmark scripts. They are shown
-# verbatim (as literal blocks) so that the build needs no Markdown parser, and a page still
-# builds when a results file does not exist yet.
-RESULTS = {
-    "speed_results.rst": (ROOT / "benchmarks" / "speed" / "results.md",
-                          "python benchmarks/speed/run.py --quick"),
-    "paper_results.rst": (ROOT / "benchmarks" / "paper" / "results.md",
-                          "the target scripts, then python benchmarks/paper/collect.py"),
-    "gpu_results.rst": (ROOT / "benchmarks" / "speed" / "gpu_results.md",
-                        "python benchmarks/speed/gpu.py on a machine with CUDA"),
-    "quality_results.rst": (ROOT / "benchmarks" / "quality" / "results.md",
-                            "python benchmarks/quality/run.py, then python benchmarks/quality/report.py"),
-    "scaling_results.rst": (ROOT / "benchmarks" / "scaling" / "results.md",
-                            "python benchmarks/scaling/run.py --quick"),
+# -- example gallery: sphinx-gallery runs every examples/plot_*.py at build time -----------
+# Each script's page shows its figures, printed output and run time, with the script (.py)
+# and a notebook (.ipynb) to download. Set SKMMVAE_EXAMPLE_QUICK=1 for a seconds-long build
+# of the scripts' smoke versions, or build with `make html-noplot` to skip running them.
+# sphinx-gallery reruns only the scripts that changed since the last build (not those whose
+# results a change to skmmvae itself would change): `make clean` gives a fresh run, as in CI.
+sphinx_gallery_conf = {
+    "examples_dirs": ["../examples"],
+    "gallery_dirs": ["auto_examples"],
+    "filename_pattern": r"/plot_",
+    "within_subsection_order": "gallery_order.ExampleOrder",
+    "remove_config_comments": True,
+    "min_reported_time": 0,
+    "download_all_examples": True,
+    "doc_module": ("skmmvae",),
+    "backreferences_dir": "gen_modules/backreferences",
+    "reference_url": {"skmmvae": None},  # link skmmvae names in the code to the API page
+    "show_api_usage": False,
+    "matplotlib_animations": False,
+    # No sg_execution_times pages: they load a table script from a CDN (the build is offline),
+    # and each example's page already says how long it ran.
+    "write_computation_times": False,
 }
 
 
-def _results_rst(path, command):
-    if not path.is_file():
-        return (
-            f"No results yet: ``{path.relative_to(ROOT).as_posix()}`` does not exist. "
-            f"Run ``{command}`` to create it, then rebuild the documentation.\n"
-        )
-    text = path.read_text(encoding="utf-8").rstrip()
-    body = "\n".join(("   " + line) if line.strip() else "" for line in text.splitlines())
-    return (
-        f"From ``{path.relative_to(ROOT).as_posix()}``:\n\n"
-        f".. code-block:: text\n\n{body}\n"
-    )
+# -- generated pages: benchmark and paper results ------------------------------------------
+# The results are Markdown files written by the benchmark scripts. markdown_results converts
+# their headings, paragraphs and pipe tables to reStructuredText (real tables, which the theme
+# scrolls sideways when they are wide) at every build, and says how to create a file that does
+# not exist yet. The pages include the converted files from _generated/.
+RESULTS = {  # generated page: (results file, how to create it)
+    "speed_results.rst": (ROOT / "benchmarks" / "speed" / "results.md",
+                          "Run ``python benchmarks/speed/run.py --quick``"),
+    "paper_results.rst": (ROOT / "benchmarks" / "paper" / "results.md",
+                          "Run the target scripts, then ``python benchmarks/paper/collect.py``,"),
+    "gpu_results.rst": (ROOT / "benchmarks" / "speed" / "gpu_results.md",
+                        "Run ``python benchmarks/speed/gpu.py`` on a machine with CUDA"),
+    "quality_results.rst": (ROOT / "benchmarks" / "quality" / "results.md",
+                            "Run ``python benchmarks/quality/run.py``, then "
+                            "``python benchmarks/quality/report.py``,"),
+    "scaling_results.rst": (ROOT / "benchmarks" / "scaling" / "results.md",
+                            "Run ``python benchmarks/scaling/run.py --quick``"),
+}
 
 
 def _write_generated():
     out = DOCS / "_generated"
     out.mkdir(exist_ok=True)
-    for name, (path, command) in RESULTS.items():
-        content = _results_rst(path, command)
+    for name, (path, how) in RESULTS.items():
+        content = results_rst(path, how, ROOT)
         target = out / name
         # Rewrite only on change so that Sphinx does not rebuild pages needlessly.
         if not target.is_file() or target.read_text(encoding="utf-8") != content:
@@ -85,64 +128,3 @@ def _write_generated():
 
 
 _write_generated()
-
-
-# -- example gallery -----------------------------------------------------------------------
-# One page per script of examples/: its docstring (an RST title and explanation) followed by
-# the code. The pages are written to docs/auto_examples/ (git-ignored) at every build, so the
-# gallery cannot drift from the scripts. The scripts are not run during the build.
-EXAMPLES = ROOT / "examples"
-GALLERY = DOCS / "auto_examples"
-GALLERY_ORDER = [
-    "plot_quickstart",
-    "plot_imputation",
-    "plot_pipeline_classifier",
-    "plot_grid_search",
-    "plot_custom_encoder",
-    "plot_save_load",
-]
-
-
-def _example_page(script):
-    import ast
-
-    source = script.read_text(encoding="utf-8")
-    module = ast.parse(source)
-    docstring = ast.get_docstring(module, clean=True)
-    if not docstring:
-        raise ValueError(f"{script} has no module docstring")
-    first_code_line = module.body[1].lineno if len(module.body) > 1 else 1
-    rel = Path("..") / ".." / "examples" / script.name
-    return (
-        f".. _example_{script.stem}:\n\n"
-        f"{docstring}\n\n"
-        f"Run it with ``python examples/{script.name}``.\n\n"
-        f".. literalinclude:: {rel.as_posix()}\n"
-        f"   :language: python\n"
-        f"   :lines: {first_code_line}-\n"
-    )
-
-
-def _write_gallery():
-    GALLERY.mkdir(exist_ok=True)
-    scripts = {p.stem: p for p in EXAMPLES.glob("*.py")}
-    order = [n for n in GALLERY_ORDER if n in scripts] + sorted(set(scripts) - set(GALLERY_ORDER))
-    pages = {f"{name}.rst": _example_page(scripts[name]) for name in order}
-    toctree = "\n".join(f"   {name}" for name in order)
-    pages["index.rst"] = (
-        "Examples\n========\n\n"
-        "Runnable scripts from the ``examples/`` folder of the repository. Each runs in under a\n"
-        "minute on a laptop CPU; set ``SKMMVAE_EXAMPLE_QUICK=1`` for a seconds-long smoke run.\n"
-        "The demo, ``python -m skmmvae demo``, puts several of them together.\n\n"
-        f".. toctree::\n   :maxdepth: 1\n\n{toctree}\n"
-    )
-    for stale in GALLERY.glob("*.rst"):
-        if stale.name not in pages:
-            stale.unlink()
-    for name, content in pages.items():
-        target = GALLERY / name
-        if not target.is_file() or target.read_text(encoding="utf-8") != content:
-            target.write_text(content, encoding="utf-8")
-
-
-_write_gallery()

@@ -14,12 +14,11 @@ all with default parameters and fitted on the same training data, in two setting
   real multi-view data do. This is where the VAE is strongest: it learns from every
   observed quadrant of every row, where a per-feature imputer sees scattered holes.
 * **complete training data**: here :class:`~sklearn.impute.KNNImputer` is better on these
-  pixels (MSE 0.032 against 0.040 when this was written), in a fraction of the time. We show
-  it because it is what you would see.
+  pixels, in a fraction of the time (the errors and times are printed below). We show it
+  because it is what you would see.
 
 Unlike the per-feature imputers, the VAE treats each quadrant as one unit: a modality is
-missing when its whole block is NaN, and observed values pass through unchanged. This example
-ran in 67 s on a shared 2-core machine (two VAE fits of about 30 s each).
+missing when its whole block is NaN, and observed values pass through unchanged.
 """
 import os
 import time
@@ -110,6 +109,7 @@ def as_images(array):
     return quadrants_to_images({q: array[:, 16 * i:16 * (i + 1)] for i, q in enumerate(quadrants)})
 
 
+# sphinx_gallery_thumbnail_number = 2
 rows = {"original": test, "hidden": test_missing, **filled}
 fig, axes = plt.subplots(len(rows), 8, figsize=(8, 1.1 * len(rows)), layout="constrained")
 cmap = plt.get_cmap("gray_r").with_extremes(bad="tab:red")
