@@ -148,3 +148,30 @@ def memory_limit(device):
         if text.isdigit() and (limit is None or int(text) < limit):
             limit = int(text)
     return limit
+
+
+def _load_malloc_trim():
+    try:
+        import ctypes
+        import ctypes.util
+
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+    except (OSError, AttributeError):  # not glibc (macOS, Windows, musl): nothing to do
+        return None
+
+
+_MALLOC_TRIM = _load_malloc_trim()
+
+
+def release_free_memory():
+    """Give the C heap's free pages back to the operating system (glibc's ``malloc_trim``).
+
+    Inference converts the user's rows chunk by chunk; between chunks, glibc's heap keeps the
+    freed pages of the previous chunk's tensors, fragmented by the many smaller allocations of
+    the networks, and the process's memory grows with the number of rows (1.3 GB beyond the
+    input for ``score_samples`` on 10^6 rows). Trimming once per chunk keeps it bounded by a
+    chunk (about 0.2 GB there) for a cost of about a millisecond. A no-op where the C library
+    is not glibc.
+    """
+    if _MALLOC_TRIM is not None:
+        _MALLOC_TRIM(0)

@@ -15,7 +15,15 @@ from skorch.callbacks import ProgressBar
 
 from . import _data, _persistence
 from ._net import MultiModalNet, _EarlyStopping, _silent
-from ._runtime import _module_device, _seeded, _to_cpu, _TorchThreads, check_device, memory_limit
+from ._runtime import (
+    _module_device,
+    _seeded,
+    _to_cpu,
+    _TorchThreads,
+    check_device,
+    memory_limit,
+    release_free_memory,
+)
 from ._snapshot import _Snapshot
 from ._version import __version__
 from .nn import (
@@ -870,6 +878,7 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
     def _inference_batches(self, X, batch_size=None):
         """Batches of ``X`` validated and converted one input chunk at a time."""
         for _, chunk in _data.row_chunks(X, _INFERENCE_CHUNK_ROWS):
+            release_free_memory()  # memory bounded by a chunk, not by the rows
             tensors, _ = self._tensors(chunk)
             yield from self._batches(tensors, batch_size)
 
@@ -955,6 +964,7 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
         """``statistic(q)`` ``(n_out, B, d)`` for every batch of ``X``, as one float64 array."""
         out = None  # allocated once: memory beyond the output is bounded by a chunk
         for start, chunk in _data.row_chunks(X, _INFERENCE_CHUNK_ROWS):
+            release_free_memory()  # memory bounded by a chunk, not by the rows
             tensors, _ = self._tensors(chunk)
             self._subset_mask(tensors.mask, modalities)  # validate names before any work
             if out is None:
@@ -998,6 +1008,7 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
         out = None
         any_filled = dict.fromkeys(self._schema.names, False)
         for start, chunk in _data.row_chunks(X, _INFERENCE_CHUNK_ROWS):
+            release_free_memory()  # memory bounded by a chunk, not by the rows
             tensors, blocks = self._tensors(chunk)
             if out is None:
                 out = self._predict_buffers(X, blocks, is_dict)
