@@ -105,8 +105,13 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
     objective : {"tight", "mixture", "elbo"}, default="tight"
         Training objective: the paper's tighter objective, the mixture-based bound, or the ELBO
         with all observed modalities.
-    beta : float, default=1.0
-        Weight of the KL terms during training (scores always use ``beta=1``).
+    beta : float, default=0.5
+        Weight of the KL terms during training (scores always use ``beta=1``). ``beta=1``
+        trains on the variational bound itself; the default 0.5, chosen by the quality
+        benchmark (:doc:`/quality`), keeps more of the data in the latent space: on the
+        digits and breast-cancer data it lowered imputation errors by up to 11% and the
+        label log-loss by 3-33% against ``beta=1``; on the synthetic nonlinear views the
+        errors were 1-4% higher.
     kl_warmup : int or "auto", default="auto"
         KL warm-up: the weight of the KL terms rises linearly from 0 to ``beta``, step by
         step, over the first ``kl_warmup`` training epochs (counted over ``fit`` and later
@@ -311,7 +316,7 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
         n_components=8,
         aggregation="poe",
         objective="tight",
-        beta=1.0,
+        beta=0.5,
         kl_warmup="auto",
         n_prior_components=1,
         n_private_components=0,

@@ -40,7 +40,7 @@ def test_without_warmup_beta_is_constant():
 def test_warmup_counts_epochs_across_partial_fit():
     record = _Betas()
     X = make_data(n=64, missing=False)
-    vae = MultiModalVAE(**{**SMALL, "max_epochs": 1}, kl_warmup=2, callbacks=[record],
+    vae = MultiModalVAE(**{**SMALL, "max_epochs": 1}, beta=1.0, kl_warmup=2, callbacks=[record],
                         early_stopping=False).fit(X)
     vae.partial_fit(X, epochs=2)
     np.testing.assert_allclose(record.betas, [0, 0.25, 0.5, 0.75, 1.0, 1.0])
