@@ -38,6 +38,8 @@ def ivae_estimator(aggregation, objective, seed, epochs, standardize, weight_ini
         n_prior_components=1 if aggregation == "poe" else N_PRIOR,
         lr=5e-4,
         batch_size=250,
+        beta=1.0,  # the paper's objective, without the package's KL warm-up
+        kl_warmup=0,
         max_epochs=epochs,
         validation_fraction=0.0,
         early_stopping=False,
