@@ -130,7 +130,7 @@ class MixtureOfProductsOfExperts(ProductOfExperts):
             generator = torch.Generator(device=mask.device).manual_seed(0)
         # In evaluation every row shares the same draws, so a row's posterior depends on its own
         # mask only, not on its position in the batch or on the other rows.
-        subsets = _uniform_nonempty_subsets(mask, self.n_subsets, generator, shared=not self.training)
+        subsets = uniform_nonempty_subsets(mask, self.n_subsets, generator, shared=not self.training)
         return subsets, subsets.any(-1)
 
     def forward(self, tokens, mask):
@@ -153,7 +153,7 @@ class MixtureOfProductsOfExperts(ProductOfExperts):
         )
 
 
-def _uniform_nonempty_subsets(mask, n_draws, generator=None, shared=False):
+def uniform_nonempty_subsets(mask, n_draws, generator=None, shared=False):
     """``n_draws`` subsets per row, uniform over the non-empty subsets of the row's mask.
 
     Exact and linear in ``M``: the size ``k`` follows ``C(n, k) / (2^n - 1)`` (inverse CDF),

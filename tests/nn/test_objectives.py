@@ -626,7 +626,7 @@ def test_sample_subsets_is_independent_fair_coins_on_observed_modalities():
     assert torch.equal(again, sample_subsets(mask, generator=torch.Generator().manual_seed(3)))
 
 
-@pytest.mark.parametrize("objective, sampler", [("mixture", "_uniform_nonempty_subsets"),
+@pytest.mark.parametrize("objective, sampler", [("mixture", "uniform_nonempty_subsets"),
                                                 ("tight", "sample_subsets")])
 def test_objectives_draw_their_subsets_with_their_sampler(objective, sampler, monkeypatch):
     """Without ``subset``, tight conditions on ``sample_subsets(mask)`` (every subset, the empty
@@ -638,7 +638,7 @@ def test_objectives_draw_their_subsets_with_their_sampler(objective, sampler, mo
     def fake(mask, *args, **kwargs):
         calls.append(mask)
         zeros = torch.zeros_like(mask)
-        return zeros[:, None] if sampler == "_uniform_nonempty_subsets" else zeros
+        return zeros[:, None] if sampler == "uniform_nonempty_subsets" else zeros
 
     monkeypatch.setattr(objectives_module, sampler, fake)
     model = small_model("poe")
