@@ -164,6 +164,17 @@ def _importance_draws(model, xs, cond, n_samples, common_noise):
     return z, logliks, log_w
 
 
+def _prior_private_latents(model, z, common_noise):
+    """Private latents ``(K, B, n_private)`` drawn from their N(0, I) prior for draws ``z``
+    ``(K, B, d)`` (the same for every row with ``common_noise``), or None without them."""
+    if not model.n_private:
+        return None
+    shape = (*z.shape[:-1], model.n_private)
+    if common_noise:
+        return torch.randn(shape[0], 1, shape[-1], dtype=z.dtype, device=z.device).expand(shape)
+    return torch.randn(shape, dtype=z.dtype, device=z.device)
+
+
 def iw_log_likelihood(model, xs, mask, n_samples=64, common_noise=False):
     """Importance-weighted estimate of ``log p(x_obs)`` with proposal ``q(z | x_obs)``.
 
@@ -317,13 +328,7 @@ def iw_class_probabilities(model, xs, mask, target, n_samples=64, common_noise=F
     cond = mask.clone()
     cond[:, target] = False
     z, _, log_w = _importance_draws(model, xs, cond, n_samples, common_noise)
-    private = None
-    if model.n_private:  # the target's private latent from its prior
-        shape = (*z.shape[:-1], model.n_private)
-        if common_noise:
-            private = torch.randn(shape[0], 1, shape[-1], dtype=z.dtype, device=z.device).expand(shape)
-        else:
-            private = torch.randn(shape, dtype=z.dtype, device=z.device)
+    private = _prior_private_latents(model, z, common_noise)  # the target's, from its prior
     probabilities = list(model.likelihoods.values())[target].mean(model.decode(z, target, private))
     weights = torch.softmax(log_w, 0).unsqueeze(-1)
     return (weights * probabilities).sum(0)
@@ -370,13 +375,7 @@ def iw_conditional_means(model, xs, mask, n_samples=64, common_noise=False):
     [(4, 3), (4, 2)]
     """
     z, _, log_w = _importance_draws(model, xs, mask, n_samples, common_noise)
-    private = None
-    if model.n_private:
-        shape = (*z.shape[:-1], model.n_private)
-        if common_noise:
-            private = torch.randn(shape[0], 1, shape[-1], dtype=z.dtype, device=z.device).expand(shape)
-        else:
-            private = torch.randn(shape, dtype=z.dtype, device=z.device)
+    private = _prior_private_latents(model, z, common_noise)
     weights = torch.softmax(log_w, 0).unsqueeze(-1)  # (K, B, 1)
     # Rows with nothing observed: log_w is the prior over itself, all weights equal.
     means = []
