@@ -79,6 +79,8 @@ class MultiModalNet(NeuralNet):
         self._epoch_losses = []  # this epoch's training batch losses
         self._exploded_epochs = 0  # consecutive epochs above the explosion threshold
         self._train_batches = 1  # training batches per epoch (set by get_iterator)
+        self._batch_in_epoch = 0  # training batches begun in this epoch (a counter: reading
+        # it from the history on every step costs more than a small network's step)
 
     @property
     def _default_callbacks(self):
@@ -123,7 +125,7 @@ class MultiModalNet(NeuralNet):
         if not self.kl_warmup:
             return self.beta
         epoch = max(len(self.history) - 1, 0)  # epochs completed before this one
-        batch = len(self.history[-1, "batches"]) - 1 if len(self.history) else 0
+        batch = max(self._batch_in_epoch - 1, 0)  # training batches before this one
         progress = (epoch + batch / self._train_batches) / self.kl_warmup
         return self.beta * min(1.0, progress)
 
@@ -167,6 +169,15 @@ class MultiModalNet(NeuralNet):
             self._epoch_losses.append(values[0])
         for term, value in zip(names, values[1:]):
             self.history.record_batch(f"{prefix}_{term}", value)
+
+    def on_epoch_begin(self, net, **kwargs):
+        super().on_epoch_begin(net, **kwargs)
+        self._batch_in_epoch = 0
+
+    def on_batch_begin(self, net, batch=None, training=False, **kwargs):
+        super().on_batch_begin(net, batch=batch, training=training, **kwargs)
+        if training:
+            self._batch_in_epoch += 1
 
     def on_epoch_end(self, net, **kwargs):
         super().on_epoch_end(net, **kwargs)
