@@ -1,11 +1,11 @@
-"""Command line of skmmvae: ``python -m skmmvae demo [--epochs N] [--aggregation A] ...``."""
+"""Command line of skmmvae: ``python -m skmmvae demo|fit|impute|embed ...`` (see :mod:`skmmvae.cli`)."""
 import argparse
 import sys
 
 
 def main(argv=None):
     """Parse ``argv`` (default: ``sys.argv[1:]``) and run the chosen command."""
-    from . import __version__, demo
+    from . import __version__, cli, demo
 
     parser = argparse.ArgumentParser(
         prog="python -m skmmvae",
@@ -26,11 +26,13 @@ def main(argv=None):
         ),
     )
     demo.build_parser(demo_parser)
+    cli.add_commands(commands)
     args = parser.parse_args(argv)
     if args.command == "demo":
         demo.run_demo(epochs=args.epochs, aggregation=args.aggregation, objective=args.objective,
                       output=args.output, seed=args.seed)
-    return 0
+        return 0
+    return cli.run(args)
 
 
 if __name__ == "__main__":
