@@ -9,6 +9,7 @@ batch; a float32 block is used in place, not copied) and a boolean ``(n, M)`` ma
 whole block is NaN. Nothing the user passed is modified.
 """
 import inspect
+import numbers
 import warnings
 from dataclasses import dataclass, field
 
@@ -537,8 +538,50 @@ def make_schema(blocks, kind, feature_names, groups, likelihoods):
         info = ModalityInfo(name, block.shape[1], lik, options, None if groups is None else groups[name])
         info.feature_names = feature_names.get(name) or [f"{name}{i}" for i in range(block.shape[1])]
         info.one_hot = lik == "categorical" and block.shape[1] > 1
+        if "categories" in options:
+            if info.one_hot:
+                raise ValueError(
+                    f"modality {name!r}: the 'categories' option is for one column of labels; "
+                    f"one-hot rows fix the classes by their {block.shape[1]} columns"
+                )
+            info.classes = options["categories"]  # checked and sorted by _check_likelihood_options
         modalities.append(info)
     return Schema(modalities, kind)
+
+
+_FEW_INTEGERS = 10  # at most this many distinct integers: probably labels or counts
+
+
+def integer_gaussian_warnings(blocks, schema, likelihoods, chunk_rows=2**16):
+    """Messages for the modalities that are Gaussian by default (not named in
+    ``likelihoods``) although they hold only a few distinct integer values."""
+    if likelihoods is not None and not isinstance(likelihoods, dict):
+        return []  # one likelihood chosen for all modalities
+    messages = []
+    for info in schema.modalities:
+        if info.likelihood != "gaussian" or (likelihoods and info.name in likelihoods):
+            continue
+        block = blocks[info.name]
+        distinct = set()
+        for start in range(0, block.shape[0], chunk_rows):  # stop at the first sign of more
+            values = block[start:start + chunk_rows]
+            values = values[~np.isnan(values)]
+            if (values != np.round(values)).any():
+                break
+            distinct.update(np.unique(values).tolist())
+            if len(distinct) > _FEW_INTEGERS:
+                break
+        else:
+            if distinct:
+                shown = sorted(distinct)
+                messages.append(
+                    f"modality {info.name!r} holds only {len(shown)} distinct integer values "
+                    f"({shown}) and is modelled as Gaussian by default; if they are class labels "
+                    f"or counts, pass likelihoods={{{info.name!r}: 'categorical'}} (or "
+                    f"'poisson', or 'bernoulli' for 0/1 values); to keep the Gaussian and silence "
+                    f"this warning, name it: likelihoods={{{info.name!r}: 'gaussian'}}"
+                )
+    return messages
 
 
 def _likelihood_specs(likelihoods, names):
@@ -570,20 +613,50 @@ def _likelihood_specs(likelihoods, names):
 
 # set by the estimator from the data, never by the user
 _DATA_OPTIONS = {"self", "n_features", "n_classes"}
+# options of the data layout, kept in the schema and not passed to the likelihood
+SCHEMA_OPTIONS = {"categories": "categorical"}
+
+
+def _check_categories(name, categories):
+    """The ``categories`` option as a sorted array (float64 numbers or object strings)."""
+    if isinstance(categories, (str, bytes, dict)) or not hasattr(categories, "__len__"):
+        raise TypeError(f"modality {name!r}: categories must be a list of labels, got {categories!r}")
+    values = list(np.asarray(categories, dtype=object).ravel()) if np.ndim(categories) else []
+    if len(values) < 2 or np.ndim(categories) != 1:
+        raise ValueError(
+            f"modality {name!r}: categories must be a flat list of at least 2 labels, got {categories!r}"
+        )
+    if all(isinstance(v, str) for v in values):
+        classes = np.array(sorted(values), dtype=object)
+    elif all(isinstance(v, numbers.Real) and not isinstance(v, (bool, np.bool_)) for v in values):
+        classes = np.sort(np.asarray(values, dtype=np.float64))
+        if not np.isfinite(classes).all() or (classes != np.round(classes)).any():
+            raise ValueError(f"modality {name!r}: numeric categories must be integers, got {categories!r}")
+    else:
+        raise TypeError(
+            f"modality {name!r}: categories must be all integers or all strings, got {categories!r}"
+        )
+    if len(set(classes.tolist())) != len(classes):
+        raise ValueError(f"modality {name!r}: categories hold duplicates: {categories!r}")
+    return classes
 
 
 def _check_likelihood_options(name, lik, options, n_features):
-    """Build the likelihood once to check its options, so that bad ones fail before training."""
+    """Build the likelihood once to check its options, so that bad ones fail before training;
+    the schema's options (``categories``) are checked and normalised in ``options``."""
     cls = LIKELIHOODS[lik]
-    valid = set(inspect.signature(cls.__init__).parameters) - _DATA_OPTIONS
+    schema_options = {k for k, owner in SCHEMA_OPTIONS.items() if owner == lik}
+    valid = set(inspect.signature(cls.__init__).parameters) - _DATA_OPTIONS | schema_options
     unknown = sorted(set(options) - valid)
     if unknown:
         raise TypeError(
             f"modality {name!r}: unknown option(s) {unknown} for the {lik} likelihood; "
             f"valid options: {sorted(valid)}"
         )
+    if "categories" in options:
+        options["categories"] = _check_categories(name, options["categories"])
     try:
-        cls(n_features, **options)
+        cls(n_features, **{k: v for k, v in options.items() if k not in schema_options})
     except (TypeError, ValueError) as exc:
         raise type(exc)(f"modality {name!r}: invalid options for the {lik} likelihood: {exc}") from None
 
@@ -640,6 +713,7 @@ def categorical_codes(block, observed, info, fitting):
         raise ValueError(f"modality {name!r}: categorical labels must be one column")
     labels = values[:, 0]
     string_classes = info.classes is not None and info.classes.dtype == object
+    fitting = fitting and "categories" not in info.options  # fixed classes are not learnt
     if is_label_block(block):
         return _string_codes(labels, observed, info, fitting or string_classes, fitting)
     if string_classes and not fitting and labels.size:
@@ -656,12 +730,20 @@ def categorical_codes(block, observed, info, fitting):
     position = np.searchsorted(info.classes, labels).clip(0, info.classes.size - 1)
     unseen = info.classes[position] != labels
     if unseen.any():
-        raise ValueError(
-            f"modality {name!r}: unseen categories {np.unique(labels[unseen])[:5].tolist()} "
-            f"(fitted classes: {info.classes.tolist()})"
-        )
+        raise ValueError(_unseen_message(info, np.unique(labels[unseen])[:5].tolist()))
     codes[observed, 0] = position
     return codes
+
+
+def _unseen_message(info, unseen):
+    name, classes = info.name, info.classes.tolist()
+    if "categories" in info.options:
+        return f"modality {name!r}: labels {unseen} are not among its categories {classes}"
+    return (
+        f"modality {name!r}: unseen categories {unseen} (fitted classes: {classes}); to fix the "
+        f"classes beforehand (e.g. for cross-validation folds that miss some), pass "
+        f"likelihoods={{{name!r}: ('categorical', {{'categories': [...]}})}}"
+    )
 
 
 def _string_codes(labels, observed, info, fitted_with_strings, fitting):
@@ -686,10 +768,7 @@ def _string_codes(labels, observed, info, fitted_with_strings, fitting):
     positions = np.fromiter((lookup.get(v, -1) for v in labels), dtype=np.int64, count=len(labels))
     unseen = positions < 0
     if unseen.any():
-        raise ValueError(
-            f"modality {name!r}: unseen categories {sorted(set(labels[unseen]))[:5]} "
-            f"(fitted classes: {info.classes.tolist()})"
-        )
+        raise ValueError(_unseen_message(info, sorted(set(labels[unseen]))[:5]))
     codes = np.zeros((observed.shape[0], 1))
     codes[observed, 0] = positions
     return codes
@@ -763,6 +842,8 @@ def to_tensors(blocks, schema, fitting=False, dtype=torch.float32):
             values = categorical_codes(block, observed, info, fitting)
         else:
             check_support(block, observed, info)
+            if np_dtype == np.float32 and block.dtype != np.float32:
+                check_float32_range(block, info.name)
             shared = _shared_tensor(block, np_dtype)
             if shared is not None:
                 # No copy: the tensor reads the user's memory (never written to); the NaN
@@ -777,6 +858,33 @@ def to_tensors(blocks, schema, fitting=False, dtype=torch.float32):
         masks.append(observed)
     mask = torch.as_tensor(np.stack(masks, 1))
     return ModalityTensors(xs, mask, holes=holes)
+
+
+def check_float32_range(block, name, chunk_rows=2**16):
+    """Raise if ``block`` holds magnitudes float32 (the model's dtype) cannot carry: above its
+    largest value (they would become inf) or nonzero below its smallest normal one (they
+    would flush to zero or lose their precision). NaN (missing rows) are ignored."""
+    info = np.finfo(np.float32)
+    high, low = 0.0, np.inf
+    for start in range(0, block.shape[0], chunk_rows):  # temporary memory bounded by a chunk
+        magnitude = np.abs(block[start:start + chunk_rows])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN chunks
+            high = max(high, float(np.nanmax(magnitude, initial=0.0)))
+            low = min(low, float(np.min(magnitude, where=magnitude > 0, initial=np.inf)))
+    if high > float(info.max):
+        raise ValueError(
+            f"modality {name!r}: values up to {high:.3g} in absolute value exceed float32's "
+            f"largest ({info.max:.3g}), the precision the model computes in; rescale the "
+            "modality (e.g. divide it by a power of ten) or transform it (e.g. log)"
+        )
+    if low < float(info.tiny):
+        raise ValueError(
+            f"modality {name!r}: nonzero values as small as {low:.3g} in absolute value are below "
+            f"float32's smallest normal number ({info.tiny:.3g}), the precision the model "
+            "computes in, and would be flushed to zero; rescale the modality (e.g. multiply it "
+            "by a power of ten) or set such values to 0"
+        )
 
 
 def _shared_tensor(block, np_dtype):

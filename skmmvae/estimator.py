@@ -11,10 +11,10 @@ from sklearn.utils import check_random_state
 from sklearn.utils._available_if import available_if
 from sklearn.utils._param_validation import HasMethods, InvalidParameterError, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
-from skorch.callbacks import ProgressBar
 
 from . import _data, _persistence
-from ._net import MultiModalNet, _EarlyStopping, _silent
+from ._net import MultiModalNet, TrainingDivergedError, _EarlyStopping, _silent
+from ._progress import EpochProgress
 from ._runtime import (
     _module_device,
     _seeded,
@@ -82,7 +82,14 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
         ``(name, options)``, e.g. ``("gaussian", {"scale": 1.0})`` for a fixed scale. Unnamed
         modalities are Gaussian with a learnt per-feature scale. A categorical modality is
         one column of labels (integers, or strings with None/NaN where missing; predictions
-        come back as the same labels) or one-hot rows.
+        come back as the same labels) or one-hot rows. Its option ``categories`` (a list of
+        integers or of strings, as ``OneHotEncoder``'s) fixes the classes instead of learning
+        them at fit, so that cross-validation folds missing a class work:
+        ``{"label": ("categorical", {"categories": [0, 1, 2]})}``; labels outside it are a
+        ``ValueError``. Imputed labels take the dtype of the block passed (integer labels
+        given as float with NaN where missing come back as floats holding the labels). A
+        modality left to the default Gaussian that holds at most 10 distinct integers gets a
+        ``UserWarning`` (it may be labels or counts); name it ``"gaussian"`` to silence it.
     standardize : bool, default=True
         Let the networks work in standardised units: encoders see each feature centred and
         scaled by its mean and standard deviation over the observed training rows, and
@@ -463,6 +470,8 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
         blocks, kind, names, groups = self._blocks(X, reset)
         if reset:
             self._schema = _data.make_schema(blocks, kind, names, groups, self.likelihoods)
+            for message in _data.integer_gaussian_warnings(blocks, self._schema, self.likelihoods):
+                warnings.warn(message, UserWarning, stacklevel=6)  # the caller of fit
             self._check_networks()
             tensors = _data.to_tensors(blocks, self._schema, fitting=True)
             never = [n for n, seen in zip(self._schema.names, tensors.mask.any(0).tolist()) if not seen]
@@ -502,7 +511,7 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
         place of custom ``encoders``/``decoders``, for a size estimate on the meta device)."""
         liks = {}
         for info in self._schema.modalities:
-            opts = dict(info.options)
+            opts = {k: v for k, v in info.options.items() if k not in _data.SCHEMA_OPTIONS}
             if info.likelihood == "categorical":
                 opts["n_classes"] = len(info.classes) if not info.one_hot else info.n_input
             liks[info.name] = make_likelihood(info.likelihood, info.n_features, **opts)
@@ -537,7 +546,8 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
 
             # the accelerator decides the device; only its main process prints
             net_class = AcceleratedMultiModalNet
-            accelerate_kwargs = {"accelerator": accelerator, "callbacks__print_log__sink": sink}
+            # skorch's Accelerate mixin sets print_log's sink itself: keep it, silenced
+            accelerate_kwargs = {"accelerator": accelerator, "callbacks__print_log__sink": _silent}
             device = str(accelerator.device)
         if self.early_stopping:
             callbacks.append(
@@ -554,7 +564,8 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
                 )
             )
         if self.verbose and (accelerator is None or accelerator.is_main_process):
-            callbacks.append(("progress_bar", ProgressBar()))
+            # one line per epoch that fits a terminal (skorch's table has a column per term)
+            callbacks.append(("progress", EpochProgress(total=int(self.max_epochs), sink=sink)))
         net = net_class(
             module,
             objective=self.objective,
@@ -569,6 +580,7 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
             device=device,
             callbacks=callbacks,
             verbose=self.verbose,
+            **({} if accelerator is not None else {"callbacks__print_log": None}),  # EpochProgress prints
             autocast_dtype=None if self.autocast is None else getattr(torch, self.autocast),
             compile_options=None if self.compile is False else ({} if self.compile is True else dict(self.compile)),
             **accelerate_kwargs,
@@ -790,6 +802,9 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
     def _train(self, tensors, epochs, partial=False):
         net = self.net_
         epochs_before = len(net.history)
+        progress = dict(net.callbacks_).get("progress")
+        if progress is not None:
+            progress.total = epochs  # the budget of this call
         net.notify("on_train_begin", X=tensors, y=None)
         interrupted = False
         try:
@@ -802,6 +817,7 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
             interrupted = not getattr(early_stopping, "stopped_", False)
         finally:
             net.notify("on_train_end", X=tensors, y=None)
+        self._check_finite(net.module_, tensors)
         if interrupted:
             self._report_interruption(net)
         else:
@@ -809,6 +825,30 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
         self.module_ = net.module_
         self.history_ = net.history
         self.n_iter_ = len(net.history)
+
+    def _check_finite(self, module, tensors):
+        """Raise TrainingDivergedError where training left weights that are not finite, or
+        finite ones whose posterior or decoder means of the first training rows overflow
+        (the last optimiser step is never evaluated by the training loop itself)."""
+        bad = [name for name, p in module.named_parameters() if not torch.isfinite(p).all()]
+        if bad:
+            what = f"non-finite weights (in {', '.join(bad[:3])}{', ...' if len(bad) > 3 else ''})"
+        else:
+            rows = tensors.subset(torch.arange(min(len(tensors), _MIN_INFERENCE_BATCH)))
+            batch, _ = self._padded(rows.rows(torch.arange(len(rows))).to(_module_device(module)))
+            with self._threads(), torch.no_grad():
+                module.eval()
+                z = module.encode(batch.xs, batch.mask).mean
+                outputs = [z, *module.decode_means(z)]
+            if all(bool(torch.isfinite(t).all()) for t in outputs):
+                return
+            what = ("weights whose outputs are not finite (NaN or inf in the latent codes or "
+                    "decoder means of the training rows)")
+        raise TrainingDivergedError(
+            f"training ended with {what}: the optimisation diverged. Lower lr (now {self.lr:g}; "
+            f"try e.g. lr={self.lr / 10:g}), keep standardize=True, or use a likelihood that "
+            "matches the data."
+        )
 
     def _report_stop(self, net, epochs, epochs_before, partial):
         """Say why training ended where it was not the expected end: a ``fit`` that used its

@@ -30,6 +30,10 @@ _LOG_2PI = math.log(2.0 * math.pi)
 _MIN_FREQUENCY = 1e-4  # floor of frequencies and rates whose log starts a decoder's output
 
 
+# Scale of a constant feature's location, relative to the constant (about float32's epsilon).
+_CONSTANT_STEP = 2.0**-23
+
+
 def _spread(var):
     """Standard deviations, with 1 for constant features (nothing to standardise)."""
     std = var.clamp_min(0).sqrt()
@@ -117,7 +121,13 @@ class _LocationScale(Likelihood):
     def set_data_scaling(self, mean, var):
         super().set_data_scaling(mean, var)
         self.output_shift.copy_(mean)
-        self.output_scale.copy_(_spread(var))
+        # A constant feature has no spread: its location's scale is a float32 rounding step
+        # of the constant (not 1, which swamps a constant of 3e-6), so that the decoder mean
+        # stays the constant up to rounding at any magnitude.
+        step = torch.where(mean != 0, mean.abs(), torch.ones_like(mean)) * _CONSTANT_STEP
+        step = step.clamp_min(torch.finfo(torch.float32).tiny)
+        spread = var.clamp_min(0).sqrt()
+        self.output_scale.copy_(torch.where(spread > 0, spread, step))
 
     def mean(self, params):
         return self.location(params)
