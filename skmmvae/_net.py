@@ -1,6 +1,6 @@
 """The private skorch net that trains a :class:`~skmmvae.nn.MultiModalModule`.
 
-skorch supplies the loop, the optimiser, callbacks (early stopping, progress bar, printing)
+skorch supplies the loop, the optimiser, callbacks (early stopping, printing)
 and the history. What is specific here: batches are drawn by indexing in-memory tensors
 (no per-sample Dataset), the loss is the negative variational objective, its parts are
 recorded per batch and averaged per epoch, and a non-finite loss stops training with advice.

@@ -171,7 +171,9 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
         Seeds parameter initialisation, batch order, subset draws, the validation split and the
         importance samples of ``score``.
     verbose : int, default=0
-        1 shows a progress bar and a per-epoch table of the objective and its terms.
+        1 prints one line per epoch (at most 100 characters): the epoch out of the budget,
+        the training and validation losses (a star at the best so far), seconds per epoch and
+        the time left at most. The terms of the objective are in ``history_``.
     callbacks : list of skorch callbacks or None, default=None
         Extra callbacks, e.g. ``skorch.callbacks.Checkpoint``.
     encoders, decoders : dict of str -> torch.nn.Module or None, default=None
