@@ -13,6 +13,8 @@ The estimator deep-copies the modules when it fits, so the same dict can be reus
 modality its own module instance: one instance used for two modalities shares its weights
 between them. (On 4x4 quadrants a convolution has little to work with, and the default MLP
 does as well or better; the point here is how to plug in a network of your own.)
+
+Running it takes about 13 s on a 2-core CPU (measured standalone, at its defaults).
 """
 import os
 

@@ -10,6 +10,8 @@ with the paper's ``"tight"`` objective and the ``"mixture"`` bound.
 
 A dict of modalities cannot be split by rows, but a :class:`~skmmvae.ModalityDict` can: it is
 the dict to pass to cross-validation.
+
+Running it takes about 16 s on a 2-core CPU (measured standalone, at its defaults).
 """
 import os
 

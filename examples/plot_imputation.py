@@ -19,6 +19,8 @@ all with default parameters and fitted on the same training data, in two setting
 
 Unlike the per-feature imputers, the VAE treats each quadrant as one unit: a modality is
 missing when its whole block is NaN, and observed values pass through unchanged.
+
+Running it takes about 30 s on a 2-core CPU (measured standalone, at its defaults).
 """
 import os
 import time

@@ -13,6 +13,8 @@ classifies digits whose bottom half is missing (two NaN quadrants), without impu
 baselines, logistic regression on the pixels or on 16 principal components, need an imputer
 in front for that. On images this small the raw pixels are hard to beat; the VAE's
 16 features hold their own, most of all when half of the image is missing.
+
+Running it takes about 20 s on a 2-core CPU (measured standalone, at its defaults).
 """
 import os
 

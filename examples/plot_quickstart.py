@@ -11,6 +11,8 @@ encoder for every subset of modalities. With the fitted model we
 * predict the label from the image alone (``predict`` fills in missing modalities),
 * score held-out digits by their log-likelihood (``score``),
 * generate new digits from the prior (``sample``).
+
+Running it takes about 12 s on a 2-core CPU (measured standalone, at its defaults).
 """
 import os
 

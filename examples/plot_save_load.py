@@ -17,6 +17,8 @@ Either way the loaded model gives the same latent codes, imputations and scores,
 
    Loading a pickle runs code chosen by whoever wrote the file: load only pickles you trust,
    and share models with ``save``/``load``.
+
+Running it takes about 11 s on a 2-core CPU (measured standalone, at its defaults).
 """
 import os
 import tempfile
