@@ -77,3 +77,17 @@ def test_drop_views_keeps_one_and_drops_one():
         assert np.isnan(out[k][~observed[:, j]]).all()
         np.testing.assert_array_equal(out[k][observed[:, j]], views[k][observed[:, j]])
     assert not np.isnan(views["a"]).any()  # the input is not modified
+
+
+def test_the_figure_shows_ratios_to_the_best_baseline(tmp_path):
+    pytest.importorskip("matplotlib")
+    from benchmarks.quality import figure
+
+    records = []
+    for method, family, mse in [("default", "vae", 0.5), ("ridge", "baseline", 1.0), ("mean", "baseline", 2.0)]:
+        for view in ("a", "b"):
+            records.append({"dataset": "d", "regime": "complete", "seed": 0, "method": method,
+                            "family": family, "kind": "imputation", "view": view, "mse": mse})
+    assert figure.ratios(records)[("complete", "d")] == {"default": 0.5, "ridge": 1.0, "mean": 2.0}
+    path = figure.draw(records, tmp_path / "f.png")
+    assert path.stat().st_size > 0
