@@ -52,6 +52,41 @@ _ATTRIBUTE_NAME = re.compile(r"_?[A-Za-z][A-Za-z0-9_]*\Z")
 _NDARRAY_KINDS = "biufUO"
 _TAGS = [{"__tuple__"}, {"__ndarray__", "dtype", "shape"}, {"__random_state__"}, {"__dict__"}]
 
+# Limits on what load inflates, checked against the sizes the zip declares before reading.
+MAX_METADATA_SIZE = 32 * 2**20  # bytes of metadata.json
+MAX_WEIGHTS_SIZE = 4 * 2**30  # bytes of weights.pt
+MAX_COMPRESSION_RATIO = 200  # inflated / compressed, for members over RATIO_FLOOR bytes
+RATIO_FLOOR = 2**20
+_MEMBER_LIMITS = {METADATA: "MAX_METADATA_SIZE", WEIGHTS: "MAX_WEIGHTS_SIZE"}
+
+# The metadata save writes, and the JSON type of each entry: load accepts exactly these.
+_METADATA_TYPES = {
+    "format": str,
+    "format_version": int,
+    "class": str,
+    "skmmvae_version": str,
+    "torch_version": str,
+    "params": dict,
+    "unsaved_params": list,
+    "attributes": dict,
+    "schema": dict,
+    "history": list,
+}
+_SCHEMA_KEYS = {"input_kind", "modalities"}
+_INPUT_KINDS = ("dict", "array", "frame")
+# Private fitted attributes a file may set (public ones end with "_"; none may be a name the
+# class defines, such as a method or property). ``save`` refuses to write any other.
+_PRIVATE_ATTRIBUTES = {"_n_fit_rows", "_seed", "_split_seed", "_n_features_out"}
+_MAX_SIZE = 2**31 - 1  # widths, counts and seeds
+_INT_ATTRIBUTES = {
+    "n_features_in_": (0, _MAX_SIZE),
+    "n_iter_": (0, _MAX_SIZE),
+    "_n_fit_rows": (0, 2**63 - 1),
+    "_n_features_out": (0, _MAX_SIZE),
+    "_seed": (0, 2**32 - 1),
+    "_split_seed": (0, 2**32 - 1),
+}
+
 
 class _NotPlainData(TypeError):
     """A value that JSON (with the tags above) cannot represent."""
@@ -156,7 +191,8 @@ def _encode_history(history):
 
 
 def save(estimator, path):
-    """Write ``estimator`` (fitted) to the zip archive ``path``; see the module docstring."""
+    """Write ``estimator`` (fitted) to the zip archive ``path`` (a path or a writable binary
+    file object); see the module docstring."""
     state = estimator.__getstate__()
     params = estimator.get_params(deep=False)
     saved, unsaved = {}, []
@@ -181,6 +217,11 @@ def save(estimator, path):
     for name, value in state.items():
         if name in skip:
             continue
+        if not _allowed_attribute(type(estimator), name):
+            raise TypeError(
+                f"the fitted attribute {name!r} is not one that load accepts; add it to "
+                "skmmvae._persistence._PRIVATE_ATTRIBUTES (private names) if it must be saved"
+            )
         try:
             attributes[name] = _encode(value)
         except _NotPlainData as exc:
@@ -201,9 +242,21 @@ def save(estimator, path):
         "schema": schema,
         "history": _encode_history(state.get("history_") or []),
     }
+    assert set(metadata) == set(_METADATA_TYPES), "update _METADATA_TYPES with save"
     weights = io.BytesIO()
     torch.save({"module": state[_MODULE_STATE], "optimizer": state.get(_OPTIMIZER_STATE)}, weights)
-    _write_atomically(Path(path), json.dumps(metadata, indent=1).encode("utf-8"), weights.getvalue())
+    metadata = json.dumps(metadata, indent=1).encode("utf-8")
+    if hasattr(path, "write"):  # a binary file object: written in place, as zipfile does
+        _write_archive(path, metadata, weights.getvalue())
+    else:
+        _write_atomically(Path(path), metadata, weights.getvalue())
+
+
+def _write_archive(file, metadata, weights):
+    with zipfile.ZipFile(file, "w") as archive:
+        archive.writestr(METADATA, metadata, compress_type=zipfile.ZIP_DEFLATED)
+        # torch's file is a zip of raw float arrays already: storing it is as small
+        archive.writestr(WEIGHTS, weights, compress_type=zipfile.ZIP_STORED)
 
 
 def _write_atomically(path, metadata, weights):
@@ -211,10 +264,8 @@ def _write_atomically(path, metadata, weights):
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
     try:
         # open(), not tempfile.mkstemp: the file gets the usual permissions, not 0600
-        with open(tmp, "xb") as file, zipfile.ZipFile(file, "w") as archive:
-            archive.writestr(METADATA, metadata, compress_type=zipfile.ZIP_DEFLATED)
-            # torch's file is a zip of raw float arrays already: storing it is as small
-            archive.writestr(WEIGHTS, weights, compress_type=zipfile.ZIP_STORED)
+        with open(tmp, "xb") as file:
+            _write_archive(file, metadata, weights)
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
@@ -227,6 +278,7 @@ def _write_atomically(path, metadata, weights):
 def load(cls, path, params):
     """Read an estimator of class ``cls`` (or a subclass) written by :func:`save`."""
     metadata, weights = _read_archive(path)
+    _check_metadata_keys(metadata, path)
     klass = _resolve_class(cls, metadata, path)
     unsaved = metadata.get("unsaved_params")
     if not isinstance(unsaved, list) or not all(isinstance(name, str) for name in unsaved):
@@ -260,6 +312,7 @@ def load(cls, path, params):
         estimator._validate_params()
     except ValueError as exc:
         raise ValueError(f"{path} is not a valid skmmvae model file: {exc}") from exc
+    _check_sizes(klass, state, path)
     try:
         estimator.__setstate__(state)
         if state.get(_OPTIMIZER_STATE) is not None:  # check it now, not at partial_fit
@@ -277,14 +330,16 @@ def _read_archive(path):
     """``(metadata dict, weights dict)`` of the archive, or a ValueError saying what is wrong."""
     try:
         with zipfile.ZipFile(path) as archive:
-            names = set(archive.namelist())
+            infos = archive.infolist()
+            names = [info.filename for info in infos]
             if METADATA not in names or WEIGHTS not in names:
                 raise ValueError(
                     f"{path} is not a skmmvae model file (a zip archive holding {METADATA} and "
                     f"{WEIGHTS}); files written by joblib or pickle load with joblib.load"
                 )
-            metadata = archive.read(METADATA)
-            weights = archive.read(WEIGHTS)
+            _check_members(infos, path)
+            metadata = _read_member(archive, infos[names.index(METADATA)], path)
+            weights = _read_member(archive, infos[names.index(WEIGHTS)], path)
     except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as exc:
         raise ValueError(
             f"{path} is not a skmmvae model file, or it is damaged or truncated ({exc})"
@@ -313,6 +368,54 @@ def _read_archive(path):
     return metadata, weights
 
 
+def _check_members(infos, path):
+    """Refuse other or repeated members, and sizes or compression ratios past the limits,
+    from the sizes the archive declares: before anything is inflated."""
+    names = [info.filename for info in infos]
+    unknown = sorted(set(names) - set(_MEMBER_LIMITS))
+    if unknown:
+        raise ValueError(
+            f"{path} is not a valid skmmvae model file: unexpected entries {unknown} "
+            f"(only {METADATA} and {WEIGHTS})"
+        )
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise ValueError(f"{path} is not a valid skmmvae model file: repeated entries {repeated}")
+    for info in infos:
+        limit = globals()[_MEMBER_LIMITS[info.filename]]
+        if info.file_size > limit:
+            raise ValueError(
+                f"{path} is not a valid skmmvae model file: {info.filename} declares "
+                f"{info.file_size} bytes, more than the limit of {limit} bytes"
+            )
+        ratio = info.file_size / max(info.compress_size, 1)
+        if info.file_size > RATIO_FLOOR and ratio > MAX_COMPRESSION_RATIO:
+            raise ValueError(
+                f"{path} is not a valid skmmvae model file: {info.filename} declares a "
+                f"compression ratio of {ratio:.0f} (limit {MAX_COMPRESSION_RATIO}), as a zip "
+                "bomb does"
+            )
+
+
+def _read_member(archive, info, path):
+    """The member's bytes: at most its declared size, and exactly that many."""
+    chunks, left = [], info.file_size
+    with archive.open(info) as member:
+        while left > 0:
+            chunk = member.read(min(left, 2**24))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            left -= len(chunk)
+        more = member.read(1) if left == 0 else b""
+    if left or more:
+        raise ValueError(
+            f"{path} is damaged: {info.filename} does not hold the {info.file_size} bytes "
+            "its header declares"
+        )
+    return b"".join(chunks)
+
+
 def _resolve_class(cls, metadata, path):
     """The class named in the file among ``cls`` and its subclasses already imported."""
     name = metadata.get("class")
@@ -335,23 +438,137 @@ def _state(klass, metadata, params, path):
     defaults = inspect.signature(klass.__init__).parameters  # for parameters newer than the file
     state = {name: params.get(name, saved.get(name, defaults[name].default)) for name in names}
     for name, value in metadata["attributes"].items():
-        if not _ATTRIBUTE_NAME.match(name) or name in names or name in ("module_", "net_"):
+        if not _allowed_attribute(klass, name):
             raise ValueError(f"unexpected attribute name {name!r}")
         state[name] = _decode(value)
+        _check_attribute(name, state[name])
     schema = metadata["schema"]
+    if set(schema) != _SCHEMA_KEYS:
+        raise ValueError(f"the schema has entries {sorted(schema)}, expected {sorted(_SCHEMA_KEYS)}")
+    if schema["input_kind"] not in _INPUT_KINDS:
+        raise ValueError(f"input_kind must be one of {_INPUT_KINDS}, got {schema['input_kind']!r}")
     fields = {f.name for f in dataclasses.fields(ModalityInfo)}
     modalities = []
-    for info in schema["modalities"]:
-        if set(info) != fields:
+    for info in _as_list(schema["modalities"]):
+        if not isinstance(info, dict) or set(info) != fields:
             raise ValueError(f"a modality is described by {sorted(info)}, expected {sorted(fields)}")
-        modalities.append(ModalityInfo(**{k: _decode(v) for k, v in info.items()}))
-    state["_schema"] = Schema(modalities, str(schema["input_kind"]))
+        info = {k: _decode(v) for k, v in info.items()}
+        _check_modality(info)
+        modalities.append(ModalityInfo(**info))
+    names_ = [info.name for info in modalities]
+    if not names_ or len(set(names_)) != len(names_):
+        raise ValueError(f"modality names must be unique and not none, got {names_}")
+    if "modality_names_" in state and state["modality_names_"] != names_:
+        raise ValueError(f"modality_names_ {state['modality_names_']} differ from the schema's {names_}")
+    state["_schema"] = Schema(modalities, schema["input_kind"])
     rows = _decode(_as_list(metadata["history"]))
     if not all(isinstance(row, dict) for row in rows):
         raise ValueError("history rows must be objects")
     state["history_"] = History(rows)
     state[_VERSION] = metadata.get("skmmvae_version")
     return state
+
+
+def _check_metadata_keys(metadata, path):
+    """Exactly the entries ``save`` writes, each of its JSON type."""
+    missing = [key for key in _METADATA_TYPES if key not in metadata]
+    if missing:
+        raise ValueError(
+            f"{path} is not a valid skmmvae model file: bad metadata (missing {missing[0]!r})"
+        )
+    unknown = sorted(set(metadata) - set(_METADATA_TYPES))
+    if unknown:
+        raise ValueError(
+            f"{path} is not a valid skmmvae model file: bad metadata (unknown entries {unknown})"
+        )
+    for key, kind in _METADATA_TYPES.items():
+        value = metadata[key]
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            raise ValueError(
+                f"{path} is not a valid skmmvae model file: bad metadata ({key} is a "
+                f"{type(value).__name__}, expected a {kind.__name__})"
+            )
+
+
+def _allowed_attribute(klass, name):
+    """Whether a file may set the fitted attribute ``name`` of a ``klass``."""
+    if not _ATTRIBUTE_NAME.match(name) or name in klass._get_param_names():
+        return False
+    if name.startswith("_"):
+        return name in _PRIVATE_ATTRIBUTES
+    # public fitted attributes end with "_"; none may shadow what the class defines
+    return name.endswith("_") and not hasattr(klass, name) and name not in ("module_", "net_")
+
+
+def _check_attribute(name, value):
+    if name in _INT_ATTRIBUTES:
+        low, high = _INT_ATTRIBUTES[name]
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise ValueError(f"attribute {name} must be an integer in [{low}, {high}], got {value!r}")
+    elif name == "modality_names_":
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ValueError("attribute modality_names_ must be a list of strings")
+    elif name == "categories_":
+        if not isinstance(value, dict):
+            raise ValueError("attribute categories_ must be an object")
+    elif name == "feature_names_in_":
+        if not isinstance(value, np.ndarray) or value.ndim != 1:
+            raise ValueError("attribute feature_names_in_ must be a 1-D array")
+
+
+def _check_modality(info):
+    """Types and ranges of one decoded modality description."""
+    if not isinstance(info["name"], str):
+        raise ValueError("a modality name must be a string")
+    if not isinstance(info["likelihood"], str):
+        raise ValueError(f"modality {info['name']!r}: likelihood must be a string")
+    if not isinstance(info["options"], dict):
+        raise ValueError(f"modality {info['name']!r}: options must be an object")
+    if not isinstance(info["one_hot"], bool):
+        raise ValueError(f"modality {info['name']!r}: one_hot must be true or false")
+    if info["feature_names"] is not None and not isinstance(info["feature_names"], list):
+        raise ValueError(f"modality {info['name']!r}: feature_names must be a list")
+    if info["classes"] is not None and not isinstance(info["classes"], np.ndarray):
+        raise ValueError(f"modality {info['name']!r}: classes must be an array")
+
+
+def _check_sizes(klass, state, path):
+    """The network the metadata describes, built on the meta device (no memory), must have
+    the weights' names and shapes: checked before the real network is built."""
+    module_state = state[_MODULE_STATE]
+    # custom encoders/decoders (given to load) are checked when the weights are loaded into them
+    custom = state.get("encoders") is not None or state.get("decoders") is not None
+    probe = klass.__new__(klass)
+    probe.__dict__.update(
+        {k: v for k, v in state.items() if k not in (_MODULE_STATE, _OPTIMIZER_STATE, _VERSION)}
+    )
+    try:
+        with torch.device("meta"):
+            expected = probe._build_module(networks=not custom).state_dict()
+    except Exception as exc:  # noqa: BLE001 - sizes or options the network refuses
+        raise ValueError(
+            f"{path} is not a valid skmmvae model file: its weights and metadata do not make a "
+            f"model (the network its metadata describes cannot be built: "
+            f"{type(exc).__name__}: {exc})"
+        ) from exc
+    if custom:
+        expected = {
+            k: v for k, v in expected.items() if not k.startswith(("encoders.", "decoders."))
+        }
+        module_state = {k: v for k, v in module_state.items() if k in expected}
+    problems = sorted(set(expected) ^ set(module_state))
+    problems += [
+        f"{key}: {tuple(module_state[key].shape)} in the file, {tuple(tensor.shape)} "
+        "from the metadata"
+        for key, tensor in expected.items()
+        if key in module_state and module_state[key].shape != tensor.shape
+    ]
+    if problems:
+        raise ValueError(
+            f"{path} is not a valid skmmvae model file: its weights and metadata do not make a "
+            f"model: the weights do not fit the network the metadata describes (n_components, "
+            f"hidden_layer_sizes, embedding_size, modality widths): {problems[:5]}"
+        )
 
 
 def _check_weights(weights, path):

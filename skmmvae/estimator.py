@@ -1340,8 +1340,9 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
 
         Parameters
         ----------
-        path : str or path-like
+        path : str, path-like or writable binary file object
             File to write; an existing file is replaced (only once the new one is complete).
+            A file object is written in place.
 
         Returns
         -------
@@ -1377,7 +1378,7 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
 
         Parameters
         ----------
-        path : str or path-like
+        path : str, path-like or readable binary file object
             A file written by :meth:`save`.
         **params
             Values of the parameters that could not be saved (custom ``encoders`` or
@@ -1395,7 +1396,10 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
         ValueError
             If the file was not written by :meth:`save`, is damaged or truncated, holds
             anything but tensors in its weights, was written in another format version, or
-            holds another class.
+            holds another class; also, before anything is inflated or any network built, if
+            the archive holds other or repeated entries, declares sizes or compression
+            ratios past the limits, or its metadata has unknown entries, wrong types,
+            attribute names the class defines, or network sizes that do not fit the weights.
         TypeError
             If ``params`` misses a parameter that could not be saved, or names another one.
 
