@@ -7,32 +7,64 @@ user's RNG) and the intra-op thread count (:class:`_TorchThreads` applies ``n_jo
 the cores this process may use and staying within a Dask worker's threads). Also: the
 device a module lives on, and moving (optimiser) state to the CPU for pickling.
 """
+import threading
+
 import torch
 
 
+# torch's global RNG is process-wide: blocks that seed it run one thread at a time, so that
+# estimators fitted or scored in threads of one process give the results they give alone
+# (reentrant: a seeded block may open another in the same thread).
+_RNG_LOCK = threading.RLock()
+
+
 class _seeded:
-    """Run a block with torch's global RNG seeded, restoring the caller's RNG state after."""
+    """Run a block with torch's global RNG seeded, restoring the caller's RNG state after.
+
+    Holds a process-wide lock for the block: other threads' seeded blocks wait (see
+    ``_RNG_LOCK``).
+    """
 
     def __init__(self, seed, device):
         self.seed, self.device = seed, device
 
     def __enter__(self):
-        devices = [torch.device(self.device)] if "cuda" in str(self.device) else []
-        self._fork = torch.random.fork_rng(devices=devices)
-        self._fork.__enter__()
-        torch.manual_seed(self.seed)
+        _RNG_LOCK.acquire()
+        try:
+            devices = [torch.device(self.device)] if "cuda" in str(self.device) else []
+            self._fork = torch.random.fork_rng(devices=devices)
+            self._fork.__enter__()
+            torch.manual_seed(self.seed)
+        except BaseException:
+            _RNG_LOCK.release()
+            raise
 
     def __exit__(self, *exc):
-        return self._fork.__exit__(*exc)
+        try:
+            return self._fork.__exit__(*exc)
+        finally:
+            _RNG_LOCK.release()
 
 
 class _TorchThreads:
-    """Set torch's intra-op thread count for a block (see ``n_jobs``)."""
+    """Set torch's intra-op thread count for a block (see ``n_jobs``).
+
+    The count is process-wide, so the block holds the same lock as :class:`_seeded`: blocks
+    of other threads wait, and each runs with its own count.
+    """
 
     def __init__(self, n_jobs):
         self.n_jobs = n_jobs
 
     def __enter__(self):
+        _RNG_LOCK.acquire()
+        try:
+            self._set()
+        except BaseException:
+            _RNG_LOCK.release()
+            raise
+
+    def _set(self):
         self._previous = torch.get_num_threads()
         cores = _available_cores()
         if self.n_jobs is None:
@@ -46,7 +78,10 @@ class _TorchThreads:
         torch.set_num_threads(threads)
 
     def __exit__(self, *exc):
-        torch.set_num_threads(self._previous)
+        try:
+            torch.set_num_threads(self._previous)
+        finally:
+            _RNG_LOCK.release()
 
 
 def _available_cores():
