@@ -91,3 +91,11 @@ def test_the_figure_shows_ratios_to_the_best_baseline(tmp_path):
     assert figure.ratios(records)[("complete", "d")] == {"default": 0.5, "ridge": 1.0, "mean": 2.0}
     path = figure.draw(records, tmp_path / "f.png")
     assert path.stat().st_size > 0
+
+
+def test_the_benchmark_figures_are_drawn_from_the_result_files(tmp_path):
+    pytest.importorskip("matplotlib")
+    from benchmarks import figures
+
+    assert figures.t1_gaps(out=tmp_path / "t1.png").stat().st_size > 0
+    assert figures.step_time(out=tmp_path / "speed.png").stat().st_size > 0
