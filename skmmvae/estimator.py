@@ -915,12 +915,15 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
 
     @staticmethod
     def _padded(batch):
-        """``batch`` padded to at least ``_MIN_BATCH_ROWS`` rows, and its number of real rows."""
+        """``batch`` (ModalityTensors or a tensor of rows) padded to at least
+        ``_MIN_BATCH_ROWS`` rows with copies of its last row, and its number of real rows."""
         n = len(batch)
         if n >= _MIN_BATCH_ROWS:
             return batch, n
-        fill = torch.full((_MIN_BATCH_ROWS - n,), n - 1, dtype=torch.long)
-        return batch.rows(torch.cat([torch.arange(n), fill]).to(batch.mask.device)), n
+        rows = torch.cat([torch.arange(n), torch.full((_MIN_BATCH_ROWS - n,), n - 1, dtype=torch.long)])
+        if isinstance(batch, torch.Tensor):
+            return batch[rows.to(batch.device)], n
+        return batch.rows(rows.to(batch.mask.device)), n
 
     def _inference_batches(self, X, batch_size=None):
         """Batches of ``X`` validated and converted one input chunk at a time."""
@@ -1148,9 +1151,7 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
             else:
                 chunks = (self._encoded_means(b) for b in self._batches(tensors))
             for z in chunks:
-                n = len(z)
-                if n < _MIN_BATCH_ROWS:  # see _MIN_BATCH_ROWS
-                    z = torch.cat([z, z[-1:].expand(_MIN_BATCH_ROWS - n, -1)])
+                z, n = self._padded(z)
                 for s, mean in enumerate(self.module_.decode_means(z.to(device))):
                     outs[s].append(mean[:n].float().cpu())
         return [torch.cat(o).numpy().astype(np.float64) for o in outs]
