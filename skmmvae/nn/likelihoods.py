@@ -75,7 +75,21 @@ class Likelihood(nn.Module):
     def _register_output_shift(self):
         self.register_buffer("output_shift", torch.zeros(self.n_params))
 
-    def log_prob(self, params, x):  # pragma: no cover - abstract
+    def log_prob(self, params, x, observed=None):
+        """``log p(x | params)`` summed over the features, or over the ``observed`` ones only.
+
+        ``observed`` is a boolean mask broadcastable to ``x`` (``(B, n_features)``; one column
+        for a categorical modality): cells where it is False add nothing to the value. Their
+        ``x`` must still be finite (any filler) where gradients are taken: the gradient of a
+        masked NaN is NaN.
+        """
+        cells = self.log_prob_cells(params, x)
+        if observed is not None:
+            cells = torch.where(observed, cells, torch.zeros((), dtype=cells.dtype, device=cells.device))
+        return cells.sum(-1)
+
+    def log_prob_cells(self, params, x):  # pragma: no cover - abstract
+        """Per-feature log-densities ``(..., n_features)``."""
         raise NotImplementedError
 
     def mean(self, params):  # pragma: no cover - abstract
@@ -136,17 +150,17 @@ class _LocationScale(Likelihood):
 class Gaussian(_LocationScale):
     """Gaussian with decoder mean and a learnt (or fixed) per-feature standard deviation."""
 
-    def log_prob(self, params, x):
+    def log_prob_cells(self, params, x):
         scale = self.scale
-        return -0.5 * (((x - self.location(params)) / scale) ** 2 + 2 * torch.log(scale) + _LOG_2PI).sum(-1)
+        return -0.5 * (((x - self.location(params)) / scale) ** 2 + 2 * torch.log(scale) + _LOG_2PI)
 
 
 class Laplace(_LocationScale):
     """Laplace with decoder location and a learnt (or fixed) per-feature scale."""
 
-    def log_prob(self, params, x):
+    def log_prob_cells(self, params, x):
         scale = self.scale
-        return (-(x - self.location(params)).abs() / scale - torch.log(2 * scale)).sum(-1)
+        return -(x - self.location(params)).abs() / scale - torch.log(2 * scale)
 
 
 class Bernoulli(Likelihood):
@@ -163,11 +177,9 @@ class Bernoulli(Likelihood):
         p = mean.clamp(_MIN_FREQUENCY, 1 - _MIN_FREQUENCY)
         self.output_shift.copy_(torch.log(p) - torch.log1p(-p))
 
-    def log_prob(self, params, x):
+    def log_prob_cells(self, params, x):
         logits = self.output_shift + params
-        return -F.binary_cross_entropy_with_logits(
-            logits, x.expand_as(logits), reduction="none"
-        ).sum(-1)
+        return -F.binary_cross_entropy_with_logits(logits, x.expand_as(logits), reduction="none")
 
     def mean(self, params):
         return torch.sigmoid(self.output_shift + params)
@@ -186,9 +198,9 @@ class Poisson(Likelihood):
         super().set_data_scaling(mean, var)
         self.output_shift.copy_(torch.log(mean.clamp_min(_MIN_FREQUENCY)))
 
-    def log_prob(self, params, x):
+    def log_prob_cells(self, params, x):
         log_rate = self.output_shift + params
-        return (x * log_rate - torch.exp(log_rate) - torch.lgamma(x + 1)).sum(-1)
+        return x * log_rate - torch.exp(log_rate) - torch.lgamma(x + 1)
 
     def mean(self, params):
         return torch.exp(self.output_shift + params)
@@ -224,10 +236,10 @@ class Categorical(Likelihood):
         """``mean`` is the class frequencies: the logits start at their logarithms."""
         self.output_shift.copy_(torch.log(mean.clamp_min(_MIN_FREQUENCY)))
 
-    def log_prob(self, params, x):
+    def log_prob_cells(self, params, x):
         logits = self.output_shift + params
         index = x.long().expand(*logits.shape[:-1], 1)
-        return torch.log_softmax(logits, -1).gather(-1, index).squeeze(-1)
+        return torch.log_softmax(logits, -1).gather(-1, index)
 
     def mean(self, params):
         """Class probabilities (the estimator turns them into labels)."""
