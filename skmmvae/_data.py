@@ -5,8 +5,10 @@ column groups are named by the ``modalities`` parameter. Everything is turned in
 float block per modality (an ``(n, 1)`` object block for categorical labels that are not
 numbers), validated (with errors that name the modality), and converted to a
 :class:`ModalityTensors`: one float32 tensor per modality (missing rows zero-filled in every
-batch; a float32 block is used in place, not copied) and a boolean ``(n, M)`` mask of observed modalities. A modality is missing for a sample when its
-whole block is NaN. Nothing the user passed is modified.
+batch; a float32 block is used in place, not copied) and a boolean ``(n, M)`` mask of observed
+modalities. A modality is missing for a sample when its whole block is NaN; a NaN in a row
+that has observed values is a missing cell, and stays NaN in the tensor (the per-cell mask:
+the model reads it with ``torch.isnan``). Nothing the user passed is modified.
 """
 import inspect
 import numbers
@@ -379,6 +381,7 @@ class ModalityInfo:
     feature_names: list = None
     classes: np.ndarray = None  # categorical: the label values
     one_hot: bool = False  # categorical given as one-hot rows
+    missing_cells: bool = False  # some training row had NaN cells besides observed ones
 
     @property
     def n_features(self):
@@ -538,6 +541,7 @@ def make_schema(blocks, kind, feature_names, groups, likelihoods):
         info = ModalityInfo(name, block.shape[1], lik, options, None if groups is None else groups[name])
         info.feature_names = feature_names.get(name) or [f"{name}{i}" for i in range(block.shape[1])]
         info.one_hot = lik == "categorical" and block.shape[1] > 1
+        info.missing_cells = lik != "categorical" and has_missing_cells(block)
         if "categories" in options:
             if info.one_hot:
                 raise ValueError(
@@ -665,30 +669,37 @@ def _check_likelihood_options(name, lik, options, n_features):
 
 
 def observed_rows(block, name):
-    """Boolean (n,) mask of rows that are not all-NaN; errors on partial NaN and inf.
+    """Boolean (n,) mask of the rows with at least one observed (not NaN) value; inf is an
+    error. A row of NaN is a missing modality; NaN among observed values are missing cells.
 
     For a block of labels (object array), rows holding None, NaN or pandas' NA are missing.
     """
     if is_label_block(block):
         return ~_missing_labels(block[:, 0])
-    nan = np.isnan(block)
-    missing = nan.all(1)
-    partial = nan.any(1) & ~missing
-    if partial.any():
-        rows = np.flatnonzero(partial)[:5].tolist()
-        raise ValueError(
-            f"modality {name!r}: rows {rows} are partly NaN. A missing modality must be a whole "
-            "row of NaN; impute or drop the partial values (e.g. with SimpleImputer) first"
-        )
     if np.isinf(block).any():
         rows = np.flatnonzero(np.isinf(block).any(1))[:5].tolist()
-        raise ValueError(f"modality {name!r}: rows {rows} contain inf or -inf")
-    return ~missing
+        raise ValueError(
+            f"modality {name!r}: rows {rows} contain inf or -inf; a missing value is NaN"
+        )
+    return ~np.isnan(block).all(1)
+
+
+def has_missing_cells(block, chunk_rows=2**16):
+    """Whether some row of ``block`` holds NaN besides observed values (a missing cell, as
+    opposed to a missing modality, a row of NaN). Temporary memory bounded by a chunk."""
+    if is_label_block(block) or block.shape[1] == 1:
+        return False
+    for start in range(0, block.shape[0], chunk_rows):
+        nan = np.isnan(block[start:start + chunk_rows])
+        if (nan.any(1) & ~nan.all(1)).any():
+            return True
+    return False
 
 
 def check_support(block, observed, info):
     """Raise if observed values fall outside the likelihood's support."""
     values = block[observed]
+    values = values[~np.isnan(values)]  # missing cells
     name, lik = info.name, info.likelihood
     support = LIKELIHOODS[lik].support
     if support == "unit_interval" and ((values < 0) | (values > 1)).any():
@@ -705,6 +716,12 @@ def categorical_codes(block, observed, info, fitting):
     values = block[observed]
     codes = np.zeros((block.shape[0], 1))
     if info.one_hot:
+        if np.isnan(values).any():
+            rows = np.flatnonzero(observed)[np.isnan(values).any(1)][:5].tolist()
+            raise ValueError(
+                f"modality {name!r}: one-hot rows {rows} are partly NaN; a missing label is a "
+                "whole row of NaN"
+            )
         if ((values != 0) & (values != 1)).any() or (values.sum(1) != 1).any():
             raise ValueError(f"modality {name!r}: one-hot rows must hold a single 1 and zeros")
         codes[observed, 0] = values.argmax(1)

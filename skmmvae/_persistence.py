@@ -448,9 +448,10 @@ def _state(klass, metadata, params, path):
     if schema["input_kind"] not in _INPUT_KINDS:
         raise ValueError(f"input_kind must be one of {_INPUT_KINDS}, got {schema['input_kind']!r}")
     fields = {f.name for f in dataclasses.fields(ModalityInfo)}
+    required = fields - _OPTIONAL_MODALITY_FIELDS
     modalities = []
     for info in _as_list(schema["modalities"]):
-        if not isinstance(info, dict) or set(info) != fields:
+        if not isinstance(info, dict) or not required <= set(info) <= fields:
             raise ValueError(f"a modality is described by {sorted(info)}, expected {sorted(fields)}")
         info = {k: _decode(v) for k, v in info.items()}
         _check_modality(info)
@@ -516,6 +517,11 @@ def _check_attribute(name, value):
             raise ValueError("attribute feature_names_in_ must be a 1-D array")
 
 
+# Fields added to ModalityInfo since format version 1: files written before lack them (their
+# dataclass defaults apply).
+_OPTIONAL_MODALITY_FIELDS = {"missing_cells"}
+
+
 def _check_modality(info):
     """Types and ranges of one decoded modality description."""
     if not isinstance(info["name"], str):
@@ -526,6 +532,8 @@ def _check_modality(info):
         raise ValueError(f"modality {info['name']!r}: options must be an object")
     if not isinstance(info["one_hot"], bool):
         raise ValueError(f"modality {info['name']!r}: one_hot must be true or false")
+    if not isinstance(info.get("missing_cells", False), bool):
+        raise ValueError(f"modality {info['name']!r}: missing_cells must be true or false")
     if info["feature_names"] is not None and not isinstance(info["feature_names"], list):
         raise ValueError(f"modality {info['name']!r}: feature_names must be a list")
     if info["classes"] is not None and not isinstance(info["classes"], np.ndarray):

@@ -253,9 +253,9 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
     that of a batch of draws; an estimate above the memory of the device (a GPU's memory,
     else the machine's RAM or container limit) is a ``ValueError`` naming the sizes.
 
-    NaN marks a missing modality only as a whole block row; a NaN inside an otherwise
-    observed block is an error (impute such values first). The scikit-learn tag
-    ``allow_nan`` is therefore False. Training that produces a NaN or infinite loss, or a
+    NaN is missing data anywhere: a whole block row of NaN is a missing modality, a NaN
+    inside an otherwise observed block a missing cell (the model conditions on, and scores,
+    the observed cells only); ``inf`` is an error. Training that produces a NaN or infinite loss, or a
     loss that explodes (two epochs in a row 10^4 times above where the training call
     started), stops with
     :class:`skmmvae.TrainingDivergedError`; a failed ``partial_fit`` restores the estimator to
@@ -386,11 +386,9 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
     # ------------------------------------------------------------------ sklearn plumbing
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        # NaN is accepted only as a whole missing modality block (a row of NaN in a block);
-        # a NaN anywhere else is an error. scikit-learn's ``allow_nan`` means "NaN anywhere",
-        # so the honest answer to it is False (the checks then verify that scattered NaN is
-        # rejected in fit, transform and predict).
-        tags.input_tags.allow_nan = False
+        # NaN anywhere is missing data: a row of NaN in a block is a missing modality, any
+        # other NaN a missing cell (inf is an error).
+        tags.input_tags.allow_nan = True
         tags.non_deterministic = False
         return tags
 
@@ -517,6 +515,7 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
             if info.likelihood == "categorical":
                 opts["n_classes"] = len(info.classes) if not info.one_hot else info.n_input
             liks[info.name] = make_likelihood(info.likelihood, info.n_features, **opts)
+            liks[info.name].missing_cells = info.missing_cells  # encoders see the cell mask
         # plain ints: numpy integers (GridSearchCV over np.arange) are not ints to torch
         n_mixture = self._n_mixture_components()
         return MultiModalModule(
@@ -1030,11 +1029,12 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
         return out
 
     def predict(self, X):
-        """Impute the missing modalities from the observed ones.
+        """Impute the missing modalities and cells from the observed values.
 
-        Observed values are returned unchanged (bit-identical); each missing block is filled
-        with the decoder mean at the posterior mean of ``q(z | x_observed)`` (the most probable
-        class for categorical modalities).
+        Observed values are returned unchanged (bit-identical); each missing block and each
+        missing cell (a NaN in an observed row) is filled with the decoder mean at the
+        posterior mean of ``q(z | x_observed)`` (the most probable class for categorical
+        modalities).
 
         Parameters
         ----------
@@ -1051,6 +1051,18 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
             pandas block its index, in the order of the first pandas block of ``X``.
         """
         check_is_fitted(self, "module_")
+        return self._impute(X)
+
+    def _impute(self, X, draw=False):
+        """``X`` with its missing blocks and cells filled in: decoder means at the posterior
+        mean, or (``draw``) draws ``x ~ p(x | z)`` with ``z ~ q(z | x_observed)``, seeded by
+        the seed fixed at fit (the same ``X`` gets the same draws)."""
+        if draw:
+            with _seeded(self._seed, _module_device(self.module_)):
+                return self._filled(X, True)
+        return self._filled(X, False)
+
+    def _filled(self, X, draw):
         is_dict = isinstance(X, dict) and not _data.sp.issparse(X)
         X = _data.align_rows(X)  # the blocks returned keep their rows and labels together
         # The output is allocated once, in the validated blocks' float dtype (float32 input
@@ -1062,7 +1074,7 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
             tensors, blocks = self._tensors(chunk)
             if out is None:
                 out = self._predict_buffers(X, blocks, is_dict)
-            means = self._decoded(tensors, latent=None)
+            means = self._decoded(tensors, latent=None, draw=draw)
             rows = slice(start, start + len(tensors))
             for s, info in enumerate(self._schema.modalities):
                 block = blocks.get(info.name)
@@ -1070,6 +1082,11 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
                 target[...] = np.nan if block is None else block
                 missing = ~tensors.mask[:, s].numpy()
                 target[missing] = self._to_user(means[s][missing], info)
+                if block is not None and info.likelihood != "categorical":
+                    cells = np.isnan(block) & ~missing[:, None]  # missing cells of observed rows
+                    if cells.any():
+                        target[cells] = means[s][cells]
+                        missing = missing | cells.any(1)
                 if not is_dict:
                     out[rows, info.columns] = target  # fancy indexing made a copy
                 any_filled[info.name] |= bool(missing.any())
@@ -1140,8 +1157,9 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
             z = self.module_.prior.sample(n_samples).float().cpu().numpy().astype(np.float64)
         return self.inverse_transform(z), z
 
-    def _decoded(self, tensors, latent):
-        """Decoder means per modality (numpy, model space) for encoded ``tensors`` or ``latent``."""
+    def _decoded(self, tensors, latent, draw=False):
+        """Decoder means per modality (numpy, model space) for encoded ``tensors`` or ``latent``;
+        with ``draw``, draws from the decoders at draws from the posteriors of ``tensors``."""
         outs = [[] for _ in self._schema.modalities]
         device = _module_device(self.module_)
         with self._threads(), torch.no_grad():
@@ -1149,17 +1167,20 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
             if latent is not None:
                 chunks = latent.split(max(self._training_batch_size(), _MIN_INFERENCE_BATCH))
             else:
-                chunks = (self._encoded_means(b) for b in self._batches(tensors))
+                chunks = (self._encoded_means(b, draw) for b in self._batches(tensors))
+            decode = self.module_.decode_samples if draw else self.module_.decode_means
             for z in chunks:
                 z, n = self._padded(z)
-                for s, mean in enumerate(self.module_.decode_means(z.to(device))):
+                for s, mean in enumerate(decode(z.to(device))):
                     outs[s].append(mean[:n].float().cpu())
         return [torch.cat(o).numpy().astype(np.float64) for o in outs]
 
-    def _encoded_means(self, batch):
-        """Posterior means of the rows of ``batch`` (computed in a padded batch)."""
+    def _encoded_means(self, batch, draw=False):
+        """Posterior means (``draw``: one draw each) of the rows of ``batch`` (computed in a
+        padded batch)."""
         padded, n = self._padded(batch)
-        return self.module_.encode(padded.xs, padded.mask).mean[:n]
+        q = self.module_.encode(padded.xs, padded.mask)
+        return (q.sample(1)[0] if draw else q.mean)[:n]
 
     @staticmethod
     def _to_user(mean, info):

@@ -9,16 +9,26 @@ from .estimator import MultiModalVAE
 
 
 class MultiModalImputer(MultiModalVAE):
-    """Impute missing modalities with a multi-modal VAE; ``transform`` fills them in.
+    """Impute missing values with a multi-modal VAE; ``transform`` fills them in.
 
-    The same model and parameters as :class:`MultiModalVAE`; only ``transform`` differs: it
-    returns the input with every missing modality block (a row of NaN in that block) filled in
-    from the observed ones, so the estimator drops into a ``Pipeline`` where
-    ``sklearn.impute.IterativeImputer`` would stand. Observed values pass through unchanged.
+    The same model and parameters as :class:`MultiModalVAE`; ``transform`` differs: it
+    returns the input with every missing value filled in from the observed ones (a row of NaN
+    in a block is a missing modality, any other NaN a missing cell), so the estimator drops
+    into a ``Pipeline`` where ``sklearn.impute.IterativeImputer`` would stand. Observed values
+    pass through unchanged (bit-identical). With ``modalities=None`` a 2-D array is one
+    modality: a VAE imputer of scattered missing values, whose encoder sees which cells are
+    observed (as MIWAE's does).
 
     Parameters
     ----------
-    See :class:`MultiModalVAE`.
+    sample_posterior : bool, default=False
+        Fill each missing value with a draw from the model's conditional distribution
+        (``z ~ q(z | x_observed)``, then ``x ~ p(x | z)``) instead of its mean, as
+        ``IterativeImputer(sample_posterior=True)`` does: for multiple imputation, fit one
+        imputer per ``random_state``. The draws are seeded by ``random_state`` (the same
+        ``X`` gets the same draws from a fitted imputer).
+    **other parameters
+        See :class:`MultiModalVAE` (every parameter of it, with the same default).
 
     Examples
     --------
@@ -31,10 +41,93 @@ class MultiModalImputer(MultiModalVAE):
     >>> imp = MultiModalImputer(modalities=[3, 3], n_components=2, max_epochs=5, random_state=0)
     >>> np.isnan(imp.fit_transform(X)).any()
     np.False_
+
+    Scattered missing cells and multiple imputation by posterior draws:
+
+    >>> X[rng.random(X.shape) < 0.1] = np.nan     # 10% of the cells missing anywhere
+    >>> draws = [MultiModalImputer(modalities=[3, 3], n_components=2, max_epochs=5,
+    ...                            sample_posterior=True, random_state=seed).fit_transform(X)
+    ...          for seed in range(3)]
+    >>> observed = ~np.isnan(X)
+    >>> all(np.array_equal(d[observed], X[observed]) for d in draws)
+    True
     """
 
+    _parameter_constraints = {**MultiModalVAE._parameter_constraints, "sample_posterior": ["boolean"]}
+
+    def __init__(
+        self,
+        modalities=None,
+        likelihoods=None,
+        standardize=True,
+        n_components=8,
+        aggregation="poe",
+        objective="tight",
+        beta=0.5,
+        kl_warmup="auto",
+        n_prior_components=1,
+        n_private_components=0,
+        hidden_layer_sizes=(128, 128),
+        embedding_size=128,
+        activation="relu",
+        weight_init="lecun",
+        max_epochs=200,
+        batch_size="auto",
+        lr=0.001,
+        validation_fraction=0.1,
+        early_stopping=True,
+        n_iter_no_change=20,
+        n_importance_samples=64,
+        device="auto",
+        random_state=None,
+        verbose=0,
+        callbacks=None,
+        encoders=None,
+        decoders=None,
+        n_jobs=None,
+        autocast=None,
+        compile=False,
+        accelerator=None,
+        sample_posterior=False,
+    ):
+        super().__init__(
+            modalities=modalities,
+            likelihoods=likelihoods,
+            standardize=standardize,
+            n_components=n_components,
+            aggregation=aggregation,
+            objective=objective,
+            beta=beta,
+            kl_warmup=kl_warmup,
+            n_prior_components=n_prior_components,
+            n_private_components=n_private_components,
+            hidden_layer_sizes=hidden_layer_sizes,
+            embedding_size=embedding_size,
+            activation=activation,
+            weight_init=weight_init,
+            max_epochs=max_epochs,
+            batch_size=batch_size,
+            lr=lr,
+            validation_fraction=validation_fraction,
+            early_stopping=early_stopping,
+            n_iter_no_change=n_iter_no_change,
+            n_importance_samples=n_importance_samples,
+            device=device,
+            random_state=random_state,
+            verbose=verbose,
+            callbacks=callbacks,
+            encoders=encoders,
+            decoders=decoders,
+            n_jobs=n_jobs,
+            autocast=autocast,
+            compile=compile,
+            accelerator=accelerator,
+        )
+        self.sample_posterior = sample_posterior
+
+
     def transform(self, X):
-        """Fill in the missing modalities of ``X``.
+        """Fill in the missing values of ``X`` (means, or draws with ``sample_posterior``).
 
         Parameters
         ----------
@@ -44,7 +137,25 @@ class MultiModalImputer(MultiModalVAE):
         -------
         X_imputed : same container type as ``X``
         """
-        return self.predict(X)
+        check_is_fitted(self, "module_")
+        return self._impute(X, draw=self.sample_posterior)
+
+    def encode_samples(self, X, n_samples=1, modalities=None, random_state=None):
+        """Latent draws, as :meth:`MultiModalVAE.sample_posterior` (that name is the
+        imputer's parameter here).
+
+        Parameters
+        ----------
+        X : dict of array-like, ModalityDict, array-like or DataFrame
+        n_samples : int, default=1
+        modalities : str, list of str or None, default=None
+        random_state : int, RandomState instance or None, default=None
+
+        Returns
+        -------
+        Z : ndarray of shape (n_samples, n_rows, n_components)
+        """
+        return MultiModalVAE.sample_posterior(self, X, n_samples, modalities, random_state)
 
     def encode(self, X, modalities=None):
         """Latent means, as :meth:`MultiModalVAE.transform`."""

@@ -75,8 +75,6 @@ def _cases():
     a, b = DATA["a"], DATA["b"]
     strings = _set(a, 3, 0, "three", dtype=object)
     none_block = np.full((N, 4), None, dtype=object)
-    partial_nan = _set(b, 30, 1, np.nan)
-    array_partial = _set(ARRAY, 30, 5, np.nan)  # column 5 belongs to modality m1
     labels = MIXED["label"]
     return [
         # ---- shapes
@@ -123,16 +121,10 @@ def _cases():
         ("fit-non-string-key", fit({0: a, "b": b}), TypeError,
          r"modality names must be strings, got 0"),
         # ---- NaN and inf
-        ("fit-partial-nan-row", fit(_with(DATA, b=partial_nan)), ValueError,
-         r"modality 'b': rows \[30\] are partly NaN"),
-        ("fit-array-partial-nan-in-one-block", fit(array_partial, modalities=[4, 3]), ValueError,
-         r"modality 'm1': rows \[30\] are partly NaN"),
         ("fit-inf", fit(_with(DATA, a=_set(a, 40, 2, np.inf))), ValueError,
          r"modality 'a': rows \[40\] contain inf"),
         ("predict-minus-inf", on_fitted("dict", "predict", _with(DATA, b=_set(b, 20, 0, -np.inf))),
          ValueError, r"modality 'b': rows \[20\] contain inf or -inf"),
-        ("score-partial-nan", on_fitted("dict", "score", _with(DATA, a=_set(a, 50, 0, np.nan))),
-         ValueError, r"modality 'a': rows \[50\] are partly NaN"),
         # ---- support of the likelihoods
         ("fit-poisson-negative", fit(_with(MIXED, counts=_set(MIXED["counts"], 20, 0, -1.0)),
                                      likelihoods=MIXED_LIKELIHOODS), ValueError,

@@ -161,9 +161,10 @@ def test_observed_rows_marks_whole_nan_rows_missing():
     np.testing.assert_array_equal(_data.observed_rows(block, "a"), [True, False, True])
 
 
-def test_observed_rows_rejects_partial_nan_and_inf():
-    with pytest.raises(ValueError, match=r"'a': rows \[1\] are partly NaN"):
-        _data.observed_rows(np.array([[1.0, 2.0], [np.nan, 1.0]]), "a")
+def test_observed_rows_are_rows_with_any_value_and_inf_is_rejected():
+    block = np.array([[1.0, 2.0], [np.nan, 1.0], [np.nan, np.nan]])
+    assert _data.observed_rows(block, "a").tolist() == [True, True, False]
+    assert _data.has_missing_cells(block) and not _data.has_missing_cells(block[[0, 2]])
     with pytest.raises(ValueError, match=r"'a': rows \[0\] contain inf"):
         _data.observed_rows(np.array([[np.inf, 2.0], [1.0, 1.0]]), "a")
 

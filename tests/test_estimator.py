@@ -220,8 +220,6 @@ def _with(data, **blocks):
 
 def _bad_fit_inputs():
     data = make_data()
-    partial = data["b"].copy()
-    partial[30, 1] = np.nan
     inf = data["a"].copy()
     inf[40, 2] = np.inf
     words = data["a"].astype(object)
@@ -236,12 +234,9 @@ def _bad_fit_inputs():
     cat = mixed["label"].copy()
     cat[20, 0] = 4.5
     array = _array(data)
-    array_partial = array.copy()
-    array_partial[30, 5] = np.nan
     array_words = array.astype(object)
     array_words[3, 5] = "x"
     return [
-        ("nan-in-block", {}, _with(data, b=partial), ValueError, r"'b': rows \[30\] are partly NaN"),
         ("inf", {}, _with(data, a=inf), ValueError, r"'a': rows \[40\] contain inf"),
         ("lengths", {}, _with(data, b=data["b"][:50]), ValueError, "different numbers of rows"),
         ("unknown-likelihood-name", {"likelihoods": {"c": "bernoulli"}}, data, ValueError,
@@ -263,8 +258,6 @@ def _bad_fit_inputs():
         ("array-uncovered", {"modalities": [4, 2]}, array, ValueError, "cover 6 of the 7 columns"),
         ("array-unknown-column", {"modalities": {"a": ["a0"], "b": ["zz"]}},
          pd.DataFrame(array[:, :2], columns=["a0", "b0"]), ValueError, "'b': unknown column 'zz'"),
-        ("array-nan-in-block", {"modalities": {"a": 4, "b": 3}}, array_partial, ValueError,
-         r"'b': rows \[30\] are partly NaN"),
         ("array-non-numeric", {"modalities": {"a": 4, "b": 3}}, array_words, TypeError,
          "'b': values must be numeric"),
         ("array-empty", {}, np.ones((0, 3)), ValueError, "0 sample"),
@@ -294,10 +287,6 @@ def test_bad_input_at_transform_names_the_modality(fitted, data):
         fitted.transform(_with(data, c=data["a"]))
     with pytest.raises(ValueError, match="'a': expected 4 features, got 3"):
         fitted.predict(_with(data, a=data["a"][:, :3]))
-    partial = data["a"].copy()
-    partial[50, 0] = np.nan
-    with pytest.raises(ValueError, match=r"'a': rows \[50\] are partly NaN"):
-        fitted.score(_with(data, a=partial))
     with pytest.raises(ValueError, match="'b': rows .* contain inf"):
         fitted.transform(_with(data, b=np.full((80, 3), np.inf)))
     with pytest.raises(ValueError, match="different numbers of rows"):

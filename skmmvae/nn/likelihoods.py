@@ -55,13 +55,24 @@ class Likelihood(nn.Module):
     def n_params(self):
         return self.n_features
 
+    # Whether the encoder also sees which cells are observed (a second block of 0/1 inputs):
+    # set before the networks are built for modalities with missing cells in observed rows.
+    missing_cells = False
+
     @property
     def input_features(self):
-        """Width of the encoder input for this modality."""
-        return self.n_features
+        """Width of the encoder input for this modality (doubled with ``missing_cells``)."""
+        return 2 * self.n_features if self.missing_cells else self.n_features
 
     def encoder_input(self, x):
-        return (x - self.input_shift) / self.input_scale
+        """Standardised data; a missing (NaN) cell is 0, the mean of its feature, and with
+        ``missing_cells`` the 0/1 mask of observed cells follows (as MIWAE's encoder sees)."""
+        observed = ~torch.isnan(x)
+        z = torch.where(observed, (x - self.input_shift) / self.input_scale,
+                        torch.zeros((), dtype=x.dtype, device=x.device))
+        if self.missing_cells:
+            return torch.cat([z, observed.to(z.dtype)], -1)
+        return z
 
     def statistics_input(self, x):
         """What ``set_data_scaling`` takes moments of: the data itself (one-hot for labels)."""
@@ -76,20 +87,25 @@ class Likelihood(nn.Module):
         self.register_buffer("output_shift", torch.zeros(self.n_params))
 
     def log_prob(self, params, x, observed=None):
-        """``log p(x | params)`` summed over the features, or over the ``observed`` ones only.
+        """``log p(x | params)`` summed over the observed features of each row.
 
         ``observed`` is a boolean mask broadcastable to ``x`` (``(B, n_features)``; one column
-        for a categorical modality): cells where it is False add nothing to the value. Their
-        ``x`` must still be finite (any filler) where gradients are taken: the gradient of a
-        masked NaN is NaN.
+        for a categorical modality); ``None`` means the cells of ``x`` that are not NaN. Cells
+        outside it add nothing, whatever ``x`` holds there (NaN included: they are replaced
+        by a finite filler before the density is computed, so gradients stay finite).
         """
-        cells = self.log_prob_cells(params, x)
-        if observed is not None:
-            cells = torch.where(observed, cells, torch.zeros((), dtype=cells.dtype, device=cells.device))
-        return cells.sum(-1)
+        if observed is None:
+            observed = ~torch.isnan(x)
+        zero = torch.zeros((), dtype=x.dtype, device=x.device)
+        cells = self.log_prob_cells(params, torch.where(observed, x, zero))
+        return torch.where(observed, cells, zero.to(cells.dtype)).sum(-1)
 
     def log_prob_cells(self, params, x):  # pragma: no cover - abstract
         """Per-feature log-densities ``(..., n_features)``."""
+        raise NotImplementedError
+
+    def sample(self, params):  # pragma: no cover - abstract
+        """A draw of ``x ~ p(x | params)`` (from torch's global generator), shaped as ``mean``."""
         raise NotImplementedError
 
     def mean(self, params):  # pragma: no cover - abstract
@@ -154,6 +170,10 @@ class Gaussian(_LocationScale):
         scale = self.scale
         return -0.5 * (((x - self.location(params)) / scale) ** 2 + 2 * torch.log(scale) + _LOG_2PI)
 
+    def sample(self, params):
+        location = self.location(params)
+        return location + self.scale * torch.randn_like(location)
+
 
 class Laplace(_LocationScale):
     """Laplace with decoder location and a learnt (or fixed) per-feature scale."""
@@ -161,6 +181,10 @@ class Laplace(_LocationScale):
     def log_prob_cells(self, params, x):
         scale = self.scale
         return -(x - self.location(params)).abs() / scale - torch.log(2 * scale)
+
+    def sample(self, params):
+        location = self.location(params)
+        return torch.distributions.Laplace(location, self.scale.expand_as(location)).sample()
 
 
 class Bernoulli(Likelihood):
@@ -184,6 +208,9 @@ class Bernoulli(Likelihood):
     def mean(self, params):
         return torch.sigmoid(self.output_shift + params)
 
+    def sample(self, params):
+        return torch.bernoulli(self.mean(params))
+
 
 class Poisson(Likelihood):
     """Poisson on the log-rate; data are non-negative counts."""
@@ -204,6 +231,9 @@ class Poisson(Likelihood):
 
     def mean(self, params):
         return torch.exp(self.output_shift + params)
+
+    def sample(self, params):
+        return torch.poisson(self.mean(params))
 
 
 class Categorical(Likelihood):
@@ -244,6 +274,12 @@ class Categorical(Likelihood):
     def mean(self, params):
         """Class probabilities (the estimator turns them into labels)."""
         return torch.softmax(self.output_shift + params, -1)
+
+    def sample(self, params):
+        """A class drawn from the probabilities, one-hot (shaped as :meth:`mean`)."""
+        probs = self.mean(params)
+        drawn = torch.multinomial(probs.reshape(-1, self.n_classes), 1).reshape(*probs.shape[:-1])
+        return F.one_hot(drawn, self.n_classes).to(probs.dtype)
 
 
 LIKELIHOODS = {

@@ -3,6 +3,9 @@
 Pure PyTorch. Modalities are handled as an ordered list of tensors ``xs`` (one ``(B, d_s)``
 tensor each, missing rows filled with zeros) plus a boolean ``mask`` ``(B, M)`` that says
 which modalities are present (or, for an encoder call, which are in the conditioning set).
+Within a present row, a NaN is a missing cell: the encoders see it as the feature's mean
+(with the mask of observed cells where the likelihood has ``missing_cells``) and the
+likelihoods score the observed cells only.
 """
 import torch
 from torch import nn
@@ -247,16 +250,27 @@ class MultiModalModule(nn.Module):
                 values = lik.statistics_input(x[mask[:, s]]).double()
                 if not len(values):
                     continue
-                if shift[s] is None:  # moments about a first estimate: no cancellation
-                    shift[s] = values.mean(0)
-                centred = values - shift[s]
-                count[s] += len(values)
+                observed = ~torch.isnan(values)  # missing cells of observed rows
+                if bool(observed.all()):
+                    if shift[s] is None:  # moments about a first estimate: no cancellation
+                        shift[s] = values.mean(0)
+                    centred = values - shift[s]
+                    count[s] = count[s] + len(values)
+                else:
+                    if shift[s] is None:
+                        shift[s] = torch.nan_to_num(values.nanmean(0))
+                    centred = torch.where(observed, values - shift[s], torch.zeros((), dtype=values.dtype))
+                    count[s] = count[s] + observed.sum(0)
                 total[s] = total[s] + centred.sum(0)
                 total_sq[s] = total_sq[s] + (centred**2).sum(0)
         for s, lik in enumerate(liks):
-            if count[s]:
-                mean = total[s] / count[s]
-                var = total_sq[s] / count[s] - mean**2
+            if torch.is_tensor(count[s]) or count[s]:
+                # a feature never observed: mean 0 and variance 1 (clamped count)
+                n = count[s].clamp_min(1) if torch.is_tensor(count[s]) else count[s]
+                mean = total[s] / n
+                var = total_sq[s] / n - mean**2
+                if torch.is_tensor(count[s]):
+                    var = torch.where(count[s] > 0, var, torch.ones_like(var))
                 lik.set_data_scaling(mean + shift[s], var)
 
     def tokens(self, xs, mask):
@@ -319,3 +333,12 @@ class MultiModalModule(nn.Module):
     def decode_means(self, z):
         """Likelihood means of every modality for latent ``z`` ``(B, d)`` (private latents at 0)."""
         return [lik.mean(self.decode(z, s)) for s, lik in enumerate(self.likelihoods.values())]
+
+    def decode_samples(self, z):
+        """Draws ``x_s ~ p(x_s | z, z~_s)`` of every modality for latent ``z`` ``(B, d)``, the
+        private latents ``z~_s`` drawn from their N(0, I) prior; shaped as :meth:`decode_means`."""
+        private = None
+        if self.n_private:
+            private = torch.randn(*z.shape[:-1], self.n_modalities, self.n_private, dtype=z.dtype, device=z.device)
+        return [lik.sample(self.decode(z, s, None if private is None else private[..., s, :]))
+                for s, lik in enumerate(self.likelihoods.values())]
