@@ -38,7 +38,7 @@ import numpy as np
 import torch
 from skorch.history import History
 
-from ._data import ModalityInfo, Schema
+from ._schema import ModalityInfo, Schema
 from ._version import __version__
 
 FORMAT = "skmmvae-model"

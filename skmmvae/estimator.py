@@ -8,13 +8,15 @@ import torch
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin, _fit_context
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
-from sklearn.utils._available_if import available_if
 from sklearn.utils._param_validation import HasMethods, InvalidParameterError, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from . import _data, _persistence
+from . import _data, _inference, _persistence
+from ._inference import InferenceMixin
 from ._net import MultiModalNet, TrainingDivergedError, _EarlyStopping, _silent
 from ._progress import EpochProgress
+from ._layout import check_2d_input, to_blocks
+from ._schema import Schema, integer_gaussian_warnings, label_modalities
 from ._runtime import (
     _module_device,
     _seeded,
@@ -22,19 +24,10 @@ from ._runtime import (
     _TorchThreads,
     check_device,
     memory_limit,
-    release_free_memory,
 )
 from ._snapshot import _Snapshot
 from ._version import __version__
-from .nn import (
-    AGGREGATORS,
-    OBJECTIVES,
-    MultiModalModule,
-    iw_class_probabilities,
-    iw_conditional_log_likelihood,
-    iw_log_likelihood,
-    make_likelihood,
-)
+from .nn import AGGREGATORS, OBJECTIVES, MultiModalModule
 from .nn.networks import ACTIVATIONS
 
 _MIXTURE_DEFAULT_COMPONENTS = 5
@@ -43,25 +36,13 @@ _MIN_VALIDATION_ROWS = 20
 # More trainable weights than this per observed training value: a warning that the data are
 # too few for the networks.
 _MAX_WEIGHTS_PER_VALUE = 50
-# Rows per inference batch (at least; ``batch_size`` if larger) and latent draws per scoring
-# batch (rows x importance samples). Module constants so that tests can shrink them.
-_MIN_INFERENCE_BATCH = 1024
-_SCORE_BATCH_DRAWS = 2**16
-# Inference batches are padded (with copies of their last row) to at least this many rows:
-# torch's matrix kernels for a handful of rows round differently from those for more, which
-# would make a row's result depend on the size of its batch (scikit-learn's
-# check_methods_subset_invariance compares one row at a time with the whole set).
-_MIN_BATCH_ROWS = 16
-# Rows of user input validated and converted at a time by transform/predict/score: their
-# temporary memory is bounded by this, not by the number of samples.
-_INFERENCE_CHUNK_ROWS = 2**16
 # Memory estimate that fit and the importance-sampling methods check before allocating (see
 # MultiModalVAE._check_fit_memory and _check_score_memory): activations are counted as this many float32 copies of every
 # built-in linear layer's input and output, per row and latent draw.
 _ACTIVATION_FACTOR = 2
 
 
-class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+class MultiModalVAE(InferenceMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     """Multi-modal variational autoencoder with a shared latent space.
 
     Learns ``p(z) prod_s p(x_s | z)`` over several modalities (views) of the same samples with
@@ -447,33 +428,31 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
         """Validate ``X`` into ``{name: 2-D float array}`` (``reset`` at fit); categorical
         modalities given as strings stay ``(n, 1)`` object arrays of labels."""
         schema = None if reset else self._schema
-        labels = _data.label_modalities(self.likelihoods, schema)  # may hold non-numeric labels
-        if isinstance(X, dict) and not _data.sp.issparse(X):
+        # the modalities that may hold non-numeric labels
+        labels = label_modalities(self.likelihoods) if reset else schema.label_modalities()
+        if _data.is_modality_dict(X):
             if reset:
                 for attr in ("n_features_in_", "feature_names_in_"):
                     self.__dict__.pop(attr, None)
-            blocks, kind, names, groups = _data.to_blocks(X, None, schema, labels=labels)
+            blocks, kind, names, groups = to_blocks(X, None, schema, labels=labels)
             if reset:
                 self.n_features_in_ = sum(b.shape[1] for b in blocks.values())
             return blocks, kind, names, groups
-        _data._reject_sparse(X, "X")
-        _data.reject_list_of_blocks(X)
-        if not reset and self._schema.input_kind == "dict":
-            raise TypeError("the estimator was fitted on a dict of modalities; pass a dict")
-        columns = [str(c) for c in X.columns] if _data._is_frame(X) else None
+        check_2d_input(X, schema)
+        columns = [str(c) for c in X.columns] if _data.is_frame(X) else None
         # dtype=None and no finiteness check here: each modality block is converted and
         # checked in _data, so that errors name the modality.
         array = validate_data(self, X, reset=reset, ensure_all_finite=False, dtype=None)
-        return _data.to_blocks(array, self.modalities, schema, columns, labels=labels)
+        return to_blocks(array, self.modalities, schema, columns, labels=labels)
 
     def _tensors(self, X, reset=False):
         blocks, kind, names, groups = self._blocks(X, reset)
         if reset:
-            self._schema = _data.make_schema(blocks, kind, names, groups, self.likelihoods)
-            for message in _data.integer_gaussian_warnings(blocks, self._schema, self.likelihoods):
+            self._schema = Schema.learn(blocks, kind, names, groups, self.likelihoods)
+            for message in integer_gaussian_warnings(blocks, self._schema, self.likelihoods):
                 warnings.warn(message, UserWarning, stacklevel=6)  # the caller of fit
             self._check_networks()
-            tensors = _data.to_tensors(blocks, self._schema, fitting=True)
+            tensors = self._schema.tensors(blocks)
             never = [n for n, seen in zip(self._schema.names, tensors.mask.any(0).tolist()) if not seen]
             if never:
                 raise ValueError(
@@ -481,16 +460,8 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
                     "drop them or provide some observed rows"
                 )
             return tensors, blocks
-        unknown = sorted(set(blocks) - set(self._schema.names))
-        if unknown:
-            hint = "" if self._schema.input_kind == "dict" else (
-                f" (from a 2-D input with {self.n_features_in_} columns: pass one like it, or a "
-                "dict with these names)"
-            )
-            raise ValueError(
-                f"unknown modalities {unknown}; the estimator was fitted with {self._schema.names}{hint}"
-            )
-        return _data.to_tensors(blocks, self._schema), blocks
+        self._schema.check_known(blocks, getattr(self, "n_features_in_", None))
+        return self._schema.tensors(blocks), blocks
 
     def _check_hidden_layer_sizes(self):
         sizes = self.hidden_layer_sizes
@@ -509,13 +480,7 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
     def _build_module(self, networks=True):
         """The module for the fitted schema (``networks=False``: the built-in networks in
         place of custom ``encoders``/``decoders``, for a size estimate on the meta device)."""
-        liks = {}
-        for info in self._schema.modalities:
-            opts = {k: v for k, v in info.options.items() if k not in _data.SCHEMA_OPTIONS}
-            if info.likelihood == "categorical":
-                opts["n_classes"] = len(info.classes) if not info.one_hot else info.n_input
-            liks[info.name] = make_likelihood(info.likelihood, info.n_features, **opts)
-            liks[info.name].missing_cells = info.missing_cells  # encoders see the cell mask
+        liks = self._schema.likelihoods()
         # plain ints: numpy integers (GridSearchCV over np.arange) are not ints to torch
         n_mixture = self._n_mixture_components()
         return MultiModalModule(
@@ -693,16 +658,13 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
         self._split_seed = self._seed  # kept fixed across partial_fit calls
         self._check_fit_memory(device)
         self.modality_names_ = self._schema.names
-        self.categories_ = {
-            m.name: np.arange(m.n_input) if m.one_hot else m.classes.copy()
-            for m in self._schema.modalities if m.likelihood == "categorical"
-        }
+        self.categories_ = self._schema.categories()
         self._n_features_out = self.n_components
         with self._threads(), _seeded(self._seed, device):
             module = self._build_module()
             if self.standardize:
                 module.set_data_scaling(
-                    (b.xs, b.mask) for b in self._batches(tensors, _INFERENCE_CHUNK_ROWS, "cpu")
+                    (b.xs, b.mask) for b in self._batches(tensors, _inference._INFERENCE_CHUNK_ROWS, "cpu")
                 )
             self.net_ = self._build_net(module, device)
         self._warn_small_data(tensors.mask, module)
@@ -740,7 +702,7 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
         if train > limit:
             self._memory_error(train, limit, device, f"train on batches of {rows} rows ({n_params:,} "
                                "parameters with their gradients and Adam's moments, and activations)")
-        rows = min(max(self._training_batch_size(), _MIN_INFERENCE_BATCH), _INFERENCE_CHUNK_ROWS)
+        rows = min(max(self._training_batch_size(), _inference._MIN_INFERENCE_BATCH), _inference._INFERENCE_CHUNK_ROWS)
         infer = 4 * (n_params + _ACTIVATION_FACTOR * rows * widths) + 8 * rows * int(self.n_components)
         if infer > limit:
             self._memory_error(infer, limit, device, f"transform or predict a batch of {rows} rows")
@@ -835,7 +797,7 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
         if bad:
             what = f"non-finite weights (in {', '.join(bad[:3])}{', ...' if len(bad) > 3 else ''})"
         else:
-            rows = tensors.subset(torch.arange(min(len(tensors), _MIN_INFERENCE_BATCH)))
+            rows = tensors.subset(torch.arange(min(len(tensors), _inference._MIN_INFERENCE_BATCH)))
             batch, _ = self._padded(rows.rows(torch.arange(len(rows))).to(_module_device(module)))
             with self._threads(), torch.no_grad():
                 module.eval()
@@ -903,51 +865,6 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
             stacklevel=5  # the caller of fit or partial_fit,
         )
 
-    # ------------------------------------------------------------------ inference helpers
-    def _batches(self, tensors, batch_size=None, device=None):
-        """Rows of ``tensors`` in order, in batches, on ``device`` (default: the module's)."""
-        batch_size = batch_size or max(self._training_batch_size(), _MIN_INFERENCE_BATCH)
-        device = device or _module_device(self.module_)
-        for start in range(0, len(tensors), batch_size):
-            idx = torch.arange(start, min(start + batch_size, len(tensors)))
-            yield tensors.rows(idx).to(device)
-
-    @staticmethod
-    def _padded(batch):
-        """``batch`` (ModalityTensors or a tensor of rows) padded to at least
-        ``_MIN_BATCH_ROWS`` rows with copies of its last row, and its number of real rows."""
-        n = len(batch)
-        if n >= _MIN_BATCH_ROWS:
-            return batch, n
-        rows = torch.cat([torch.arange(n), torch.full((_MIN_BATCH_ROWS - n,), n - 1, dtype=torch.long)])
-        if isinstance(batch, torch.Tensor):
-            return batch[rows.to(batch.device)], n
-        return batch.rows(rows.to(batch.mask.device)), n
-
-    def _inference_batches(self, X, batch_size=None):
-        """Batches of ``X`` validated and converted one input chunk at a time."""
-        for _, chunk in _data.row_chunks(X, _INFERENCE_CHUNK_ROWS):
-            release_free_memory()  # memory bounded by a chunk, not by the rows
-            tensors, _ = self._tensors(chunk)
-            yield from self._batches(tensors, batch_size)
-
-    def _subset_mask(self, mask, modalities, what="modalities"):
-        if modalities is None:
-            return mask
-        if isinstance(modalities, str):
-            modalities = [modalities]
-        try:
-            modalities = list(modalities)
-        except TypeError:
-            raise TypeError(f"{what} must be a modality name or a list of names, got {modalities!r}") from None
-        if not modalities:
-            raise ValueError(f"{what} is empty: name at least one modality, or pass None for all")
-        unknown = sorted(set(modalities) - set(self._schema.names), key=str)
-        if unknown:
-            raise ValueError(f"unknown modalities {unknown} in {what}; known: {self._schema.names}")
-        keep = torch.tensor([n in modalities for n in self._schema.names])
-        return mask & keep.to(mask.device)
-
     def transform(self, X, modalities=None):
         """Latent means of ``q(z | x_S)``, ``S`` = observed modalities (within ``modalities``).
 
@@ -965,387 +882,6 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
         """
         check_is_fitted(self, "module_")
         return self._encode(X, modalities, lambda q: q.mean[None], 1)[0]
-
-    def sample_posterior(self, X, n_samples=1, modalities=None, random_state=None):
-        """Draws ``z ~ q(z | x_S)``, ``S`` = observed modalities (within ``modalities``).
-
-        Where :meth:`transform` gives the posterior mean, this gives samples of the
-        posterior, e.g. to propagate its uncertainty, or for the single-draw MCC of the
-        paper.
-
-        Parameters
-        ----------
-        X : dict of array-like, ModalityDict, array-like or DataFrame
-            A dict may leave out modalities: they count as missing.
-        n_samples : int, default=1
-            Draws per row.
-        modalities : str, list of str or None, default=None
-            Condition on these modalities only (where observed).
-        random_state : int, RandomState instance or None, default=None
-            Seed of the draws; ``None`` uses a seed fixed at fit (so repeated calls agree).
-
-        Returns
-        -------
-        Z : ndarray of shape (n_samples, n_rows, n_components)
-            The draws.
-
-        Examples
-        --------
-        >>> import numpy as np
-        >>> from skmmvae import MultiModalVAE
-        >>> rng = np.random.default_rng(0)
-        >>> X = {"a": rng.normal(size=(50, 3)), "b": rng.normal(size=(50, 2))}
-        >>> vae = MultiModalVAE(n_components=2, max_epochs=2, random_state=0).fit(X)
-        >>> vae.sample_posterior(X, n_samples=10, modalities=["a"]).shape
-        (10, 50, 2)
-        """
-        check_is_fitted(self, "module_")
-        if not isinstance(n_samples, numbers.Integral) or isinstance(n_samples, (bool, np.bool_)) \
-                or n_samples < 1:
-            raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}")
-        n_samples = int(n_samples)
-        seed = self._seed if random_state is None else int(
-            check_random_state(random_state).randint(np.iinfo(np.int32).max))
-        with _seeded(seed, _module_device(self.module_)):
-            return self._encode(X, modalities, lambda q: q.sample(n_samples), n_samples)
-
-    def _encode(self, X, modalities, statistic, n_out):
-        """``statistic(q)`` ``(n_out, B, d)`` for every batch of ``X``, as one float64 array."""
-        out = None  # allocated once: memory beyond the output is bounded by a chunk
-        for start, chunk in _data.row_chunks(X, _INFERENCE_CHUNK_ROWS):
-            release_free_memory()  # memory bounded by a chunk, not by the rows
-            tensors, _ = self._tensors(chunk)
-            self._subset_mask(tensors.mask, modalities)  # validate names before any work
-            if out is None:
-                out = np.empty((n_out, _data.n_samples(X), self.n_components))
-            with self._threads(), torch.no_grad():
-                self.module_.eval()
-                for batch in self._batches(tensors):
-                    batch, n = self._padded(batch)
-                    q = self.module_.encode(batch.xs, self._subset_mask(batch.mask, modalities))
-                    values = statistic(q)[:, :n].cpu().numpy()
-                    out[:, start : start + values.shape[1]] = values
-                    start += values.shape[1]
-        return out
-
-    def predict(self, X):
-        """Impute the missing modalities and cells from the observed values.
-
-        Observed values are returned unchanged (bit-identical); each missing block and each
-        missing cell (a NaN in an observed row) is filled with the decoder mean at the
-        posterior mean of ``q(z | x_observed)`` (the most probable class for categorical
-        modalities).
-
-        Parameters
-        ----------
-        X : dict of array-like, ModalityDict, array-like or DataFrame
-            Data with missing modalities (rows of NaN in a block, or absent dict keys).
-
-        Returns
-        -------
-        X_imputed : same container type as ``X``
-            A copy of ``X`` with the missing blocks filled in (a DataFrame keeps its index,
-            columns and float dtypes; a Series in a dict its index, name and dtype). A dict
-            also gets the modalities its keys left out. The pandas blocks of a dict are
-            aligned by index (see the class Notes): every block returned has its rows, and a
-            pandas block its index, in the order of the first pandas block of ``X``.
-        """
-        check_is_fitted(self, "module_")
-        return self._impute(X)
-
-    def _impute(self, X, draw=False):
-        """``X`` with its missing blocks and cells filled in: decoder means at the posterior
-        mean, or (``draw``) draws ``x ~ p(x | z)`` with ``z ~ q(z | x_observed)``, seeded by
-        the seed fixed at fit (the same ``X`` gets the same draws)."""
-        if draw:
-            with _seeded(self._seed, _module_device(self.module_)):
-                return self._filled(X, True)
-        return self._filled(X, False)
-
-    def _filled(self, X, draw):
-        is_dict = isinstance(X, dict) and not _data.sp.issparse(X)
-        X = _data.align_rows(X)  # the blocks returned keep their rows and labels together
-        # The output is allocated once, in the validated blocks' float dtype (float32 input
-        # stays float32), and filled chunk by chunk: memory beyond it is bounded by a chunk.
-        out = None
-        any_filled = dict.fromkeys(self._schema.names, False)
-        for start, chunk in _data.row_chunks(X, _INFERENCE_CHUNK_ROWS):
-            release_free_memory()  # memory bounded by a chunk, not by the rows
-            tensors, blocks = self._tensors(chunk)
-            if out is None:
-                out = self._predict_buffers(X, blocks, is_dict)
-            means = self._decoded(tensors, latent=None, draw=draw)
-            rows = slice(start, start + len(tensors))
-            for s, info in enumerate(self._schema.modalities):
-                block = blocks.get(info.name)
-                target = out[info.name][rows] if is_dict else out[rows, info.columns]
-                target[...] = np.nan if block is None else block
-                missing = ~tensors.mask[:, s].numpy()
-                target[missing] = self._to_user(means[s][missing], info)
-                if block is not None and info.likelihood != "categorical":
-                    cells = np.isnan(block) & ~missing[:, None]  # missing cells of observed rows
-                    if cells.any():
-                        target[cells] = means[s][cells]
-                        missing = missing | cells.any(1)
-                if not is_dict:
-                    out[rows, info.columns] = target  # fancy indexing made a copy
-                any_filled[info.name] |= bool(missing.any())
-        if is_dict:
-            out = {name: _data._like(X[name], block, any_filled[name]) if name in X else block
-                   for name, block in out.items()}
-            return _data.ModalityDict(out) if isinstance(X, _data.ModalityDict) else out
-        return _data._like(X, out, any(any_filled.values()))
-
-    def _predict_buffers(self, X, blocks, is_dict):
-        """Uninitialised output arrays of ``predict`` for all rows of ``X``."""
-        n = _data.n_samples(X)
-        if is_dict:
-            def dtype(info):
-                if info.name in blocks:
-                    return blocks[info.name].dtype
-                string_labels = info.classes is not None and info.classes.dtype == object
-                return object if string_labels else np.float64
-
-            return {info.name: np.empty((n, info.n_input), dtype(info)) for info in self._schema.modalities}
-        dtype = np.result_type(*[b.dtype for b in blocks.values()])  # object with string labels
-        return np.empty((n, sum(len(m.columns) for m in self._schema.modalities)), dtype)
-
-    def inverse_transform(self, Z):
-        """Decode latent codes to data space (decoder means).
-
-        Parameters
-        ----------
-        Z : array-like of shape (n_samples, n_components)
-            Latent codes.
-
-        Returns
-        -------
-        X : dict of ndarray, or a 2-D ndarray if fitted on 2-D input
-            Decoder means (class labels, or one-hot rows, for categorical modalities).
-        """
-        check_is_fitted(self, "module_")
-        Z = np.asarray(Z, dtype=np.float64)
-        if Z.ndim != 2 or Z.shape[1] != self.n_components:
-            raise ValueError(f"Z must have shape (n_samples, {self.n_components}), got {Z.shape}")
-        if not np.isfinite(Z).all():
-            raise ValueError("Z contains NaN or inf")
-        means = self._decoded(None, latent=torch.as_tensor(Z, dtype=torch.float32))
-        blocks = {info.name: self._to_user(means[s], info) for s, info in enumerate(self._schema.modalities)}
-        return blocks if self._schema.input_kind == "dict" else self._join(blocks)
-
-    def sample(self, n_samples=1):
-        """Generate samples: ``z`` from the prior, decoded to data space (decoder means).
-
-        Parameters
-        ----------
-        n_samples : int, default=1
-            Number of samples.
-
-        Returns
-        -------
-        X : dict of ndarray, or a 2-D ndarray if fitted on 2-D input
-            Decoded samples.
-        Z : ndarray of shape (n_samples, n_components)
-            Their latent codes.
-        """
-        check_is_fitted(self, "module_")
-        if not isinstance(n_samples, numbers.Integral) or isinstance(n_samples, (bool, np.bool_)) \
-                or n_samples < 1:
-            raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}")
-        n_samples = int(n_samples)
-        with _seeded(self._seed, _module_device(self.module_)), torch.no_grad():
-            z = self.module_.prior.sample(n_samples).float().cpu().numpy().astype(np.float64)
-        return self.inverse_transform(z), z
-
-    def _decoded(self, tensors, latent, draw=False):
-        """Decoder means per modality (numpy, model space) for encoded ``tensors`` or ``latent``;
-        with ``draw``, draws from the decoders at draws from the posteriors of ``tensors``."""
-        outs = [[] for _ in self._schema.modalities]
-        device = _module_device(self.module_)
-        with self._threads(), torch.no_grad():
-            self.module_.eval()
-            if latent is not None:
-                chunks = latent.split(max(self._training_batch_size(), _MIN_INFERENCE_BATCH))
-            else:
-                chunks = (self._encoded_means(b, draw) for b in self._batches(tensors))
-            decode = self.module_.decode_samples if draw else self.module_.decode_means
-            for z in chunks:
-                z, n = self._padded(z)
-                for s, mean in enumerate(decode(z.to(device))):
-                    outs[s].append(mean[:n].float().cpu())
-        return [torch.cat(o).numpy().astype(np.float64) for o in outs]
-
-    def _encoded_means(self, batch, draw=False):
-        """Posterior means (``draw``: one draw each) of the rows of ``batch`` (computed in a
-        padded batch)."""
-        padded, n = self._padded(batch)
-        q = self.module_.encode(padded.xs, padded.mask)
-        return (q.sample(1)[0] if draw else q.mean)[:n]
-
-    @staticmethod
-    def _to_user(mean, info):
-        """Model-space means to the user's representation of a modality."""
-        if info.likelihood != "categorical":
-            return mean
-        codes = mean.argmax(-1)
-        if info.one_hot:
-            return np.eye(info.n_input)[codes]
-        return info.classes[codes][:, None]
-
-    def _join(self, blocks):
-        """The blocks of a 2-D layout put back in their columns."""
-        n = next(iter(blocks.values())).shape[0]
-        dtype = np.result_type(*[b.dtype for b in blocks.values()])  # object with string labels
-        out = np.empty((n, sum(len(m.columns) for m in self._schema.modalities)), dtype)
-        for info in self._schema.modalities:
-            out[:, info.columns] = blocks[info.name]
-        return out
-
-    # ------------------------------------------------------------------ scores
-    def score_samples(self, X, given=None):
-        """Importance-weighted estimate of ``log p(x_observed)`` per sample (``beta=1``).
-
-        Uses ``n_importance_samples`` draws from ``q(z | x_observed)``; the draws are seeded by
-        ``random_state`` and shared by all rows, so the result does not depend on batching.
-        With ``given``, the cross-modal log-likelihood ``log p(x_T | x_S)`` instead: ``S`` the
-        observed modalities among ``given``, ``T`` the other observed ones (self-normalised
-        importance sampling with draws from ``q(z | x_S)``; consistent as
-        ``n_importance_samples`` grows). It measures how well the model predicts the
-        targets from ``S``: the quantity ``predict`` imputes from.
-
-        Parameters
-        ----------
-        X : dict of array-like, ModalityDict, array-like or DataFrame
-            Data; only the observed modalities of each sample are scored.
-        given : str, list of str or None, default=None
-            Condition on these modalities; ``None`` scores the joint log-likelihood. Rows
-            with no observed target score 0.
-
-        Returns
-        -------
-        log_likelihood : ndarray of shape (n_samples,)
-            Log-likelihood estimates (nats).
-
-        Examples
-        --------
-        >>> import numpy as np
-        >>> from skmmvae import MultiModalVAE
-        >>> rng = np.random.default_rng(0)
-        >>> z = rng.normal(size=(200, 2))
-        >>> X = {"a": z @ rng.normal(size=(2, 5)), "b": z @ rng.normal(size=(2, 3))}
-        >>> vae = MultiModalVAE(n_components=2, max_epochs=5, random_state=0).fit(X)
-        >>> joint = vae.score_samples(X)                  # log p(a, b)
-        >>> b_given_a = vae.score_samples(X, given="a")   # log p(b | a)
-        >>> joint.shape, b_given_a.shape
-        ((200,), (200,))
-        """
-        check_is_fitted(self, "module_")
-        given_mask = None if given is None else self._subset_mask(
-            torch.ones(1, len(self._schema.names), dtype=torch.bool), given, "given")[0]
-        if given_mask is None:
-            def estimate(batch):
-                return iw_log_likelihood(self.module_, batch.xs, batch.mask,
-                                         self.n_importance_samples, common_noise=True)
-        else:
-            def estimate(batch):
-                return iw_conditional_log_likelihood(self.module_, batch.xs, batch.mask, given_mask,
-                                                     self.n_importance_samples, common_noise=True)
-        return self._importance_estimates(X, estimate)
-
-    def _importance_estimates(self, X, estimate):
-        """``estimate(batch)`` over batches of ``X`` sized for ``n_importance_samples`` draws,
-        as one float64 array. The same seed for every batch: each row sees the same random
-        numbers, whatever its batch."""
-        out = []
-        batch_size = max(1, _SCORE_BATCH_DRAWS // int(self.n_importance_samples))
-        with self._threads(), torch.no_grad():
-            self.module_.eval()
-            for batch in self._inference_batches(X, batch_size):
-                batch, n = self._padded(batch)
-                if not out:  # the first batch is the largest: check it before any draw
-                    self._check_score_memory(len(batch))
-                with _seeded(self._seed, batch.mask.device):
-                    out.append(estimate(batch)[:n].double().cpu())
-        return torch.cat(out).numpy()
-
-    def _has_labels(self):
-        """``predict_proba`` exists unfitted (it raises NotFittedError) and, once fitted, when
-        some modality is categorical."""
-        return not hasattr(self, "_schema") or any(
-            m.likelihood == "categorical" for m in self._schema.modalities)
-
-    @available_if(_has_labels)
-    def predict_proba(self, X, modality=None):
-        """Class probabilities of a categorical modality given the other observed modalities.
-
-        ``p(y = c | x_S)``, ``S`` the observed modalities of each row other than ``modality``
-        (its values in ``X``, if any, are ignored), estimated with ``n_importance_samples``
-        draws from ``q(z | x_S)`` (self-normalised importance weights; seeded like
-        :meth:`score_samples`, whose ``given`` estimate is the log of these probabilities at
-        the observed class). This is the model used as a classifier of one modality from the
-        others, including rows where some of the others are missing. :meth:`predict` imputes
-        the class of the decoder at the posterior mean instead, which can differ when the
-        posterior is wide.
-
-        Only available when some modality is categorical.
-
-        Parameters
-        ----------
-        X : dict of array-like, ModalityDict, array-like or DataFrame
-            Data; ``modality`` may be missing or left out.
-        modality : str or None, default=None
-            The categorical modality; ``None`` for the only one.
-
-        Returns
-        -------
-        probabilities : ndarray of shape (n_samples, n_classes)
-            Columns in the order of ``categories_[modality]``; rows sum to 1.
-
-        Examples
-        --------
-        >>> import numpy as np
-        >>> from skmmvae import MultiModalVAE
-        >>> rng = np.random.default_rng(0)
-        >>> z = rng.normal(size=(200, 2))
-        >>> X = {"x": z @ rng.normal(size=(2, 5)), "label": np.where(z[:, 0] > 0, "pos", "neg")}
-        >>> vae = MultiModalVAE(likelihoods={"label": "categorical"}, n_components=2,
-        ...                     max_epochs=5, random_state=0).fit(X)
-        >>> proba = vae.predict_proba({"x": X["x"]})
-        >>> proba.shape, vae.categories_["label"].tolist()
-        ((200, 2), ['neg', 'pos'])
-        """
-        check_is_fitted(self, "module_")
-        labels = [m.name for m in self._schema.modalities if m.likelihood == "categorical"]
-        if modality is None:
-            if len(labels) != 1:
-                raise ValueError(f"the categorical modalities are {labels}: name one with modality=")
-            modality = labels[0]
-        if modality not in labels:
-            raise ValueError(
-                f"modality={modality!r} is not a categorical modality; categorical: {labels}"
-            )
-        target = self._schema.names.index(modality)
-        X = _data.align_rows(X)  # rows in the order of X's first pandas block, even the target's
-        proba = self._importance_estimates(_without(X, modality), lambda batch: iw_class_probabilities(
-            self.module_, batch.xs, batch.mask, target, self.n_importance_samples, common_noise=True))
-        return proba / proba.sum(1, keepdims=True)  # exact in float64 for scikit-learn's metrics
-
-    def score(self, X, y=None):
-        """Mean importance-weighted log-likelihood of the observed modalities.
-
-        Parameters
-        ----------
-        X : dict of array-like, ModalityDict, array-like or DataFrame
-            Data.
-        y : None
-            Ignored.
-
-        Returns
-        -------
-        score : float
-            Mean of :meth:`score_samples`.
-        """
-        return float(np.mean(self.score_samples(X)))
 
     # ------------------------------------------------------------------ persistence
     def save(self, path):
@@ -1507,13 +1043,3 @@ def _larger(value, reference):
         return False
     return value > reference
 
-
-def _without(X, name):
-    """``X`` without the values of modality ``name``: a dict leaves the key out; a 2-D input
-    is passed as is (the caller ignores that modality)."""
-    if isinstance(X, dict) and not _data.sp.issparse(X) and name in X:
-        kept = {k: v for k, v in X.items() if k != name}
-        if not kept:
-            raise ValueError(f"X holds only the modality {name!r}: nothing to predict it from")
-        return _data.ModalityDict(kept) if isinstance(X, _data.ModalityDict) else kept
-    return X

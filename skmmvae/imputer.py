@@ -1,7 +1,6 @@
 """``MultiModalImputer``: the multi-modal VAE with imputer semantics."""
 import functools
 
-import numpy as np
 from sklearn.base import TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
@@ -186,11 +185,7 @@ class MultiModalImputer(MultiModalVAE):
         feature_names_out : ndarray of str
         """
         check_is_fitted(self, "module_")
-        names = [f for info in self._schema.modalities for f in info.feature_names]
-        if self._schema.input_kind != "dict":
-            order = np.argsort([c for info in self._schema.modalities for c in info.columns])
-            names = [names[i] for i in order]
-        return np.asarray(names, dtype=object)
+        return self._schema.feature_names_out()
 
 
 def _dicts_pass_through(wrapped):

@@ -5,10 +5,11 @@ import pickle
 import numpy as np
 import pandas as pd
 import pytest
+import scipy.sparse as sp
 import torch
 
 from skmmvae import ModalityDict
-from skmmvae import _data
+from skmmvae import _data, _layout, _schema
 
 
 # --------------------------------------------------------------------------- ModalityDict
@@ -70,7 +71,7 @@ def test_modality_dict_pickles_and_copies():
 
 
 def _groups(X, modalities, columns=None):
-    return _data._column_groups(X, modalities, columns)
+    return _layout._column_groups(X, modalities, columns)
 
 
 def test_column_groups_from_widths_names_and_indices():
@@ -117,9 +118,19 @@ def test_column_groups_reject_bad_types(modalities):
 # --------------------------------------------------------------------------- blocks
 
 
+def test_a_2d_input_is_checked_before_validation():
+    with pytest.raises(TypeError, match="as a dict"):
+        _layout.check_2d_input([np.zeros((3, 2)), np.zeros((3, 1))])
+    with pytest.raises(TypeError, match="sparse input is not supported"):
+        _layout.check_2d_input(sp.csr_matrix(np.eye(3)))
+    fitted_on_dict = _schema.Schema([], "dict")
+    with pytest.raises(TypeError, match="fitted on a dict of modalities"):
+        _layout.check_2d_input(np.zeros((3, 2)), fitted_on_dict)
+
+
 def test_to_blocks_dict_converts_each_modality():
     X = {"a": [[1, 2], [3, 4]], "b": pd.DataFrame({"p": [1.0, 2.0]}), "c": np.array([0, 1])}
-    blocks, kind, names, groups = _data.to_blocks(X, None)
+    blocks, kind, names, groups = _layout.to_blocks(X, None)
     assert kind == "dict" and groups is None
     assert blocks["a"].dtype == np.float64 and blocks["a"].shape == (2, 2)
     assert blocks["c"].shape == (2, 1)  # 1-D becomes one column
@@ -136,21 +147,16 @@ def test_to_blocks_dict_converts_each_modality():
         ({"a": np.zeros((3, 2, 2))}, ValueError, "'a': expected a 2-D array"),
         ({"a": np.zeros((3, 2), dtype=complex)}, TypeError, "'a': complex"),
         ({1: np.zeros((3, 2))}, TypeError, "names must be strings"),
-        ([np.zeros((3, 2)), np.zeros((3, 1))], TypeError, "as a dict"),
     ],
 )
 def test_to_blocks_errors_name_the_problem(X, error, match):
     with pytest.raises(error, match=match):
-        _data.to_blocks(X, None)
+        _layout.to_blocks(X, None)
 
 
-def test_to_blocks_rejects_sparse_input():
-    import scipy.sparse as sp
-
-    with pytest.raises(TypeError, match="sparse"):
-        _data.to_blocks(sp.csr_matrix(np.eye(3)), None)
+def test_to_blocks_rejects_sparse_blocks():
     with pytest.raises(TypeError, match="'a': sparse"):
-        _data.to_blocks({"a": sp.csr_matrix(np.eye(3))}, None)
+        _layout.to_blocks({"a": sp.csr_matrix(np.eye(3))}, None)
 
 
 # --------------------------------------------------------------------------- validation
@@ -169,8 +175,8 @@ def test_observed_rows_are_rows_with_any_value_and_inf_is_rejected():
         _data.observed_rows(np.array([[np.inf, 2.0], [1.0, 1.0]]), "a")
 
 
-def _schema(likelihood, n_input=2, one_hot=False):
-    return _data.ModalityInfo("m", n_input, likelihood, one_hot=one_hot)
+def _info(likelihood, n_input=2, one_hot=False, classes=None):
+    return _schema.ModalityInfo("m", n_input, likelihood, one_hot=one_hot, classes=classes)
 
 
 @pytest.mark.parametrize(
@@ -185,37 +191,48 @@ def _schema(likelihood, n_input=2, one_hot=False):
 def test_check_support_rejects_values_outside_the_likelihood(likelihood, values, match):
     block = np.array(values)
     with pytest.raises(ValueError, match="'m': the " + match):
-        _data.check_support(block, np.ones(len(block), bool), _schema(likelihood))
+        _schema.check_support(block, np.ones(len(block), bool), _info(likelihood))
 
 
 def test_check_support_ignores_missing_rows():
     block = np.array([[0.0, 1.0], [5.0, 5.0]])  # row 1 is not observed: not checked
-    _data.check_support(block, np.array([True, False]), _schema("bernoulli"))
+    _schema.check_support(block, np.array([True, False]), _info("bernoulli"))
 
 
 def test_categorical_codes_from_labels_and_one_hot():
-    info = _schema("categorical", n_input=1)
+    info = _info("categorical", n_input=1)
     labels = np.array([[7.0], [3.0], [np.nan], [7.0]])
     observed = np.array([True, True, False, True])
-    codes = _data.categorical_codes(labels, observed, info, fitting=True)
+    info.classes = _schema.learn_classes(labels, info)  # fixed at fit, not by the conversion
     np.testing.assert_array_equal(info.classes, [3.0, 7.0])
+    codes = _schema.categorical_codes(labels, observed, info)
     np.testing.assert_array_equal(codes[:, 0], [1, 0, 0, 1])
     with pytest.raises(ValueError, match=r"'m': unseen categories \[5.0\]"):
-        _data.categorical_codes(np.array([[5.0]]), np.array([True]), info, fitting=False)
+        _schema.categorical_codes(np.array([[5.0]]), np.array([True]), info)
     with pytest.raises(ValueError, match="'m': categorical labels must be integers"):
-        _data.categorical_codes(np.array([[1.5]]), np.array([True]), info, fitting=False)
+        _schema.categorical_codes(np.array([[1.5]]), np.array([True]), info)
 
-    one_hot = _schema("categorical", n_input=3, one_hot=True)
+    one_hot = _info("categorical", n_input=3, one_hot=True)
     rows = np.array([[0.0, 0.0, 1.0], [1.0, 0.0, 0.0]])
-    codes = _data.categorical_codes(rows, np.array([True, True]), one_hot, fitting=True)
+    codes = _schema.categorical_codes(rows, np.array([True, True]), one_hot)
     np.testing.assert_array_equal(codes[:, 0], [2, 0])
     with pytest.raises(ValueError, match="'m': one-hot rows"):
-        _data.categorical_codes(np.array([[1.0, 1.0, 0.0]]), np.array([True]), one_hot, fitting=False)
+        _schema.categorical_codes(np.array([[1.0, 1.0, 0.0]]), np.array([True]), one_hot)
 
 
-def test_categorical_needs_two_classes():
+def test_categorical_needs_two_classes_and_integer_labels():
     with pytest.raises(ValueError, match="'m': .*at least 2 classes"):
-        _data.categorical_codes(np.ones((3, 1)), np.ones(3, bool), _schema("categorical", 1), True)
+        _schema.learn_classes(np.ones((3, 1)), _info("categorical", 1))
+    with pytest.raises(ValueError, match="'m': categorical labels must be integers"):
+        _schema.learn_classes(np.array([[0.5], [1.0]]), _info("categorical", 1))
+
+
+def test_the_conversion_to_tensors_does_not_change_the_schema():
+    blocks, kind, names, groups = _layout.to_blocks({"y": np.array([[2.0], [5.0], [2.0]])}, None)
+    schema = _schema.Schema.learn(blocks, kind, names, groups, {"y": "categorical"})
+    before = schema.modalities[0].classes.copy()
+    schema.tensors({"y": np.array([[5.0], [5.0], [np.nan]])})
+    np.testing.assert_array_equal(schema.modalities[0].classes, before)
 
 
 # --------------------------------------------------------------------------- tensors
@@ -224,9 +241,9 @@ def test_categorical_needs_two_classes():
 def test_to_tensors_zero_fills_missing_rows_and_builds_mask():
     a = np.array([[1.0, 2.0], [np.nan, np.nan], [3.0, 4.0]])
     a_before = a.copy()
-    blocks, kind, names, groups = _data.to_blocks({"a": a, "b": np.ones((3, 1))}, None)
-    schema = _data.make_schema(blocks, kind, names, groups, None)
-    tensors = _data.to_tensors({"a": blocks["a"]}, schema)  # "b" absent: missing everywhere
+    blocks, kind, names, groups = _layout.to_blocks({"a": a, "b": np.ones((3, 1))}, None)
+    schema = _schema.Schema.learn(blocks, kind, names, groups, None)
+    tensors = _schema.to_tensors({"a": blocks["a"]}, schema)  # "b" absent: missing everywhere
     assert tensors.xs[0].dtype == torch.float32
     np.testing.assert_array_equal(tensors.xs[0].numpy(), [[1, 2], [0, 0], [3, 4]])
     np.testing.assert_array_equal(tensors.mask.numpy(), [[True, False], [False, False], [True, False]])
@@ -234,20 +251,20 @@ def test_to_tensors_zero_fills_missing_rows_and_builds_mask():
 
 
 def test_to_tensors_checks_widths_and_empty_input():
-    blocks, kind, names, groups = _data.to_blocks({"a": np.ones((3, 2))}, None)
-    schema = _data.make_schema(blocks, kind, names, groups, None)
+    blocks, kind, names, groups = _layout.to_blocks({"a": np.ones((3, 2))}, None)
+    schema = _schema.Schema.learn(blocks, kind, names, groups, None)
     with pytest.raises(ValueError, match="'a': expected 2 features, got 3"):
-        _data.to_tensors({"a": np.ones((3, 3))}, schema)
+        _schema.to_tensors({"a": np.ones((3, 3))}, schema)
     with pytest.raises(ValueError, match="0 samples"):
-        _data.to_tensors({"a": np.ones((0, 2))}, schema)
+        _schema.to_tensors({"a": np.ones((0, 2))}, schema)
 
 
 def test_make_schema_rejects_unknown_likelihoods():
     blocks = {"a": np.ones((3, 2))}
     with pytest.raises(ValueError, match="'a': unknown likelihood 'normal'"):
-        _data.make_schema(blocks, "dict", {"a": None}, None, {"a": "normal"})
+        _schema.Schema.learn(blocks, "dict", {"a": None}, None, {"a": "normal"})
     with pytest.raises(ValueError, match=r"unknown modalities \['zz'\]"):
-        _data.make_schema(blocks, "dict", {"a": None}, None, {"zz": "gaussian"})
+        _schema.Schema.learn(blocks, "dict", {"a": None}, None, {"zz": "gaussian"})
 
 
 def test_modality_tensors_views_and_rows():
@@ -266,10 +283,10 @@ def test_float32_blocks_are_shared_not_copied_and_batches_are_zero_filled():
     a = np.array([[1.0, 2.0], [np.nan, np.nan], [3.0, 4.0]], dtype=np.float32)
     a.setflags(write=False)  # read-only input is fine: the tensor is only read
     a_before = a.copy()
-    blocks, kind, names, groups = _data.to_blocks({"a": a}, None)
+    blocks, kind, names, groups = _layout.to_blocks({"a": a}, None)
     assert blocks["a"] is a  # float32 kept as it is, no float64 detour
-    schema = _data.make_schema(blocks, kind, names, groups, None)
-    tensors = _data.to_tensors(blocks, schema)
+    schema = _schema.Schema.learn(blocks, kind, names, groups, None)
+    tensors = _schema.to_tensors(blocks, schema)
     assert np.shares_memory(tensors.xs[0].numpy(), a)
     assert tensors.holes == [True]
     batch = tensors.subset(torch.tensor([2, 1, 0])).rows(torch.arange(3))
