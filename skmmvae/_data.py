@@ -68,8 +68,25 @@ class ModalityDict(dict):
     def shape(self):
         return (next(iter(_n_rows(v) for v in self.values())) if dict.__len__(self) else 0,)
 
-    def keys(self):  # noqa: D102 - dict API
-        return super().keys()
+    def __setitem__(self, name, value):
+        """Add or replace a modality; its rows must match the others' (as at construction)."""
+        n = self.shape[0] if dict.__len__(self) and not (dict.__len__(self) == 1 and name in self) else None
+        if n is not None and _n_rows(value) != n:
+            raise ValueError(
+                f"modality {name!r} has {_n_rows(value)} rows, the others {n}: all modalities "
+                "must have the same number of rows"
+            )
+        super().__setitem__(name, value)
+
+    def update(self, *args, **kwargs):
+        """``dict.update`` through :meth:`__setitem__`: every block keeps the rows in step."""
+        for name, value in dict(*args, **kwargs).items():
+            self[name] = value
+
+    def setdefault(self, name, value=None):
+        if name not in self:
+            self[name] = value
+        return self[name]
 
     def copy(self):
         return ModalityDict(dict.copy(self))

@@ -306,3 +306,19 @@ def test_float32_and_float64_inputs_train_identically():
     Z32 = MultiModalVAE(**SMALL).fit(X32).transform(X32)
     assert np.isfinite(Z32).all()
     np.testing.assert_array_equal(Z32, Z64)
+
+
+def test_modality_dict_keeps_its_rows_in_step():
+    md = ModalityDict(a=np.zeros((4, 2)), b=np.ones((4, 3)))
+    with pytest.raises(ValueError, match="modality 'c' has 7 rows, the others 4"):
+        md["c"] = np.zeros((7, 1))
+    with pytest.raises(ValueError, match="modality 'b' has 2 rows"):
+        md.update(b=np.zeros((2, 3)))
+    with pytest.raises(ValueError, match="modality 'd' has 3 rows"):
+        md.setdefault("d", np.zeros((3, 1)))
+    md["c"] = np.zeros((4, 1))
+    md.update({"b": np.zeros((4, 5))})
+    assert len(md) == 4 and md["b"].shape == (4, 5) and list(md) == ["a", "b", "c"]
+    single = ModalityDict(a=np.zeros((4, 2)))
+    single["a"] = np.zeros((6, 2))  # replacing the only block sets the rows anew
+    assert len(single) == 6
