@@ -58,6 +58,11 @@ class Likelihood(nn.Module):
     # Whether the encoder also sees which cells are observed (a second block of 0/1 inputs):
     # set before the networks are built for modalities with missing cells in observed rows.
     missing_cells = False
+    # With ``missing_cells``, the fraction of observed cells hidden from the encoder at random
+    # in training mode (each step anew), while the likelihood still scores them: the encoder
+    # learns to predict cells it does not see, the cell-level analogue of training q(z | x_S)
+    # on subsets S. The bound stays a lower bound (any q gives one).
+    cell_dropout = 0.0
 
     @property
     def input_features(self):
@@ -66,8 +71,11 @@ class Likelihood(nn.Module):
 
     def encoder_input(self, x):
         """Standardised data; a missing (NaN) cell is 0, the mean of its feature, and with
-        ``missing_cells`` the 0/1 mask of observed cells follows (as MIWAE's encoder sees)."""
+        ``missing_cells`` the 0/1 mask of observed cells follows (as MIWAE's encoder sees), a
+        ``cell_dropout`` fraction of them hidden at random in training mode."""
         observed = ~torch.isnan(x)
+        if self.missing_cells and self.training and self.cell_dropout > 0:
+            observed = observed & (torch.rand(x.shape, device=x.device) >= self.cell_dropout)
         z = torch.where(observed, (x - self.input_shift) / self.input_scale,
                         torch.zeros((), dtype=x.dtype, device=x.device))
         if self.missing_cells:

@@ -196,3 +196,21 @@ def test_log_prob_sums_over_the_observed_cells_only(family):
     everything = lik.log_prob(torch.tensor(params), torch.tensor(x))
     full = lik.log_prob(torch.tensor(params), torch.tensor(x), torch.ones(x.shape, dtype=torch.bool))
     assert torch.equal(everything, full)
+
+
+def test_cell_dropout_hides_observed_cells_from_the_encoder_in_training_only():
+    lik = make_likelihood("gaussian", 4)
+    lik.missing_cells, lik.cell_dropout = True, 0.5
+    x = torch.tensor([[1.0, float("nan"), 3.0, 4.0]]).expand(2000, 4)
+    lik.eval()
+    values, seen = lik.encoder_input(x).split(4, -1)
+    assert torch.equal(seen, (~torch.isnan(x)).float()) and torch.equal(values[:, 0], x[:, 0])
+    lik.train()
+    torch.manual_seed(0)
+    values, seen = lik.encoder_input(x).split(4, -1)
+    assert (seen[:, 1] == 0).all()  # a missing cell stays missing
+    kept = seen[:, [0, 2, 3]].mean().item()
+    assert abs(kept - 0.5) < 0.03  # about half the observed cells hidden
+    assert torch.equal(values[seen == 0], torch.zeros(int((seen == 0).sum())))
+    lik.cell_dropout = 0.0
+    assert torch.equal(lik.encoder_input(x)[:, 4:], (~torch.isnan(x)).float())
