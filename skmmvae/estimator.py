@@ -736,7 +736,7 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
         n_params, widths = self._sizes_of(module, sum(p.numel() for m in custom for p in m.parameters()))
         rows = min(self._training_batch_size(), self._n_fit_rows)
         draws = self._n_mixture_components() if self.aggregation.endswith("_mixture") else 1
-        draws *= 2 if self.objective == "tight" else 1  # two encoder-decoder branches
+        draws *= OBJECTIVES[self.objective].branches  # encoder-decoder passes per step
         train = 4 * (4 * n_params + _ACTIVATION_FACTOR * rows * draws * widths)
         if train > limit:
             self._memory_error(train, limit, device, f"train on batches of {rows} rows ({n_params:,} "
@@ -807,21 +807,10 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
         progress = dict(net.callbacks_).get("progress")
         if progress is not None:
             progress.total = epochs  # the budget of this call
-        net.notify("on_train_begin", X=tensors, y=None)
-        interrupted = False
-        try:
-            net.fit_loop(tensors.to(net.device), epochs=epochs)
-        except KeyboardInterrupt:
-            # skorch stops training with KeyboardInterrupt: early stopping raises it at the end
-            # of an epoch; anything else (Ctrl-C, a callback) is an interruption. Either way the
-            # module is kept (on_train_end below restores early stopping's best epoch, if any).
-            early_stopping = dict(net.callbacks_).get("early_stopping")
-            interrupted = not getattr(early_stopping, "stopped_", False)
-        finally:
-            net.notify("on_train_end", X=tensors, y=None)
+        net.partial_fit(tensors, epochs=epochs)
         self._check_finite(net.module_, tensors)
-        if interrupted:
-            self._report_interruption(net)
+        if net.interruption_ is not None:
+            warnings.warn(net.interruption_, UserWarning, stacklevel=4)  # the caller of fit or partial_fit
         else:
             self._report_stop(net, epochs, epochs_before, partial)
         self.module_ = net.module_
@@ -881,27 +870,6 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
             "partial_fit(X, epochs=...).",
             ConvergenceWarning,
             stacklevel=5,  # the caller of fit
-        )
-
-    @staticmethod
-    def _report_interruption(net):
-        """Drop the epoch cut short from the history, and warn about what was kept."""
-        history = net.history
-        epoch = history[-1, "epoch"] if len(history) else 0
-        if len(history) and "train_loss" not in history[-1]:  # the epoch did not finish
-            del history[-1]
-        early_stopping = dict(net.callbacks_).get("early_stopping")
-        best = getattr(early_stopping, "best_epoch_", 0)
-        if getattr(early_stopping, "best_model_weights_", None) is not None and best != epoch:
-            kept = f"the weights of epoch {best}, the best so far by validation loss"
-        else:
-            kept = "the weights at the interruption"
-        warnings.warn(
-            f"training was interrupted (KeyboardInterrupt) in epoch {epoch}; the estimator keeps "
-            f"{kept}, and history_ and n_iter_ count the {len(history)} completed epochs. "
-            "Call partial_fit to train on.",
-            UserWarning,
-            stacklevel=5  # the caller of fit or partial_fit,
         )
 
     # ------------------------------------------------------------------ inference helpers
