@@ -1,7 +1,8 @@
 """Data-parallel training through Hugging Face Accelerate (``MultiModalVAE(accelerator=...)``).
 
-Imported only when an accelerator is used; needs the optional ``accelerate`` package
-(``pip install "skmmvae[distributed]"``).
+The estimator's one contact with Accelerate is :func:`training_setup`, which also answers
+for training without an accelerator. The optional ``accelerate`` package (``pip install
+"skmmvae[distributed]"``) is imported only when an accelerator is used.
 
 How a fit runs on ``W`` processes (launched by ``accelerate launch`` or ``torchrun``):
 
@@ -26,7 +27,7 @@ import torch
 from skorch.hf import AccelerateMixin
 from skorch.net import NeuralNet
 
-from ._net import MultiModalNet, TrainingDivergedError, _Batches
+from ._net import MultiModalNet, TrainingDivergedError, _Batches, _silent
 
 INSTALL_HINT = 'pip install "skmmvae[distributed]"  (or: pip install accelerate)'
 
@@ -52,6 +53,47 @@ def make_accelerator(device):
     return accelerate.Accelerator(cpu=torch.device(device).type == "cpu")
 
 
+class TrainingSetup:
+    """How the estimator trains, with or without an ``accelerate.Accelerator``.
+
+    ``net_class`` and ``net_options`` (keyword arguments of the net), ``device`` (the
+    accelerator's, or None: the estimator's own), ``sink(verbose)`` (where progress lines go),
+    ``main_process`` (whether this process prints them) and ``shared_seed(seed)`` (the seed
+    of process 0, so that every process makes the same split, initial weights and batches).
+    """
+
+    def __init__(self, accelerator=None):
+        self.accelerator = accelerator
+        if accelerator is None:
+            self.net_class, self.device, self.main_process = MultiModalNet, None, True
+            self.net_options = {"callbacks__print_log": None}  # the estimator's EpochProgress prints
+        else:
+            # the accelerator decides the device; only its main process prints
+            self.net_class, self.device = AcceleratedMultiModalNet, str(accelerator.device)
+            self.main_process = accelerator.is_main_process
+            # skorch's Accelerate mixin sets print_log's sink itself: keep it, silenced
+            self.net_options = {"accelerator": accelerator, "callbacks__print_log__sink": _silent}
+
+    def sink(self, verbose):
+        if not verbose:
+            return _silent
+        return print if self.accelerator is None else self.accelerator.print
+
+    def shared_seed(self, seed):
+        return seed if self.accelerator is None else shared_seed(self.accelerator, seed)
+
+
+def training_setup(accelerator, device):
+    """The :class:`TrainingSetup` of the estimator's ``accelerator`` parameter (None, "auto" or
+    an ``accelerate.Accelerator``); ``device``: the estimator's, which "auto" follows."""
+    if accelerator is None:
+        return TrainingSetup()
+    require_accelerate()
+    if isinstance(accelerator, str):  # "auto"
+        accelerator = make_accelerator(device)
+    return TrainingSetup(accelerator)
+
+
 def shared_seed(accelerator, seed):
     """``seed`` of process 0, on every process (checks that the processes see each other)."""
     launched = int(os.environ.get("WORLD_SIZE", "1") or 1)
@@ -63,7 +105,7 @@ def shared_seed(accelerator, seed):
                 "the accelerator with Accelerator(cpu=True) (accelerator='auto' does when "
                 "device resolves to the CPU).",
                 UserWarning,
-                stacklevel=4,
+                stacklevel=5,  # the caller of fit (through TrainingSetup.shared_seed)
             )
         return seed
     from accelerate.utils import broadcast_object_list

@@ -13,18 +13,17 @@ from sklearn.utils._param_validation import HasMethods, InvalidParameterError, I
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import _data, _persistence
-from ._net import MultiModalNet, TrainingDivergedError, _EarlyStopping, _silent
+from ._net import TrainingDivergedError, _EarlyStopping
 from ._progress import EpochProgress
 from ._runtime import (
     _module_device,
     _seeded,
-    _to_cpu,
     _TorchThreads,
     check_device,
     memory_limit,
     release_free_memory,
 )
-from ._snapshot import _Snapshot
+from ._snapshot import VERSION, TrainingState, optimizer_state
 from ._version import __version__
 from .nn import (
     AGGREGATORS,
@@ -419,16 +418,12 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
         """Context manager setting torch intra-op threads per ``n_jobs``."""
         return _TorchThreads(self.n_jobs)
 
-    def _accelerator(self):
-        """The ``accelerate.Accelerator`` to train with, or None (see ``accelerator``)."""
-        if self.accelerator is None:
-            return None
-        from . import _distributed
+    def _training_setup(self):
+        """Net class and options, device, printing and seed for the ``accelerator`` parameter:
+        the estimator's one contact with Accelerate (see ``_distributed.training_setup``)."""
+        from ._distributed import training_setup
 
-        _distributed.require_accelerate()
-        if isinstance(self.accelerator, str):  # "auto"
-            return _distributed.make_accelerator(self._device())
-        return self.accelerator
+        return training_setup(self.accelerator, self._device())
 
     def __sklearn_clone__(self):
         # An Accelerator is a handle on this process's distributed set-up: clones share it
@@ -540,17 +535,8 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
 
     def _build_net(self, module, device):
         callbacks = list(self.callbacks or [])
-        accelerator = self._accelerator()
-        sink = (print if accelerator is None else accelerator.print) if self.verbose else _silent
-        net_class, accelerate_kwargs = MultiModalNet, {}
-        if accelerator is not None:
-            from ._distributed import AcceleratedMultiModalNet
-
-            # the accelerator decides the device; only its main process prints
-            net_class = AcceleratedMultiModalNet
-            # skorch's Accelerate mixin sets print_log's sink itself: keep it, silenced
-            accelerate_kwargs = {"accelerator": accelerator, "callbacks__print_log__sink": _silent}
-            device = str(accelerator.device)
+        setup = self._training_setup()
+        sink = setup.sink(self.verbose)
         if self.early_stopping:
             callbacks.append(
                 (
@@ -565,10 +551,10 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
                     ),
                 )
             )
-        if self.verbose and (accelerator is None or accelerator.is_main_process):
+        if self.verbose and setup.main_process:
             # one line per epoch that fits a terminal (skorch's table has a column per term)
             callbacks.append(("progress", EpochProgress(total=int(self.max_epochs), sink=sink)))
-        net = net_class(
+        net = setup.net_class(
             module,
             objective=self.objective,
             beta=self.beta,
@@ -579,13 +565,12 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
             lr=float(self.lr),
             max_epochs=int(self.max_epochs),
             batch_size=self._training_batch_size(),
-            device=device,
+            device=setup.device or device,
             callbacks=callbacks,
             verbose=self.verbose,
-            **({} if accelerator is not None else {"callbacks__print_log": None}),  # EpochProgress prints
             autocast_dtype=None if self.autocast is None else getattr(torch, self.autocast),
             compile_options=None if self.compile is False else ({} if self.compile is True else dict(self.compile)),
-            **accelerate_kwargs,
+            **setup.net_options,
         )
         return net.initialize()
 
@@ -646,7 +631,7 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
                 self._train(tensors, epochs=epochs, partial=True)
             return self
         tensors, _ = self._tensors(X)
-        snapshot = _Snapshot(self)
+        snapshot = TrainingState(self)
         # a new net around the trained module, so that the current parameters (lr,
         # callbacks, batch_size, verbose, ...) apply; optimiser state and history carry over
         self.net_ = self._restore_net()
@@ -683,14 +668,11 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
         self._n_fit_rows = len(tensors)
         random_state = check_random_state(self.random_state)
         self._seed = int(random_state.randint(np.iinfo(np.int32).max))
-        device = self._device()
-        accelerator = self._accelerator()
-        if accelerator is not None:
-            from ._distributed import shared_seed
-
-            # the same seed on every process: same split, same initial weights, same batches
-            self._seed = shared_seed(accelerator, self._seed)
-            device = str(accelerator.device)
+        setup = self._training_setup()
+        # with an accelerator, the seed of process 0 everywhere: the same split, initial
+        # weights and batches on every process
+        self._seed = setup.shared_seed(self._seed)
+        device = setup.device or self._device()
         self._split_seed = self._seed  # kept fixed across partial_fit calls
         self._check_fit_memory(device)
         self.modality_names_ = self._schema.names
@@ -1382,28 +1364,19 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
 
     def __getstate__(self):
         state = self.__dict__.copy()
-        net = state.pop("net_", None)
-        module = state.pop("module_", None)
-        if module is not None:
-            state["_module_state"] = {k: v.detach().cpu().clone() for k, v in module.state_dict().items()}
-            if net is not None and getattr(net, "optimizer_", None) is not None:
-                state["_optimizer_state"] = _to_cpu(copy.deepcopy(net.optimizer_.state_dict()))
-        history = state.get("history_")
-        if history is not None and "n_iter_" in state:
-            # taken during training (from a callback, say): the epochs completed so far, not an
-            # epoch under way, and n_iter_ counting them
-            if len(history) and "train_loss" not in history[-1]:
-                history = type(history)(history[:-1])
-            state["history_"], state["n_iter_"] = history, len(history)
+        state.pop("net_", None)
+        if state.pop("module_", None) is not None:
+            # CPU copies of weights and optimiser state; taken during training (from a callback,
+            # say), the epochs completed so far, not an epoch under way, and n_iter_ counting them
+            TrainingState(self, cpu=True).write(state)
         if not (state.get("accelerator") is None or isinstance(state["accelerator"], str)):
             state["accelerator"] = None  # a handle on this process's distributed set-up
-        state["_skmmvae_version"] = __version__
+        state[VERSION] = __version__
         return state
 
     def __setstate__(self, state):
         state = dict(state)
-        module_state = state.pop("_module_state", None)
-        version = state.pop("_skmmvae_version", None)
+        module_state, version = TrainingState.read(state)
         if version != __version__:
             warnings.warn(
                 f"this {type(self).__name__} was saved with skmmvae {version} and is loaded with "
@@ -1434,12 +1407,10 @@ class MultiModalVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
 
     def _restore_net(self):
         """A skorch net around the trained (or loaded) module, to train it further."""
-        optimizer_state = self.__dict__.pop("_optimizer_state", None)  # set by unpickling
-        if optimizer_state is None and getattr(self, "net_", None) is not None:
-            optimizer_state = self.net_.optimizer_.state_dict()
+        optimizer = optimizer_state(self, take=True)
         net = self._build_net(self.module_, str(_module_device(self.module_)))
-        if optimizer_state is not None:
-            net.optimizer_.load_state_dict(optimizer_state)
+        if optimizer is not None:
+            net.optimizer_.load_state_dict(optimizer)
             for group in net.optimizer_.param_groups:
                 group["lr"] = float(self.lr)  # the saved state would bring back the old lr
         net.history = self.history_
