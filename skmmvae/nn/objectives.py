@@ -11,6 +11,7 @@ import math
 import torch
 
 from .aggregators import uniform_nonempty_subsets
+from .distributions import standard_normal
 
 def sample_subsets(mask, generator=None):
     """Random conditioning sets ``S``: uniform over the subsets of each row's observed set.
@@ -321,10 +322,7 @@ def _prior_private_latents(model, z, common_noise):
     ``(K, B, d)`` (the same for every row with ``common_noise``), or None without them."""
     if not model.n_private:
         return None
-    shape = (*z.shape[:-1], model.n_private)
-    if common_noise:
-        return torch.randn(shape[0], 1, shape[-1], dtype=z.dtype, device=z.device).expand(shape)
-    return torch.randn(shape, dtype=z.dtype, device=z.device)
+    return standard_normal((*z.shape[:-1], model.n_private), z, common_noise)
 
 
 def iw_log_likelihood(model, xs, mask, n_samples=64, common_noise=False):

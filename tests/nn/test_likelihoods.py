@@ -219,3 +219,25 @@ def test_log_prob_sums_over_the_observed_cells_only(family):
     everything = lik.log_prob(torch.tensor(params), torch.tensor(x))
     full = lik.log_prob(torch.tensor(params), torch.tensor(x), torch.ones(x.shape, dtype=torch.bool))
     assert torch.equal(everything, full)
+
+
+def test_likelihoods_declare_their_data():
+    """What the data layer checks and encodes comes from the classes: the support as a torch
+    constraint (NaN cells are missing, not checked) and whether a modality holds labels."""
+    nan = math.nan
+    checks = {
+        "gaussian": ([[-3.5, nan, 1e6]], None, None),
+        "laplace": ([[-3.5, 0.0]], None, None),
+        "bernoulli": ([[0.0, 0.25, nan, 1.0]], [[0.0, 1.5]], "values in [0, 1]"),
+        "poisson": ([[0.0, 3.0, nan, 12.0]], [[1.0, 2.5]], "non-negative integer counts"),
+        "categorical": ([[0.0], [3.0]], [[-1.0]], "class indices"),
+    }
+    assert set(checks) == set(LIKELIHOODS)
+    for name, (good, bad, needs) in checks.items():
+        cls = LIKELIHOODS[name]
+        assert cls.check_data(torch.tensor(good, dtype=DTYPE)) is None, name
+        if bad is not None:
+            assert cls.check_data(torch.tensor(bad, dtype=DTYPE)) == needs, name
+        assert cls.is_label == (name == "categorical")
+        assert isinstance(cls.constraint, torch.distributions.constraints.Constraint)
+    assert make_likelihood("poisson", 2).check_data(torch.tensor([[-1.0, 2.0]])) == "non-negative integer counts"
