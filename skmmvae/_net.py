@@ -101,7 +101,6 @@ class MultiModalNet(NeuralNet):
         self.autocast_dtype = autocast_dtype
         self.compile_options = compile_options
         self._objective_fn = None  # the compiled objective (see ObjectiveLoss), if any
-        self.interruption_ = None  # see partial_fit
         self._loss_reference = None  # first training batch's loss (see TrainingDivergedError)
         self._epoch_losses = []  # this epoch's training batch losses
         self._exploded_epochs = 0  # consecutive epochs above the explosion threshold

@@ -51,14 +51,17 @@ class ProductOfExperts(Aggregator):
         self.token_size = 2 * n_latent
         self.min_scale = min_scale
 
-    def natural_parameters(self, tokens, mask):
+    def expert_parameters(self, tokens, mask):
+        """Each expert's precision and precision-weighted mean ``(B, M, d)``, zero outside ``mask``."""
         loc, raw = tokens.split(self.n_latent, dim=-1)
         precision = positive_scale(raw, self.min_scale) ** -2
         keep = mask.unsqueeze(-1)
         zero = torch.zeros((), dtype=tokens.dtype, device=tokens.device)
-        total_precision = 1.0 + torch.where(keep, precision, zero).sum(-2)
-        weighted_mean = torch.where(keep, loc * precision, zero).sum(-2)
-        return total_precision, weighted_mean
+        return torch.where(keep, precision, zero), torch.where(keep, loc * precision, zero)
+
+    def natural_parameters(self, tokens, mask):
+        precision, weighted_mean = self.expert_parameters(tokens, mask)
+        return 1.0 + precision.sum(-2), weighted_mean.sum(-2)
 
     def forward(self, tokens, mask):
         precision, weighted_mean = self.natural_parameters(tokens, mask)
@@ -144,13 +147,11 @@ class MixtureOfProductsOfExperts(ProductOfExperts):
         valid = valid | ~mask.any(-1, keepdim=True)
         # Natural parameters of every subset's product in one batched matrix product:
         # (B, C, M) subset indicators @ (B, M, d) expert precisions (and precision-weighted means).
-        loc, raw = tokens.split(self.n_latent, dim=-1)
-        precision = positive_scale(raw, self.min_scale) ** -2
+        precision, weighted_mean = self.expert_parameters(tokens, mask)
         member = (subsets & mask.unsqueeze(1)).to(tokens.dtype)
+        total_precision = 1.0 + member @ precision
+        weighted_mean = member @ weighted_mean
         zero = torch.zeros((), dtype=tokens.dtype, device=tokens.device)
-        keep = mask.unsqueeze(-1)
-        total_precision = 1.0 + member @ torch.where(keep, precision, zero)
-        weighted_mean = member @ torch.where(keep, loc * precision, zero)
         neg_inf = torch.tensor(-math.inf, dtype=tokens.dtype, device=tokens.device)
         logits = torch.where(valid, zero, neg_inf)
         return GaussianMixture(
