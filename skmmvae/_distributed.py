@@ -1,7 +1,8 @@
 """Data-parallel training through Hugging Face Accelerate (``MultiModalVAE(accelerator=...)``).
 
-Imported only when an accelerator is used; needs the optional ``accelerate`` package
-(``pip install "skmmvae[distributed]"``).
+The estimator's one contact with Accelerate is :func:`training_setup`, which also answers
+for training without an accelerator. The optional ``accelerate`` package (``pip install
+"skmmvae[distributed]"``) is imported only when an accelerator is used.
 
 How a fit runs on ``W`` processes (launched by ``accelerate launch`` or ``torchrun``):
 
@@ -26,7 +27,7 @@ import torch
 from skorch.hf import AccelerateMixin
 from skorch.net import NeuralNet
 
-from ._net import MultiModalNet, TrainingDivergedError, _Batches
+from ._net import MultiModalNet, TrainingDivergedError, _Batches, _silent
 
 INSTALL_HINT = 'pip install "skmmvae[distributed]"  (or: pip install accelerate)'
 
@@ -52,6 +53,47 @@ def make_accelerator(device):
     return accelerate.Accelerator(cpu=torch.device(device).type == "cpu")
 
 
+class TrainingSetup:
+    """How the estimator trains, with or without an ``accelerate.Accelerator``.
+
+    ``net_class`` and ``net_options`` (keyword arguments of the net), ``device`` (the
+    accelerator's, or None: the estimator's own), ``sink(verbose)`` (where progress lines go),
+    ``main_process`` (whether this process prints them) and ``shared_seed(seed)`` (the seed
+    of process 0, so that every process makes the same split, initial weights and batches).
+    """
+
+    def __init__(self, accelerator=None):
+        self.accelerator = accelerator
+        if accelerator is None:
+            self.net_class, self.device, self.main_process = MultiModalNet, None, True
+            self.net_options = {"callbacks__print_log": None}  # the estimator's EpochProgress prints
+        else:
+            # the accelerator decides the device; only its main process prints
+            self.net_class, self.device = AcceleratedMultiModalNet, str(accelerator.device)
+            self.main_process = accelerator.is_main_process
+            # skorch's Accelerate mixin sets print_log's sink itself: keep it, silenced
+            self.net_options = {"accelerator": accelerator, "callbacks__print_log__sink": _silent}
+
+    def sink(self, verbose):
+        if not verbose:
+            return _silent
+        return print if self.accelerator is None else self.accelerator.print
+
+    def shared_seed(self, seed):
+        return seed if self.accelerator is None else shared_seed(self.accelerator, seed)
+
+
+def training_setup(accelerator, device):
+    """The :class:`TrainingSetup` of the estimator's ``accelerator`` parameter (None, "auto" or
+    an ``accelerate.Accelerator``); ``device``: the estimator's, which "auto" follows."""
+    if accelerator is None:
+        return TrainingSetup()
+    require_accelerate()
+    if isinstance(accelerator, str):  # "auto"
+        accelerator = make_accelerator(device)
+    return TrainingSetup(accelerator)
+
+
 def shared_seed(accelerator, seed):
     """``seed`` of process 0, on every process (checks that the processes see each other)."""
     launched = int(os.environ.get("WORLD_SIZE", "1") or 1)
@@ -63,24 +105,12 @@ def shared_seed(accelerator, seed):
                 "the accelerator with Accelerator(cpu=True) (accelerator='auto' does when "
                 "device resolves to the CPU).",
                 UserWarning,
-                stacklevel=4,
+                stacklevel=5,  # the caller of fit (through TrainingSetup.shared_seed)
             )
         return seed
     from accelerate.utils import broadcast_object_list
 
     return int(broadcast_object_list([int(seed)], from_process=0)[0])
-
-
-class _Objective(torch.nn.Module):
-    """The training objective as a module ``forward``, so that DDP can wrap it."""
-
-    def __init__(self, model, objective_fn):
-        super().__init__()
-        self.model = model
-        self.objective_fn = objective_fn  # objective_terms, or its torch.compile'd version
-
-    def forward(self, xs, mask, objective, beta):
-        return self.objective_fn(self.model, xs, mask, objective, beta)
 
 
 class _ShardedBatches(_Batches):
@@ -113,12 +143,6 @@ class _ShardedBatches(_Batches):
         rows = -(-n // self.world_size) if self.shuffle else len(range(self.rank, n, self.world_size))
         return -(-rows // self.batch_size)
 
-    def __iter__(self):
-        indices = self._indices()
-        for start in range(0, len(indices), self.batch_size):
-            batch = self.dataset.rows(indices[start : start + self.batch_size])
-            yield batch.to(self.device), None
-
 
 class AcceleratedMultiModalNet(AccelerateMixin, MultiModalNet):
     """:class:`~skmmvae._net.MultiModalNet` trained data-parallel by an ``accelerate.Accelerator``.
@@ -127,8 +151,9 @@ class AcceleratedMultiModalNet(AccelerateMixin, MultiModalNet):
     accumulation, optimizer stepping and unwrapping at the end of training are used):
 
     * ``module_`` stays the plain :class:`~skmmvae.nn.MultiModalModule` (its methods are used
-      everywhere); the accelerator prepares a wrapper whose ``forward`` computes the objective
-      and that shares the module's parameters, and the training step goes through it;
+      everywhere); the accelerator prepares only the criterion, the net's
+      :class:`~skmmvae._net.ObjectiveLoss` (whose ``forward`` computes the objective and which
+      shares the module's parameters), through which the training step goes;
     * ``device`` is the accelerator's device (the data are moved by this net's own iterator,
       which shards the rows over the processes);
     * the epoch records of all processes are gathered (see the module docstring).
@@ -152,10 +177,8 @@ class AcceleratedMultiModalNet(AccelerateMixin, MultiModalNet):
     def _initialize_accelerator(self):
         if self._wrapped_with_accelerator:
             return self
-        with self._current_init_context("module"):
-            # object.__setattr__: not registered as a skorch module (module_ holds its weights)
-            wrapper = _Objective(self.module_, self._objective())
-            object.__setattr__(self, "_objective_module", self.accelerator.prepare(wrapper))
+        with self._current_init_context("criterion"):
+            self.criterion_ = self.accelerator.prepare(self.criterion_)
         from accelerate.optimizer import AcceleratedOptimizer
 
         with self._current_init_context("optimizer"):
@@ -169,13 +192,13 @@ class AcceleratedMultiModalNet(AccelerateMixin, MultiModalNet):
     def _unwrap_accelerator(self):
         if not self._wrapped_with_accelerator:
             return
-        wrapped = self.__dict__.get("_objective_module")
-        # forget the prepared wrapper in the accelerator too, so that repeated fits with one
+        wrapped = self.criterion_
+        # forget the prepared loss in the accelerator too, so that repeated fits with one
         # accelerator do not keep old models alive (a private list; skipped if it changes)
         models = getattr(self.accelerator, "_models", None)
         if isinstance(models, list):
             models[:] = [m for m in models if m is not wrapped]
-        object.__setattr__(self, "_objective_module", None)
+        self.criterion_ = self.accelerator.unwrap_model(wrapped, keep_fp32_wrapper=False)
         self._wrapped_with_accelerator = False
 
     # ------------------------------------------------------------- data
@@ -200,22 +223,8 @@ class AcceleratedMultiModalNet(AccelerateMixin, MultiModalNet):
         self._divergence = None
 
     def train_step(self, batch, **fit_params):
-        with self.accelerator.accumulate(self._objective_module):
+        with self.accelerator.accumulate(self.criterion_):
             return NeuralNet.train_step(self, batch, **fit_params)
-
-    def train_step_single(self, batch, **fit_params):
-        self._set_training(True)
-        Xi, _ = batch
-        with torch.autocast(  # the estimator's autocast, as in MultiModalNet._terms
-            device_type=torch.device(self.device).type,
-            dtype=self.autocast_dtype or torch.bfloat16,
-            enabled=self.autocast_dtype is not None,
-        ):
-            terms = self._objective_module(Xi.xs, Xi.mask, self.objective, self.training_beta())
-        loss = -terms["objective"].mean()
-        self._record("train", loss, terms)
-        self.accelerator.backward(loss)
-        return {"loss": loss, "y_pred": None}
 
     def _record(self, prefix, loss, terms):
         try:

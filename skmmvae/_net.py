@@ -2,8 +2,11 @@
 
 skorch supplies the loop, the optimiser, callbacks (early stopping, printing)
 and the history. What is specific here: batches are drawn by indexing in-memory tensors
-(no per-sample Dataset), the loss is the negative variational objective, its parts are
-recorded per batch and averaged per epoch, and a non-finite loss stops training with advice.
+(no per-sample Dataset); the loss is the negative variational objective, computed by one
+module in skorch's criterion slot (:class:`ObjectiveLoss`: the objective of the registry,
+under autocast and torch.compile if asked), which the Accelerate net shares; the terms the
+objective declares are recorded per batch and averaged per epoch; a non-finite loss stops
+training with advice; ``partial_fit`` tells an interruption from early stopping.
 Also here: the estimator's early-stopping callback (skorch's, idle in epochs without a
 validation split) and the sink that silences printing when ``verbose=0``.
 """
@@ -13,7 +16,7 @@ from skorch import NeuralNet
 from skorch.callbacks import EarlyStopping, PassthroughScoring
 
 from ._data import ModalityTensors
-from .nn import objective_terms
+from .nn import make_objective
 
 
 class TrainingDivergedError(FloatingPointError):
@@ -53,12 +56,35 @@ _ADVICE = (
 )
 
 
-TERMS = ("reconstruction", "kl", "cross_reconstruction", "cross_kl")
+class ObjectiveLoss(torch.nn.Module):
+    """The training objective as a module: skorch's criterion for both nets.
 
+    ``forward(xs, mask, beta)`` gives the per-sample terms of the objective named
+    ``objective`` (see :data:`skmmvae.nn.OBJECTIVES`), computed under ``torch.autocast`` when
+    ``autocast_dtype`` is set and through ``torch.compile(**compile_options)`` when those are
+    set. The whole objective is compiled (not ``module.forward``: the objectives call several
+    methods of the module), once per net; shapes are marked dynamic so that the last, smaller
+    batch of an epoch does not trigger a recompilation. A module (holding ``model``, whose
+    parameters skorch's optimiser counts once), so that Accelerate can wrap it for
+    data-parallel training.
+    """
 
-class _Identity(torch.nn.Module):
-    def forward(self, x):
-        return x
+    def __init__(self, model, objective, autocast_dtype=None, compile_options=None):
+        super().__init__()
+        self.model = model
+        self.objective = make_objective(objective)
+        self.autocast_dtype = autocast_dtype
+        self.compiled = None
+        if compile_options is not None:
+            self.compiled = torch.compile(self.objective, **{"dynamic": True, **compile_options})
+
+    def forward(self, xs, mask, beta):
+        with torch.autocast(
+            device_type=mask.device.type,
+            dtype=self.autocast_dtype or torch.bfloat16,
+            enabled=self.autocast_dtype is not None,
+        ):
+            return (self.compiled or self.objective)(self.model, xs, mask, beta)
 
 
 class MultiModalNet(NeuralNet):
@@ -66,7 +92,7 @@ class MultiModalNet(NeuralNet):
 
     def __init__(self, module, *args, objective="tight", beta=1.0, kl_warmup=0, valid_fraction=0.0,
                  split_seed=0, autocast_dtype=None, compile_options=None, **kwargs):
-        super().__init__(module, *args, criterion=_Identity, train_split=self._split, **kwargs)
+        super().__init__(module, *args, criterion=ObjectiveLoss, train_split=self._split, **kwargs)
         self.objective = objective
         self.beta = beta
         self.kl_warmup = kl_warmup
@@ -74,7 +100,7 @@ class MultiModalNet(NeuralNet):
         self.split_seed = split_seed
         self.autocast_dtype = autocast_dtype
         self.compile_options = compile_options
-        self._objective_fn = None
+        self._objective_fn = None  # the compiled objective (see ObjectiveLoss), if any
         self._loss_reference = None  # first training batch's loss (see TrainingDivergedError)
         self._epoch_losses = []  # this epoch's training batch losses
         self._exploded_epochs = 0  # consecutive epochs above the explosion threshold
@@ -87,7 +113,7 @@ class MultiModalNet(NeuralNet):
         callbacks = super()._default_callbacks
         extra = []
         for prefix in ("train", "valid"):
-            for term in TERMS:
+            for term in make_objective(self.objective).terms:
                 name = f"{prefix}_{term}"
                 # lower_is_better=None: report the term, without a "best" flag that would
                 # mean nothing for a single term of the objective
@@ -129,34 +155,77 @@ class MultiModalNet(NeuralNet):
         progress = (epoch + batch / self._train_batches) / self.kl_warmup
         return self.beta * min(1.0, progress)
 
-    # ---------------------------------------------------------------- steps
-    def _terms(self, batch, beta=None):
-        Xi, _ = batch
-        beta = self.beta if beta is None else beta
-        with torch.autocast(
-            device_type=torch.device(self.device).type,
-            dtype=self.autocast_dtype or torch.bfloat16,
-            enabled=self.autocast_dtype is not None,
-        ):
-            terms = self._objective()(self.module_, Xi.xs, Xi.mask, self.objective, beta)
-        loss = -terms["objective"].mean()
-        return loss, terms
+    # ---------------------------------------------------------------- training
+    def partial_fit(self, X, y=None, classes=None, epochs=None, **fit_params):
+        """skorch's ``partial_fit`` on ``X`` (ModalityTensors) for ``epochs`` epochs, telling an
+        interruption from early stopping in ``interruption_``.
 
-    def _objective(self):
-        """``objective_terms``, compiled with ``torch.compile(**compile_options)`` if asked.
-
-        The whole objective is compiled (not ``module.forward``: the objectives call several
-        methods of the module), once per net; shapes are marked dynamic so that the last,
-        smaller batch of an epoch does not trigger a recompilation.
+        skorch stops training with KeyboardInterrupt: early stopping raises it at the end of
+        an epoch; anything else (Ctrl-C, a callback) is an interruption. Either way the module
+        is kept (``on_train_end`` restores early stopping's best epoch, if any). After an
+        interruption the epoch cut short is dropped from the history and ``interruption_`` is
+        the warning that says what was kept; otherwise it is None.
         """
-        if self.compile_options is None:
-            return objective_terms
-        if self._objective_fn is None:
-            self._objective_fn = torch.compile(objective_terms, **{"dynamic": True, **self.compile_options})
-        return self._objective_fn
+        if not self.initialized_:
+            self.initialize()
+        self.interruption_ = None
+        self.notify("on_train_begin", X=X, y=y)
+        interrupted = False
+        try:
+            self.fit_loop(X.to(self.device), y, epochs=epochs, **fit_params)
+        except KeyboardInterrupt:
+            interrupted = not getattr(self._early_stopping(), "stopped_", False)
+        finally:
+            self.notify("on_train_end", X=X, y=y)
+        if interrupted:
+            self.interruption_ = self._interruption()
+        return self
+
+    def _early_stopping(self):
+        """The estimator's early-stopping callback, or None."""
+        return dict(self.callbacks_).get("early_stopping")
+
+    def _interruption(self):
+        """Drop the epoch cut short from the history; the warning about what was kept."""
+        history = self.history
+        epoch = history[-1, "epoch"] if len(history) else 0
+        if len(history) and "train_loss" not in history[-1]:  # the epoch did not finish
+            del history[-1]
+        early_stopping = self._early_stopping()
+        best = getattr(early_stopping, "best_epoch_", 0)
+        if getattr(early_stopping, "best_model_weights_", None) is not None and best != epoch:
+            kept = f"the weights of epoch {best}, the best so far by validation loss"
+        else:
+            kept = "the weights at the interruption"
+        return (
+            f"training was interrupted (KeyboardInterrupt) in epoch {epoch}; the estimator keeps "
+            f"{kept}, and history_ and n_iter_ count the {len(history)} completed epochs. "
+            "Call partial_fit to train on."
+        )
+
+    # ---------------------------------------------------------------- steps
+    def initialize_criterion(self):
+        loss = ObjectiveLoss(self.module_, self.objective, self.autocast_dtype, self.compile_options)
+        self.criterion_ = loss
+        self._term_names = loss.objective.terms  # what _record keeps (the history's columns)
+        self._objective_fn = loss.compiled
+        return self
+
+    def infer(self, x, **fit_params):
+        """The objective's per-sample terms for the batch ``x`` (ModalityTensors). In training
+        mode ``beta`` follows the KL warm-up; the validation loss (early stopping's monitor)
+        always uses the full beta."""
+        beta = self.training_beta() if self.criterion_.training else self.beta
+        return self.criterion_(x.xs, x.mask, beta)
+
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        """Minus the batch mean of the objective; records its terms (see ``_record``)."""
+        loss = -y_pred["objective"].mean()
+        self._record("train" if training else "valid", loss, y_pred)
+        return loss
 
     def _record(self, prefix, loss, terms):
-        names = [t for t in TERMS if t in terms]
+        names = [t for t in self._term_names if t in terms]
         values = torch.stack([loss.detach()] + [terms[t].detach().mean() for t in names]).float()
         values = values.tolist()  # one device sync per batch
         if not np.isfinite(values[0]):
@@ -208,21 +277,6 @@ class MultiModalNet(NeuralNet):
             f"optimisation is diverging. {_ADVICE}"
         )
 
-    def train_step_single(self, batch, **fit_params):
-        self._set_training(True)
-        # The validation loss (early stopping's monitor) always uses the full beta.
-        loss, terms = self._terms(batch, beta=self.training_beta())
-        self._record("train", loss, terms)
-        loss.backward()
-        return {"loss": loss, "y_pred": None}
-
-    def validation_step(self, batch, **fit_params):
-        self._set_training(False)
-        with torch.no_grad():
-            loss, terms = self._terms(batch)
-        self._record("valid", loss, terms)
-        return {"loss": loss, "y_pred": None}
-
 
 class _Batches:
     """Iterate over a :class:`ModalityTensors` in (shuffled) batches, moved to ``device``."""
@@ -233,11 +287,15 @@ class _Batches:
     def __len__(self):
         return -(-len(self.dataset) // self.batch_size)
 
-    def __iter__(self):
+    def _indices(self):
+        """The rows to iterate over, in order (a hook for the sharded batches of Accelerate)."""
         n = len(self.dataset)
-        order = torch.randperm(n) if self.shuffle else torch.arange(n)
-        for start in range(0, n, self.batch_size):
-            batch = self.dataset.rows(order[start : start + self.batch_size])
+        return torch.randperm(n) if self.shuffle else torch.arange(n)
+
+    def __iter__(self):
+        indices = self._indices()
+        for start in range(0, len(indices), self.batch_size):
+            batch = self.dataset.rows(indices[start : start + self.batch_size])
             yield batch.to(self.device), None
 
 

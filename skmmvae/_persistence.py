@@ -39,6 +39,10 @@ import torch
 from skorch.history import History
 
 from ._schema import ModalityInfo, Schema
+from ._snapshot import KEYS as _TRAINING_KEYS
+from ._snapshot import MODULE_STATE as _MODULE_STATE
+from ._snapshot import OPTIMIZER_STATE as _OPTIMIZER_STATE
+from ._snapshot import VERSION as _VERSION
 from ._version import __version__
 
 FORMAT = "skmmvae-model"
@@ -46,8 +50,8 @@ FORMAT_VERSION = 1
 METADATA = "metadata.json"
 WEIGHTS = "weights.pt"
 
-# What pickling stores apart from the parameters and the plain fitted attributes.
-_MODULE_STATE, _OPTIMIZER_STATE, _VERSION = "_module_state", "_optimizer_state", "_skmmvae_version"
+# What pickling stores apart from the parameters and the plain fitted attributes: the keys
+# of the training state (weights, optimiser state, version), from skmmvae._snapshot.
 _ATTRIBUTE_NAME = re.compile(r"_?[A-Za-z][A-Za-z0-9_]*\Z")
 _NDARRAY_KINDS = "biufUO"
 _TAGS = [{"__tuple__"}, {"__ndarray__", "dtype", "shape"}, {"__random_state__"}, {"__dict__"}]
@@ -213,7 +217,7 @@ def save(estimator, path):
             "use joblib (or pickle) instead"
         ) from None
     attributes = {}
-    skip = set(params) | {"history_", _MODULE_STATE, _OPTIMIZER_STATE, _VERSION}
+    skip = set(params) | {"history_", *_TRAINING_KEYS}
     for name, value in state.items():
         if name in skip:
             continue
@@ -548,7 +552,7 @@ def _check_sizes(klass, state, path):
     custom = state.get("encoders") is not None or state.get("decoders") is not None
     probe = klass.__new__(klass)
     probe.__dict__.update(
-        {k: v for k, v in state.items() if k not in (_MODULE_STATE, _OPTIMIZER_STATE, _VERSION)}
+        {k: v for k, v in state.items() if k not in _TRAINING_KEYS}
     )
     try:
         with torch.device("meta"):

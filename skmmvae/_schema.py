@@ -41,7 +41,8 @@ def label_modalities(likelihoods):
         return spec if isinstance(spec, str) else spec[0] if isinstance(spec, (tuple, list)) and spec else None
 
     def labels(spec):
-        return getattr(LIKELIHOODS.get(name_of(spec)), "is_label", name_of(spec) == "categorical")
+        name = name_of(spec)
+        return isinstance(name, str) and name in LIKELIHOODS and LIKELIHOODS[name].is_label
 
     if likelihoods is None:
         return set()
@@ -80,8 +81,7 @@ class ModalityInfo:
     def is_categorical(self):
         """Whether the modality holds class labels (one column of labels, or one-hot rows):
         what its likelihood class declares, the one place this is decided."""
-        cls = LIKELIHOODS[self.likelihood]
-        return bool(getattr(cls, "is_label", self.likelihood == "categorical"))
+        return LIKELIHOODS[self.likelihood].is_label
 
     @property
     def n_features(self):
@@ -303,7 +303,7 @@ def _likelihood_specs(likelihoods, names):
 # set by the estimator from the data, never by the user
 _DATA_OPTIONS = {"self", "n_features", "n_classes"}
 # options of the data layout, kept in the schema and not passed to the likelihood
-SCHEMA_OPTIONS = {"categories": "categorical"}
+SCHEMA_OPTIONS = ("categories",)  # of likelihoods of class labels (is_label)
 
 
 def _check_categories(name, categories):
@@ -334,7 +334,7 @@ def _check_likelihood_options(name, lik, options, n_features):
     """Build the likelihood once to check its options, so that bad ones fail before training;
     the schema's options (``categories``) are checked and normalised in ``options``."""
     cls = LIKELIHOODS[lik]
-    schema_options = {k for k, owner in SCHEMA_OPTIONS.items() if owner == lik}
+    schema_options = set(SCHEMA_OPTIONS) if cls.is_label else set()
     valid = set(inspect.signature(cls.__init__).parameters) - _DATA_OPTIONS | schema_options
     unknown = sorted(set(options) - valid)
     if unknown:
@@ -352,17 +352,11 @@ def _check_likelihood_options(name, lik, options, n_features):
 
 
 def check_support(block, observed, info):
-    """Raise if observed values fall outside the likelihood's support."""
-    values = block[observed]
-    values = values[~np.isnan(values)]  # missing cells
-    name, lik = info.name, info.likelihood
-    support = LIKELIHOODS[lik].support
-    if support == "unit_interval" and ((values < 0) | (values > 1)).any():
-        raise ValueError(f"modality {name!r}: the bernoulli likelihood needs values in [0, 1]")
-    if support == "count" and ((values < 0) | (values != np.round(values))).any():
-        raise ValueError(
-            f"modality {name!r}: the poisson likelihood needs non-negative integer counts"
-        )
+    """Raise if observed values fall outside the likelihood's support (which the likelihood
+    class declares and checks; missing cells are not checked)."""
+    needs = LIKELIHOODS[info.likelihood].check_data(torch.as_tensor(block[observed]))
+    if needs is not None:
+        raise ValueError(f"modality {info.name!r}: the {info.likelihood} likelihood needs {needs}")
 
 
 def learn_classes(block, info):

@@ -13,19 +13,18 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import _data, _inference, _persistence
 from ._inference import InferenceMixin
-from ._net import MultiModalNet, TrainingDivergedError, _EarlyStopping, _silent
+from ._net import TrainingDivergedError, _EarlyStopping
 from ._progress import EpochProgress
 from ._layout import check_2d_input, to_blocks
 from ._schema import Schema, integer_gaussian_warnings, label_modalities
 from ._runtime import (
     _module_device,
     _seeded,
-    _to_cpu,
     _TorchThreads,
     check_device,
     memory_limit,
 )
-from ._snapshot import _Snapshot
+from ._snapshot import VERSION, TrainingState, optimizer_state
 from ._version import __version__
 from .nn import AGGREGATORS, OBJECTIVES, MultiModalModule
 from .nn.networks import ACTIVATIONS
@@ -398,16 +397,12 @@ class MultiModalVAE(InferenceMixin, ClassNamePrefixFeaturesOutMixin, Transformer
         """Context manager setting torch intra-op threads per ``n_jobs``."""
         return _TorchThreads(self.n_jobs)
 
-    def _accelerator(self):
-        """The ``accelerate.Accelerator`` to train with, or None (see ``accelerator``)."""
-        if self.accelerator is None:
-            return None
-        from . import _distributed
+    def _training_setup(self):
+        """Net class and options, device, printing and seed for the ``accelerator`` parameter:
+        the estimator's one contact with Accelerate (see ``_distributed.training_setup``)."""
+        from ._distributed import training_setup
 
-        _distributed.require_accelerate()
-        if isinstance(self.accelerator, str):  # "auto"
-            return _distributed.make_accelerator(self._device())
-        return self.accelerator
+        return training_setup(self.accelerator, self._device())
 
     def __sklearn_clone__(self):
         # An Accelerator is a handle on this process's distributed set-up: clones share it
@@ -504,17 +499,8 @@ class MultiModalVAE(InferenceMixin, ClassNamePrefixFeaturesOutMixin, Transformer
 
     def _build_net(self, module, device):
         callbacks = list(self.callbacks or [])
-        accelerator = self._accelerator()
-        sink = (print if accelerator is None else accelerator.print) if self.verbose else _silent
-        net_class, accelerate_kwargs = MultiModalNet, {}
-        if accelerator is not None:
-            from ._distributed import AcceleratedMultiModalNet
-
-            # the accelerator decides the device; only its main process prints
-            net_class = AcceleratedMultiModalNet
-            # skorch's Accelerate mixin sets print_log's sink itself: keep it, silenced
-            accelerate_kwargs = {"accelerator": accelerator, "callbacks__print_log__sink": _silent}
-            device = str(accelerator.device)
+        setup = self._training_setup()
+        sink = setup.sink(self.verbose)
         if self.early_stopping:
             callbacks.append(
                 (
@@ -529,10 +515,10 @@ class MultiModalVAE(InferenceMixin, ClassNamePrefixFeaturesOutMixin, Transformer
                     ),
                 )
             )
-        if self.verbose and (accelerator is None or accelerator.is_main_process):
+        if self.verbose and setup.main_process:
             # one line per epoch that fits a terminal (skorch's table has a column per term)
             callbacks.append(("progress", EpochProgress(total=int(self.max_epochs), sink=sink)))
-        net = net_class(
+        net = setup.net_class(
             module,
             objective=self.objective,
             beta=self.beta,
@@ -543,13 +529,12 @@ class MultiModalVAE(InferenceMixin, ClassNamePrefixFeaturesOutMixin, Transformer
             lr=float(self.lr),
             max_epochs=int(self.max_epochs),
             batch_size=self._training_batch_size(),
-            device=device,
+            device=setup.device or device,
             callbacks=callbacks,
             verbose=self.verbose,
-            **({} if accelerator is not None else {"callbacks__print_log": None}),  # EpochProgress prints
             autocast_dtype=None if self.autocast is None else getattr(torch, self.autocast),
             compile_options=None if self.compile is False else ({} if self.compile is True else dict(self.compile)),
-            **accelerate_kwargs,
+            **setup.net_options,
         )
         return net.initialize()
 
@@ -610,7 +595,7 @@ class MultiModalVAE(InferenceMixin, ClassNamePrefixFeaturesOutMixin, Transformer
                 self._train(tensors, epochs=epochs, partial=True)
             return self
         tensors, _ = self._tensors(X)
-        snapshot = _Snapshot(self)
+        snapshot = TrainingState(self)
         # a new net around the trained module, so that the current parameters (lr,
         # callbacks, batch_size, verbose, ...) apply; optimiser state and history carry over
         self.net_ = self._restore_net()
@@ -647,14 +632,11 @@ class MultiModalVAE(InferenceMixin, ClassNamePrefixFeaturesOutMixin, Transformer
         self._n_fit_rows = len(tensors)
         random_state = check_random_state(self.random_state)
         self._seed = int(random_state.randint(np.iinfo(np.int32).max))
-        device = self._device()
-        accelerator = self._accelerator()
-        if accelerator is not None:
-            from ._distributed import shared_seed
-
-            # the same seed on every process: same split, same initial weights, same batches
-            self._seed = shared_seed(accelerator, self._seed)
-            device = str(accelerator.device)
+        setup = self._training_setup()
+        # with an accelerator, the seed of process 0 everywhere: the same split, initial
+        # weights and batches on every process
+        self._seed = setup.shared_seed(self._seed)
+        device = setup.device or self._device()
         self._split_seed = self._seed  # kept fixed across partial_fit calls
         self._check_fit_memory(device)
         self.modality_names_ = self._schema.names
@@ -697,7 +679,7 @@ class MultiModalVAE(InferenceMixin, ClassNamePrefixFeaturesOutMixin, Transformer
         n_params, widths = self._sizes_of(module, sum(p.numel() for m in custom for p in m.parameters()))
         rows = min(self._training_batch_size(), self._n_fit_rows)
         draws = self._n_mixture_components() if self.aggregation.endswith("_mixture") else 1
-        draws *= 2 if self.objective == "tight" else 1  # two encoder-decoder branches
+        draws *= OBJECTIVES[self.objective].branches  # encoder-decoder passes per step
         train = 4 * (4 * n_params + _ACTIVATION_FACTOR * rows * draws * widths)
         if train > limit:
             self._memory_error(train, limit, device, f"train on batches of {rows} rows ({n_params:,} "
@@ -768,21 +750,10 @@ class MultiModalVAE(InferenceMixin, ClassNamePrefixFeaturesOutMixin, Transformer
         progress = dict(net.callbacks_).get("progress")
         if progress is not None:
             progress.total = epochs  # the budget of this call
-        net.notify("on_train_begin", X=tensors, y=None)
-        interrupted = False
-        try:
-            net.fit_loop(tensors.to(net.device), epochs=epochs)
-        except KeyboardInterrupt:
-            # skorch stops training with KeyboardInterrupt: early stopping raises it at the end
-            # of an epoch; anything else (Ctrl-C, a callback) is an interruption. Either way the
-            # module is kept (on_train_end below restores early stopping's best epoch, if any).
-            early_stopping = dict(net.callbacks_).get("early_stopping")
-            interrupted = not getattr(early_stopping, "stopped_", False)
-        finally:
-            net.notify("on_train_end", X=tensors, y=None)
+        net.partial_fit(tensors, epochs=epochs)
         self._check_finite(net.module_, tensors)
-        if interrupted:
-            self._report_interruption(net)
+        if net.interruption_ is not None:
+            warnings.warn(net.interruption_, UserWarning, stacklevel=4)  # the caller of fit or partial_fit
         else:
             self._report_stop(net, epochs, epochs_before, partial)
         self.module_ = net.module_
@@ -844,26 +815,6 @@ class MultiModalVAE(InferenceMixin, ClassNamePrefixFeaturesOutMixin, Transformer
             stacklevel=5,  # the caller of fit
         )
 
-    @staticmethod
-    def _report_interruption(net):
-        """Drop the epoch cut short from the history, and warn about what was kept."""
-        history = net.history
-        epoch = history[-1, "epoch"] if len(history) else 0
-        if len(history) and "train_loss" not in history[-1]:  # the epoch did not finish
-            del history[-1]
-        early_stopping = dict(net.callbacks_).get("early_stopping")
-        best = getattr(early_stopping, "best_epoch_", 0)
-        if getattr(early_stopping, "best_model_weights_", None) is not None and best != epoch:
-            kept = f"the weights of epoch {best}, the best so far by validation loss"
-        else:
-            kept = "the weights at the interruption"
-        warnings.warn(
-            f"training was interrupted (KeyboardInterrupt) in epoch {epoch}; the estimator keeps "
-            f"{kept}, and history_ and n_iter_ count the {len(history)} completed epochs. "
-            "Call partial_fit to train on.",
-            UserWarning,
-            stacklevel=5  # the caller of fit or partial_fit,
-        )
 
     def transform(self, X, modalities=None):
         """Latent means of ``q(z | x_S)``, ``S`` = observed modalities (within ``modalities``).
@@ -971,28 +922,19 @@ class MultiModalVAE(InferenceMixin, ClassNamePrefixFeaturesOutMixin, Transformer
 
     def __getstate__(self):
         state = self.__dict__.copy()
-        net = state.pop("net_", None)
-        module = state.pop("module_", None)
-        if module is not None:
-            state["_module_state"] = {k: v.detach().cpu().clone() for k, v in module.state_dict().items()}
-            if net is not None and getattr(net, "optimizer_", None) is not None:
-                state["_optimizer_state"] = _to_cpu(copy.deepcopy(net.optimizer_.state_dict()))
-        history = state.get("history_")
-        if history is not None and "n_iter_" in state:
-            # taken during training (from a callback, say): the epochs completed so far, not an
-            # epoch under way, and n_iter_ counting them
-            if len(history) and "train_loss" not in history[-1]:
-                history = type(history)(history[:-1])
-            state["history_"], state["n_iter_"] = history, len(history)
+        state.pop("net_", None)
+        if state.pop("module_", None) is not None:
+            # CPU copies of weights and optimiser state; taken during training (from a callback,
+            # say), the epochs completed so far, not an epoch under way, and n_iter_ counting them
+            TrainingState(self, cpu=True).write(state)
         if not (state.get("accelerator") is None or isinstance(state["accelerator"], str)):
             state["accelerator"] = None  # a handle on this process's distributed set-up
-        state["_skmmvae_version"] = __version__
+        state[VERSION] = __version__
         return state
 
     def __setstate__(self, state):
         state = dict(state)
-        module_state = state.pop("_module_state", None)
-        version = state.pop("_skmmvae_version", None)
+        module_state, version = TrainingState.read(state)
         if version != __version__:
             warnings.warn(
                 f"this {type(self).__name__} was saved with skmmvae {version} and is loaded with "
@@ -1023,12 +965,10 @@ class MultiModalVAE(InferenceMixin, ClassNamePrefixFeaturesOutMixin, Transformer
 
     def _restore_net(self):
         """A skorch net around the trained (or loaded) module, to train it further."""
-        optimizer_state = self.__dict__.pop("_optimizer_state", None)  # set by unpickling
-        if optimizer_state is None and getattr(self, "net_", None) is not None:
-            optimizer_state = self.net_.optimizer_.state_dict()
+        optimizer = optimizer_state(self, take=True)
         net = self._build_net(self.module_, str(_module_device(self.module_)))
-        if optimizer_state is not None:
-            net.optimizer_.load_state_dict(optimizer_state)
+        if optimizer is not None:
+            net.optimizer_.load_state_dict(optimizer)
             for group in net.optimizer_.param_groups:
                 group["lr"] = float(self.lr)  # the saved state would bring back the old lr
         net.history = self.history_

@@ -219,6 +219,35 @@ def test_net_accepts_only_modality_tensors():
         net.get_dataset(np.zeros((3, 1)))
 
 
+def test_a_new_objective_is_one_class_and_one_registry_line(monkeypatch):
+    """The net records the terms the objective declares (a new term is a new history column),
+    and its loss is the objective's."""
+    from skmmvae.nn import OBJECTIVES, Elbo, MultiModalModule, make_likelihood
+
+    class Scaled(Elbo):
+        terms = ("reconstruction", "kl", "half_kl")
+
+        def bound(self, model, xs, mask, tokens, subset, beta):
+            terms = super().bound(model, xs, mask, tokens, subset, beta)
+            terms["half_kl"] = terms["kl"] / 2
+            return terms
+
+    monkeypatch.setitem(OBJECTIVES, "scaled", Scaled)
+    torch.manual_seed(0)
+    module = MultiModalModule({"a": make_likelihood("gaussian", 2), "b": make_likelihood("gaussian", 1)},
+                              n_latent=2, hidden_sizes=(8,), embedding_size=8)
+    tensors = ModalityTensors([torch.randn(40, 2), torch.randn(40, 1)], torch.ones(40, 2, dtype=torch.bool))
+    net = MultiModalNet(module, objective="scaled", valid_fraction=0.25, max_epochs=2, batch_size=16,
+                        optimizer=torch.optim.Adam, callbacks__print_log=None).initialize()
+    net.partial_fit(tensors, epochs=2)
+    assert net.interruption_ is None and len(net.history) == 2
+    for prefix in ("train", "valid"):
+        kl, half = np.array(net.history[:, f"{prefix}_kl"]), np.array(net.history[:, f"{prefix}_half_kl"])
+        np.testing.assert_allclose(half, kl / 2, rtol=1e-5)
+        recon = np.array(net.history[:, f"{prefix}_reconstruction"])
+        np.testing.assert_allclose(net.history[:, f"{prefix}_loss"], kl - recon, rtol=1e-4, atol=1e-6)
+
+
 @pytest.mark.parametrize("factor", [1e-6, 1e6])
 def test_standardized_model_is_equivariant_to_the_scale_of_the_data(factor):
     # With standardize=True the networks see the same standardised data whatever the units, so

@@ -1,8 +1,9 @@
 """Pure-PyTorch core of skmmvae: no numpy, no scikit-learn.
 
-``MultiModalModule`` is the model; ``objective_terms`` trains it, ``iw_log_likelihood`` and
-``iw_conditional_log_likelihood`` score it, ``iw_class_probabilities`` predicts labels; the registries ``AGGREGATORS``, ``LIKELIHOODS`` and ``OBJECTIVES`` list what can be
-selected by name.
+``MultiModalModule`` is the model; ``objective_terms`` (or an objective of ``OBJECTIVES``)
+trains it, ``iw_log_likelihood`` and ``iw_conditional_log_likelihood`` score it,
+``iw_class_probabilities`` predicts labels; the registries ``AGGREGATORS``, ``LIKELIHOODS``
+and ``OBJECTIVES`` list what can be selected by name.
 """
 from .aggregators import AGGREGATORS, make_aggregator
 from .distributions import DiagGaussian, GaussianMixture
@@ -10,10 +11,15 @@ from .likelihoods import LIKELIHOODS, make_likelihood
 from .model import MultiModalModule
 from .objectives import (
     OBJECTIVES,
+    Elbo,
+    MixtureBound,
+    Objective,
+    TightBound,
     iw_class_probabilities,
     iw_conditional_means,
     iw_conditional_log_likelihood,
     iw_log_likelihood,
+    make_objective,
     objective_terms,
     sample_subsets,
 )
@@ -24,16 +30,21 @@ __all__ = [
     "LIKELIHOODS",
     "OBJECTIVES",
     "DiagGaussian",
+    "Elbo",
     "GaussianMixture",
     "GaussianMixturePrior",
+    "MixtureBound",
     "MultiModalModule",
+    "Objective",
     "StandardNormalPrior",
+    "TightBound",
     "iw_class_probabilities",
     "iw_conditional_means",
     "iw_conditional_log_likelihood",
     "iw_log_likelihood",
     "make_aggregator",
     "make_likelihood",
+    "make_objective",
     "make_prior",
     "objective_terms",
     "sample_subsets",

@@ -7,6 +7,7 @@ set included; permutation-invariant aggregators give the same posterior for any 
 tokens. Tokens of masked modalities are never read (they are replaced, not multiplied, so NaN
 or inf in them cannot leak).
 """
+import inspect
 import math
 
 import torch
@@ -21,7 +22,11 @@ def _masked(tokens, mask):
 
 
 class Aggregator(nn.Module):
-    """Base class; ``token_size`` is the width the modality encoders must output."""
+    """Base class: ``forward(tokens (B, M, token_size), mask (B, M))`` returns the posterior
+    (a :class:`DiagGaussian` or a :class:`GaussianMixture`); ``token_size`` is the width the
+    modality encoders must output. The constructor names the arguments it takes:
+    :func:`make_aggregator` passes it those of its own that it names, and refuses options it
+    does not name."""
 
     token_size: int
 
@@ -40,20 +45,23 @@ class ProductOfExperts(Aggregator):
     The empty set gives the prior expert N(0, I).
     """
 
-    def __init__(self, n_latent, min_scale=1e-3, **_):
+    def __init__(self, n_latent, min_scale=1e-3):
         super().__init__()
         self.n_latent = n_latent
         self.token_size = 2 * n_latent
         self.min_scale = min_scale
 
-    def natural_parameters(self, tokens, mask):
+    def expert_parameters(self, tokens, mask):
+        """Each expert's precision and precision-weighted mean ``(B, M, d)``, zero outside ``mask``."""
         loc, raw = tokens.split(self.n_latent, dim=-1)
         precision = positive_scale(raw, self.min_scale) ** -2
         keep = mask.unsqueeze(-1)
         zero = torch.zeros((), dtype=tokens.dtype, device=tokens.device)
-        total_precision = 1.0 + torch.where(keep, precision, zero).sum(-2)
-        weighted_mean = torch.where(keep, loc * precision, zero).sum(-2)
-        return total_precision, weighted_mean
+        return torch.where(keep, precision, zero), torch.where(keep, loc * precision, zero)
+
+    def natural_parameters(self, tokens, mask):
+        precision, weighted_mean = self.expert_parameters(tokens, mask)
+        return 1.0 + precision.sum(-2), weighted_mean.sum(-2)
 
     def forward(self, tokens, mask):
         precision, weighted_mean = self.natural_parameters(tokens, mask)
@@ -67,7 +75,7 @@ class MixtureOfExperts(Aggregator):
     carry weight only in rows where no modality is present.
     """
 
-    def __init__(self, n_latent, prior, min_scale=1e-3, **_):
+    def __init__(self, n_latent, prior, min_scale=1e-3):
         super().__init__()
         self.n_latent = n_latent
         self.token_size = 2 * n_latent
@@ -112,7 +120,7 @@ class MixtureOfProductsOfExperts(ProductOfExperts):
     (seeded) in evaluation so that ``transform`` is deterministic.
     """
 
-    def __init__(self, n_latent, min_scale=1e-3, n_subsets=32, **_):
+    def __init__(self, n_latent, min_scale=1e-3, n_subsets=32):
         super().__init__(n_latent, min_scale)
         self.n_subsets = int(n_subsets)
 
@@ -139,13 +147,11 @@ class MixtureOfProductsOfExperts(ProductOfExperts):
         valid = valid | ~mask.any(-1, keepdim=True)
         # Natural parameters of every subset's product in one batched matrix product:
         # (B, C, M) subset indicators @ (B, M, d) expert precisions (and precision-weighted means).
-        loc, raw = tokens.split(self.n_latent, dim=-1)
-        precision = positive_scale(raw, self.min_scale) ** -2
+        precision, weighted_mean = self.expert_parameters(tokens, mask)
         member = (subsets & mask.unsqueeze(1)).to(tokens.dtype)
+        total_precision = 1.0 + member @ precision
+        weighted_mean = member @ weighted_mean
         zero = torch.zeros((), dtype=tokens.dtype, device=tokens.device)
-        keep = mask.unsqueeze(-1)
-        total_precision = 1.0 + member @ torch.where(keep, precision, zero)
-        weighted_mean = member @ torch.where(keep, loc * precision, zero)
         neg_inf = torch.tensor(-math.inf, dtype=tokens.dtype, device=tokens.device)
         logits = torch.where(valid, zero, neg_inf)
         return GaussianMixture(
@@ -221,7 +227,6 @@ class SumPooling(Aggregator):
         n_mixture=1,
         activation="leaky_relu",
         min_scale=1e-3,
-        **_,
     ):
         super().__init__()
         self.token_size = token_size
@@ -269,7 +274,6 @@ class SelfAttention(Aggregator):
         n_blocks=1,
         activation="leaky_relu",
         min_scale=1e-3,
-        **_,
     ):
         super().__init__()
         if token_size % n_heads:
@@ -330,7 +334,8 @@ def make_aggregator(name, n_latent, prior, embedding_size=128, hidden_sizes=(128
         Lower bound of the posterior standard deviations.
     **options
         Further keyword arguments of the aggregator class (``n_subsets`` of ``"mopoe"``,
-        ``n_heads`` and ``n_blocks`` of ``"selfattention"``...).
+        ``n_heads`` and ``n_blocks`` of ``"selfattention"``...); one the class does not take
+        is a TypeError.
 
     Returns
     -------
@@ -365,18 +370,32 @@ def make_aggregator(name, n_latent, prior, embedding_size=128, hidden_sizes=(128
     >>> q = agg(torch.randn(3, 2, agg.token_size), mask)
     >>> type(q).__name__, q.loc.shape
     ('GaussianMixture', torch.Size([3, 3, 2]))
+
+    An option the aggregator does not take is an error, not silently ignored:
+
+    >>> make_aggregator("sumpooling", 2, make_prior(2), n_subset=3)
+    Traceback (most recent call last):
+    ...
+    TypeError: aggregation 'sumpooling' takes no option 'n_subset'; its options are ['activation']
     """
     try:
         cls, flags = AGGREGATORS[name]
     except KeyError:
         raise ValueError(f"unknown aggregation {name!r}; choose from {sorted(AGGREGATORS)}") from None
-    n_mixture = n_mixture_components if flags.get("mixture") else 1
-    return cls(
-        n_latent=n_latent,
-        prior=prior,
-        token_size=embedding_size,
-        hidden_sizes=tuple(hidden_sizes),
-        n_mixture=n_mixture,
-        min_scale=min_scale,
-        **options,
-    )
+    offered = {
+        "n_latent": n_latent,
+        "prior": prior,
+        "token_size": embedding_size,
+        "hidden_sizes": tuple(hidden_sizes),
+        "n_mixture": n_mixture_components if flags.get("mixture") else 1,
+        "min_scale": min_scale,
+    }
+    takes = set(inspect.signature(cls).parameters)
+    unknown = sorted(set(options) - (takes - set(offered)))
+    if unknown:
+        accepted = sorted(takes - set(offered))
+        raise TypeError(
+            f"aggregation {name!r} takes no option {', '.join(map(repr, unknown))}; its options "
+            f"are {accepted or 'none'}"
+        )
+    return cls(**{key: value for key, value in offered.items() if key in takes}, **options)

@@ -2,8 +2,8 @@
 
 Every distribution here has a batch shape ``(B,)`` and an event of size ``D``. Samples carry
 a leading sample axis: ``rsample(n)`` returns ``(n, B, D)`` and ``log_prob`` maps
-``(n, B, D)`` to ``(n, B)``. The objectives only use the methods below, so they never need to
-know which aggregator made a posterior.
+``(n, B, D)`` to ``(n, B)``. The objectives only use the methods of :class:`Posterior`, so
+they never need to know which aggregator made a posterior.
 """
 import math
 
@@ -13,13 +13,46 @@ from torch.nn import functional as F
 _LOG_2PI = math.log(2.0 * math.pi)
 
 
+def normal_log_prob_cells(x, loc, scale):
+    """Log-density of ``N(loc, scale**2)`` at ``x``, element by element."""
+    return -0.5 * (((x - loc) / scale) ** 2 + 2.0 * torch.log(scale) + _LOG_2PI)
+
+
 def gaussian_log_density(z, loc, scale):
     """Log-density of a diagonal Gaussian, summed over the last axis."""
-    var_term = ((z - loc) / scale) ** 2
-    return -0.5 * (var_term + 2.0 * torch.log(scale) + _LOG_2PI).sum(-1)
+    return normal_log_prob_cells(z, loc, scale).sum(-1)
 
 
-class DiagGaussian:
+def standard_normal(shape, like, common=False):
+    """``N(0, 1)`` noise of ``shape`` (``(n, B, ...)``: draws, rows, ...), with the dtype and
+    device of ``like``. ``common=True`` draws it for one row and repeats it for every row, so
+    that a row's draws do not depend on the other rows of its batch (reproducible scores)."""
+    if common:
+        return torch.randn((shape[0], 1, *shape[2:]), dtype=like.dtype, device=like.device).expand(shape)
+    return torch.randn(shape, dtype=like.dtype, device=like.device)
+
+
+class Posterior:
+    """What the objectives use of a distribution (the base of the classes here).
+
+    Subclasses give ``rsample(n)`` (reparameterised draws ``(n, B, D)``), ``log_prob(z)``,
+    ``mean``, ``variance``, ``sample_common(n)`` (draws whose random numbers are shared by all
+    rows: each row's draws are exact samples of its own distribution, but do not depend on the
+    other rows of the batch), ``detach()`` and row indexing.
+    """
+
+    def sample(self, n=1):
+        """Draws ``(n, B, D)`` without gradient."""
+        with torch.no_grad():
+            return self.rsample(n)
+
+    def sample_weighted(self, n=1):
+        """Reparameterised samples ``(n, B, D)`` and their weights ``(n, B)`` (each ``1/n``)."""
+        z = self.rsample(n)
+        return z, z.new_full(z.shape[:-1], 1.0 / n)
+
+
+class DiagGaussian(Posterior):
     """Diagonal Gaussian ``N(loc, diag(scale**2))`` with ``loc, scale`` of shape ``(B, D)``.
 
     Parameters
@@ -57,29 +90,15 @@ class DiagGaussian:
         return self.scale**2
 
     def rsample(self, n=1):
-        eps = torch.randn((n,) + self.loc.shape, dtype=self.loc.dtype, device=self.loc.device)
-        return self.loc + self.scale * eps
-
-    def sample(self, n=1):
-        with torch.no_grad():
-            return self.rsample(n)
+        return self.loc + self.scale * standard_normal((n,) + self.loc.shape, self.loc)
 
     def sample_common(self, n=1):
-        """``n`` draws per row that share their standard-normal noise across rows.
-
-        Each row's draws are still exact samples of its own distribution, but the result for
-        a row does not depend on the other rows in the batch (used for reproducible scores).
-        """
-        eps = torch.randn((n, 1, self.loc.shape[-1]), dtype=self.loc.dtype, device=self.loc.device)
-        return self.loc + self.scale * eps
+        """``n`` draws per row that share their standard-normal noise across rows (see
+        :class:`Posterior`; used for reproducible scores)."""
+        return self.loc + self.scale * standard_normal((n,) + self.loc.shape, self.loc, common=True)
 
     def log_prob(self, z):
         return gaussian_log_density(z, self.loc, self.scale)
-
-    def sample_weighted(self, n=1):
-        """Reparameterised samples ``(n, B, D)`` and their weights ``(n, B)`` (each ``1/n``)."""
-        z = self.rsample(n)
-        return z, z.new_full(z.shape[:-1], 1.0 / n)
 
     def detach(self):
         return DiagGaussian(self.loc.detach(), self.scale.detach())
@@ -88,7 +107,7 @@ class DiagGaussian:
         return DiagGaussian(self.loc[index], self.scale[index])
 
 
-class GaussianMixture:
+class GaussianMixture(Posterior):
     """Mixture of diagonal Gaussians.
 
     Parameters
@@ -159,32 +178,26 @@ class GaussianMixture:
         second_moment = (w * (self.scale**2 + self.loc**2)).sum(-2)
         return second_moment - self.mean**2
 
-    def _component_sample(self, index, n):
-        """Reparameterised draw from the components picked by ``index`` (n, B)."""
+    def _component_sample(self, index, n, common=False):
+        """Reparameterised draw from the components picked by ``index`` (n, B) (the noise
+        shared by all rows with ``common``)."""
         gather = index.unsqueeze(-1).unsqueeze(-1).expand(n, -1, 1, self.loc.shape[-1])
         loc = self.loc.unsqueeze(0).expand(n, -1, -1, -1).gather(2, gather).squeeze(2)
         scale = self.scale.unsqueeze(0).expand(n, -1, -1, -1).gather(2, gather).squeeze(2)
-        return loc + scale * torch.randn_like(loc)
+        return loc + scale * standard_normal(loc.shape, loc, common)
 
     def rsample(self, n=1):
         """Samples with the component index drawn without gradient."""
         index = torch.multinomial(self.weights.detach(), n, replacement=True).T  # (n, B)
         return self._component_sample(index, n)
 
-    def sample(self, n=1):
-        with torch.no_grad():
-            return self.rsample(n)
-
     def sample_common(self, n=1):
-        """Draws with uniforms and normals shared across rows (see ``DiagGaussian``)."""
+        """Draws with uniforms and normals shared across rows (see :class:`Posterior`): the
+        component by inverting each row's weights at a shared uniform, then shared noise."""
         u = torch.rand((n, 1), dtype=self.loc.dtype, device=self.loc.device)
         cdf = self.weights.cumsum(-1)  # (B, C)
         index = (cdf.unsqueeze(0) < u.unsqueeze(-1)).sum(-1).clamp(max=self.loc.shape[-2] - 1)
-        gather = index.unsqueeze(-1).unsqueeze(-1).expand(n, -1, 1, self.loc.shape[-1])
-        loc = self.loc.unsqueeze(0).expand(n, -1, -1, -1).gather(2, gather).squeeze(2)
-        scale = self.scale.unsqueeze(0).expand(n, -1, -1, -1).gather(2, gather).squeeze(2)
-        eps = torch.randn((n, 1, self.loc.shape[-1]), dtype=self.loc.dtype, device=self.loc.device)
-        return loc + scale * eps
+        return self._component_sample(index, n, common=True)
 
     def log_prob(self, z):
         # z: (n, B, D) -> component log-densities (n, B, C)
@@ -193,11 +206,9 @@ class GaussianMixture:
 
     def sample_weighted(self, n=1):
         if not self.learnable_weights:
-            z = self.rsample(n)
-            return z, z.new_full(z.shape[:-1], 1.0 / n)
+            return super().sample_weighted(n)
         # Stratified: n samples from every component, (n*C, B, D), weights w_c / n.
-        eps = torch.randn((n,) + self.loc.shape, dtype=self.loc.dtype, device=self.loc.device)
-        z = self.loc + self.scale * eps  # (n, B, C, D)
+        z = self.loc + self.scale * standard_normal((n,) + self.loc.shape, self.loc)  # (n, B, C, D)
         n_comp = self.loc.shape[-2]
         z = z.permute(0, 2, 1, 3).reshape(n * n_comp, self.loc.shape[0], -1)
         w = (self.weights / n).T.unsqueeze(0).expand(n, -1, -1).reshape(n * n_comp, -1)

@@ -17,16 +17,21 @@ the identity (shift 0, scale 1).
 
 Data layout: every modality arrives as a float tensor ``(B, n_features)``; a categorical
 modality arrives as ``(B, 1)`` holding the class index.
+
+Each class declares its data: ``support`` (its name), ``constraint`` (a
+``torch.distributions.constraints`` object that checks values, see :meth:`Likelihood.check_data`)
+and ``is_label`` (True where a modality holds class labels, which the estimator encodes as
+indices and gives back as labels). A new likelihood needs no edit outside its class.
 """
 import math
 
 import torch
 from torch import nn
+from torch.distributions import constraints
 from torch.nn import functional as F
 
-from .distributions import positive_scale
+from .distributions import normal_log_prob_cells, positive_scale
 
-_LOG_2PI = math.log(2.0 * math.pi)
 _MIN_FREQUENCY = 1e-4  # floor of frequencies and rates whose log starts a decoder's output
 
 
@@ -41,9 +46,20 @@ def _spread(var):
 
 
 class Likelihood(nn.Module):
-    """Base class. ``support`` names the data domain checked by the estimator."""
+    """Base class. ``support`` names the data domain, ``constraint`` checks it (``needs`` says
+    it in words), ``is_label`` marks a modality of class labels (see the module docstring)."""
 
     support = "real"
+    constraint = constraints.real
+    needs = "real values"
+    is_label = False
+
+    @classmethod
+    def check_data(cls, x):
+        """None if every value of ``x`` (a tensor; NaN cells are missing and not checked) lies
+        in the support, else what the likelihood needs, e.g. ``"values in [0, 1]"``."""
+        x = x[~torch.isnan(x)]
+        return None if bool(cls.constraint.check(x).all()) else cls.needs
 
     def __init__(self, n_features):
         super().__init__()
@@ -93,6 +109,11 @@ class Likelihood(nn.Module):
 
     def _register_output_shift(self):
         self.register_buffer("output_shift", torch.zeros(self.n_params))
+
+    def _natural(self, params):
+        """The natural parameters (logits, log-rates) of decoder output ``params``: shifted by
+        those of the data (see ``set_data_scaling``)."""
+        return self.output_shift + params
 
     def log_prob(self, params, x, observed=None):
         """``log p(x | params)`` summed over the observed features of each row.
@@ -175,8 +196,7 @@ class Gaussian(_LocationScale):
     """Gaussian with decoder mean and a learnt (or fixed) per-feature standard deviation."""
 
     def log_prob_cells(self, params, x):
-        scale = self.scale
-        return -0.5 * (((x - self.location(params)) / scale) ** 2 + 2 * torch.log(scale) + _LOG_2PI)
+        return normal_log_prob_cells(x, self.location(params), self.scale)
 
     def sample(self, params):
         location = self.location(params)
@@ -199,6 +219,8 @@ class Bernoulli(Likelihood):
     """Bernoulli on logits; data in [0, 1] (fractional values give the cross-entropy)."""
 
     support = "unit_interval"
+    constraint = constraints.unit_interval
+    needs = "values in [0, 1]"
 
     def __init__(self, n_features):
         super().__init__(n_features)
@@ -210,11 +232,11 @@ class Bernoulli(Likelihood):
         self.output_shift.copy_(torch.log(p) - torch.log1p(-p))
 
     def log_prob_cells(self, params, x):
-        logits = self.output_shift + params
+        logits = self._natural(params)
         return -F.binary_cross_entropy_with_logits(logits, x.expand_as(logits), reduction="none")
 
     def mean(self, params):
-        return torch.sigmoid(self.output_shift + params)
+        return torch.sigmoid(self._natural(params))
 
     def sample(self, params):
         return torch.bernoulli(self.mean(params))
@@ -224,6 +246,8 @@ class Poisson(Likelihood):
     """Poisson on the log-rate; data are non-negative counts."""
 
     support = "count"
+    constraint = constraints.nonnegative_integer
+    needs = "non-negative integer counts"
 
     def __init__(self, n_features):
         super().__init__(n_features)
@@ -234,11 +258,11 @@ class Poisson(Likelihood):
         self.output_shift.copy_(torch.log(mean.clamp_min(_MIN_FREQUENCY)))
 
     def log_prob_cells(self, params, x):
-        log_rate = self.output_shift + params
+        log_rate = self._natural(params)
         return x * log_rate - torch.exp(log_rate) - torch.lgamma(x + 1)
 
     def mean(self, params):
-        return torch.exp(self.output_shift + params)
+        return torch.exp(self._natural(params))
 
     def sample(self, params):
         return torch.poisson(self.mean(params))
@@ -248,6 +272,9 @@ class Categorical(Likelihood):
     """Categorical on logits over ``n_classes``; data are class indices stored as ``(B, 1)``."""
 
     support = "categorical"
+    constraint = constraints.nonnegative_integer
+    needs = "class indices"
+    is_label = True
 
     def __init__(self, n_features=1, n_classes=2):
         super().__init__(1)
@@ -275,13 +302,13 @@ class Categorical(Likelihood):
         self.output_shift.copy_(torch.log(mean.clamp_min(_MIN_FREQUENCY)))
 
     def log_prob_cells(self, params, x):
-        logits = self.output_shift + params
+        logits = self._natural(params)
         index = x.long().expand(*logits.shape[:-1], 1)
         return torch.log_softmax(logits, -1).gather(-1, index)
 
     def mean(self, params):
         """Class probabilities (the estimator turns them into labels)."""
-        return torch.softmax(self.output_shift + params, -1)
+        return torch.softmax(self._natural(params), -1)
 
     def sample(self, params):
         """A class drawn from the probabilities, one-hot (shaped as :meth:`mean`)."""

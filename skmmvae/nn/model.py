@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from .aggregators import make_aggregator
-from .distributions import gaussian_log_density, positive_scale
+from .distributions import gaussian_log_density, positive_scale, standard_normal
 from .networks import FlattenSamples, fit_width, mlp
 from .priors import make_prior
 
@@ -294,10 +294,7 @@ class MultiModalModule(nn.Module):
         Modalities outside ``enc_mask`` draw ``z~`` from the N(0, I) prior (and add no KL).
         """
         loc, scale = self.private(tokens, enc_mask, z)
-        if common_noise:  # the same noise for every row (see DiagGaussian.sample_common)
-            eps = torch.randn_like(loc[:, :1]).expand_as(loc)
-        else:
-            eps = torch.randn_like(loc)
+        eps = standard_normal(loc.shape, loc, common_noise)  # (see Posterior.sample_common)
         keep = enc_mask.unsqueeze(-1)
         sample = torch.where(keep, loc + scale * eps, eps)
         log_q = gaussian_log_density(sample, loc.detach(), scale.detach())

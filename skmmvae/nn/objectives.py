@@ -11,9 +11,7 @@ import math
 import torch
 
 from .aggregators import uniform_nonempty_subsets
-
-OBJECTIVES = ("elbo", "mixture", "tight")
-
+from .distributions import standard_normal
 
 def sample_subsets(mask, generator=None):
     """Random conditioning sets ``S``: uniform over the subsets of each row's observed set.
@@ -63,6 +61,176 @@ def _branch(model, xs, tokens, enc_mask, score_mask):
     return q, z, w, recon, private
 
 
+class Objective:
+    """A variational lower bound of ``log p(x)``: the base class of the registry ``OBJECTIVES``.
+
+    An objective draws the conditioning sets ``S`` of a training step (``conditioning_sets``)
+    and computes, per sample, the bound (``"objective"``) and its parts. ``terms`` names the
+    parts: the training history records them (``train_<term>``, ``valid_<term>``), so a new
+    objective is one subclass and one line in ``OBJECTIVES``. ``branches`` counts the
+    encoder-decoder passes of a step (the estimator's memory estimate reads it).
+
+    This base class computes the bound of a conditioning set ``S`` that scores every observed
+    modality: ``E_q(z|x_S) log p(x|z) - beta KL(q(z|x_S) || p(z))``.
+
+    Examples
+    --------
+    A new objective is a subclass that draws its conditioning sets (here: the first observed
+    modality of each row only), and one registry line (``OBJECTIVES["first"] = First``):
+
+    >>> import torch
+    >>> from skmmvae.nn import MultiModalModule, make_likelihood
+    >>> likelihoods = {"a": make_likelihood("gaussian", 3), "b": make_likelihood("gaussian", 2)}
+    >>> model = MultiModalModule(likelihoods, n_latent=2, hidden_sizes=(16,), embedding_size=8)
+    >>> xs = [torch.randn(4, 3), torch.randn(4, 2)]
+    >>> mask = torch.tensor([[True, True], [True, False], [False, True], [True, True]])
+    >>> from skmmvae.nn import Objective
+    >>> class First(Objective):
+    ...     def conditioning_sets(self, mask):
+    ...         return mask & (mask.cumsum(-1) == 1)
+    >>> terms = First()(model, xs, mask, beta=0.5)
+    >>> sorted(terms), terms["objective"].shape
+    (['kl', 'objective', 'reconstruction'], torch.Size([4]))
+    >>> torch.allclose(terms["objective"], terms["reconstruction"] - 0.5 * terms["kl"])
+    True
+    """
+
+    terms = ("reconstruction", "kl")
+    branches = 1
+
+    def conditioning_sets(self, mask):  # pragma: no cover - abstract
+        """The conditioning sets ``S`` of a step: BoolTensor ``(B, M)`` within ``mask``."""
+        raise NotImplementedError
+
+    def __call__(self, model, xs, mask, beta=1.0, subset=None):
+        """Per-sample ``"objective"`` and ``terms``, a dict of ``(B,)`` tensors (see
+        :func:`objective_terms`); ``subset``: conditioning sets to use instead of drawn ones."""
+        tokens = model.tokens(xs, mask)
+        if subset is None:
+            subset = self.conditioning_sets(mask)
+        return self.bound(model, xs, mask, tokens, subset, beta)
+
+    def bound(self, model, xs, mask, tokens, subset, beta):
+        terms, _ = _subset_terms(model, xs, tokens, subset, mask)
+        terms["objective"] = terms["reconstruction"] - beta * terms["kl"]
+        return terms
+
+
+class Elbo(Objective):
+    """The ELBO: ``S`` is the whole observed set.
+
+    Examples
+    --------
+    >>> import torch
+    >>> mask = torch.tensor([[True, True], [True, False], [False, True], [True, True]])
+    >>> from skmmvae.nn import Elbo
+    >>> Elbo.terms
+    ('reconstruction', 'kl')
+    >>> torch.equal(Elbo().conditioning_sets(mask), mask)
+    True
+    """
+
+    def conditioning_sets(self, mask):
+        return mask
+
+
+class MixtureBound(Objective):
+    """The mixture bound: ``S`` uniform over the non-empty subsets of each row's observed set.
+
+    Examples
+    --------
+    >>> import torch
+    >>> mask = torch.tensor([[True, True], [True, False], [False, True], [True, True]])
+    >>> from skmmvae.nn import MixtureBound
+    >>> subset = MixtureBound().conditioning_sets(mask)
+    >>> bool((subset & ~mask).any()), bool(subset.any(-1).all())  # within, never empty
+    (False, True)
+    """
+
+    def conditioning_sets(self, mask):
+        # Non-empty subsets only: q(z | x_empty) gives the encoders no signal, which half of
+        # the draws of a row with one observed modality would be (the paper's code
+        # includes it; excluding it improved imputations and likelihoods in every case of
+        # the quality benchmark measured, see docs/quality.rst). Any distribution over the
+        # subsets keeps the bound a lower bound of log p(x).
+        return uniform_nonempty_subsets(mask, 1)[:, 0]
+
+
+class TightBound(Objective):
+    """The tight objective ``L_S(x_S) + L_{\\S}(x)``: the bound of ``x_S`` for ``S`` uniform
+    over the subsets of the observed set, plus the reconstruction of the other observed
+    modalities from ``q(z | x)`` with the cross term ``-beta KL(q(z|x) || q(z|x_S))``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> mask = torch.tensor([[True, True], [True, False], [False, True], [True, True]])
+    >>> from skmmvae.nn import TightBound
+    >>> TightBound.terms, TightBound.branches
+    (('reconstruction', 'kl', 'cross_reconstruction', 'cross_kl'), 2)
+    >>> subset = TightBound().conditioning_sets(mask)  # any subset, the empty one included
+    >>> bool((subset & ~mask).any())
+    False
+    """
+
+    terms = ("reconstruction", "kl", "cross_reconstruction", "cross_kl")
+    branches = 2
+
+    def conditioning_sets(self, mask):
+        return sample_subsets(mask)
+
+    def bound(self, model, xs, mask, tokens, subset, beta):
+        terms, q_s = _subset_terms(model, xs, tokens, subset, subset)
+        total = terms["reconstruction"] - beta * terms["kl"]
+        cross = mask & ~subset
+        q_m, z_m, w_m, cross_recon, cross_private = _branch(model, xs, tokens, mask, cross)
+        cross_kl = q_m.detach().log_prob(z_m) - q_s.log_prob(z_m)
+        # KL(q(z|x) || q(z|x_S)) is exactly 0 when S is the whole observed set.
+        cross_kl = torch.where(cross.any(-1), cross_kl, torch.zeros((), dtype=cross_kl.dtype))
+        cross_kl = cross_kl + cross_private
+        terms["cross_reconstruction"] = (w_m * cross_recon).sum(0)
+        terms["cross_kl"] = (w_m * cross_kl).sum(0)
+        terms["objective"] = total + terms["cross_reconstruction"] - beta * terms["cross_kl"]
+        return terms
+
+
+def _subset_terms(model, xs, tokens, subset, scored):
+    """Reconstruction of ``scored`` and KL to the prior, with ``z ~ q(z | x_subset)``; and q."""
+    q_s, z_s, w_s, recon, private = _branch(model, xs, tokens, subset, scored)
+    kl = q_s.detach().log_prob(z_s) - model.prior.log_prob(z_s) + private
+    return {"reconstruction": (w_s * recon).sum(0), "kl": (w_s * kl).sum(0)}, q_s
+
+
+OBJECTIVES = {"elbo": Elbo, "mixture": MixtureBound, "tight": TightBound}
+
+
+def make_objective(name):
+    """The objective registered as ``name`` in ``OBJECTIVES``.
+
+    Parameters
+    ----------
+    name : str
+        Key of ``OBJECTIVES``: ``"elbo"``, ``"mixture"`` or ``"tight"``.
+
+    Returns
+    -------
+    Objective
+
+    Examples
+    --------
+    >>> from skmmvae.nn import make_objective
+    >>> type(make_objective("tight")).__name__
+    'TightBound'
+    >>> make_objective("iwae")
+    Traceback (most recent call last):
+    ...
+    ValueError: unknown objective 'iwae'; choose from ('elbo', 'mixture', 'tight')
+    """
+    if not isinstance(name, str) or name not in OBJECTIVES:
+        raise ValueError(f"unknown objective {name!r}; choose from {tuple(OBJECTIVES)}")
+    return OBJECTIVES[name]()
+
+
 def objective_terms(model, xs, mask, objective="tight", beta=1.0, subset=None):
     """Per-sample objective and its parts.
 
@@ -75,6 +243,7 @@ def objective_terms(model, xs, mask, objective="tight", beta=1.0, subset=None):
     mask : BoolTensor of shape (B, M)
         Observed modalities.
     objective : {"elbo", "mixture", "tight"}
+        Key of ``OBJECTIVES`` (see :class:`Elbo`, :class:`MixtureBound`, :class:`TightBound`).
         ``"elbo"``: ``S`` = all observed. ``"mixture"``: ``E_q(z|x_S) log p(x|z) - beta KL(q(z|x_S)
         || p(z))`` for ``S`` uniform over the non-empty subsets of each row's observed set. ``"tight"``: ``L_S(x_S) + L_{\\S}(x)`` with the cross
         term ``-beta KL(q(z|x) || q(z|x_S))``.
@@ -115,38 +284,7 @@ def objective_terms(model, xs, mask, objective="tight", beta=1.0, subset=None):
     >>> loss.backward()
     >>> optimizer.step()
     """
-    if objective not in OBJECTIVES:
-        raise ValueError(f"unknown objective {objective!r}; choose from {OBJECTIVES}")
-    tokens = model.tokens(xs, mask)
-    if subset is None:
-        if objective == "elbo":
-            subset = mask
-        elif objective == "mixture":
-            # Non-empty subsets only: q(z | x_empty) gives the encoders no signal, which half of
-            # the draws of a row with one observed modality would be (the paper's code
-            # includes it; excluding it improved imputations and likelihoods in every case of
-            # the quality benchmark measured, see docs/quality.rst). Any distribution over the
-            # subsets keeps the bound a lower bound of log p(x).
-            subset = uniform_nonempty_subsets(mask, 1)[:, 0]
-        else:
-            subset = sample_subsets(mask)
-    scored = subset if objective == "tight" else mask
-    q_s, z_s, w_s, recon, private = _branch(model, xs, tokens, subset, scored)
-    kl = q_s.detach().log_prob(z_s) - model.prior.log_prob(z_s) + private
-    terms = {"reconstruction": (w_s * recon).sum(0), "kl": (w_s * kl).sum(0)}
-    total = terms["reconstruction"] - beta * terms["kl"]
-    if objective == "tight":
-        cross = mask & ~subset
-        q_m, z_m, w_m, cross_recon, cross_private = _branch(model, xs, tokens, mask, cross)
-        cross_kl = q_m.detach().log_prob(z_m) - q_s.log_prob(z_m)
-        # KL(q(z|x) || q(z|x_S)) is exactly 0 when S is the whole observed set.
-        cross_kl = torch.where(cross.any(-1), cross_kl, torch.zeros((), dtype=cross_kl.dtype))
-        cross_kl = cross_kl + cross_private
-        terms["cross_reconstruction"] = (w_m * cross_recon).sum(0)
-        terms["cross_kl"] = (w_m * cross_kl).sum(0)
-        total = total + terms["cross_reconstruction"] - beta * terms["cross_kl"]
-    terms["objective"] = total
-    return terms
+    return make_objective(objective)(model, xs, mask, beta, subset)
 
 
 def _importance_draws(model, xs, cond, n_samples, common_noise):
@@ -169,10 +307,7 @@ def _prior_private_latents(model, z, common_noise):
     ``(K, B, d)`` (the same for every row with ``common_noise``), or None without them."""
     if not model.n_private:
         return None
-    shape = (*z.shape[:-1], model.n_private)
-    if common_noise:
-        return torch.randn(shape[0], 1, shape[-1], dtype=z.dtype, device=z.device).expand(shape)
-    return torch.randn(shape, dtype=z.dtype, device=z.device)
+    return standard_normal((*z.shape[:-1], model.n_private), z, common_noise)
 
 
 def iw_log_likelihood(model, xs, mask, n_samples=64, common_noise=False):

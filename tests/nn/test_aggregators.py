@@ -573,3 +573,17 @@ def test_sum_pooling_pools_in_the_hidden_width():
     agg = make_aggregator("sumpooling", 3, make_prior(3, 1), embedding_size=6, hidden_sizes=(32, 32))
     assert agg.token_size == 6 and agg.pooled_size == 32
     assert agg.chi[-1].out_features == 32 and agg.rho.net[0].in_features == 32
+
+
+def test_options_an_aggregator_does_not_take_are_refused():
+    """Each class gets only the arguments its signature names; a typo or an option of another
+    aggregator is a TypeError that lists the options there are."""
+    with pytest.raises(TypeError, match=r"'sumpooling' takes no option 'n_subset'; its options are \['activation'\]"):
+        make_aggregator("sumpooling", D, make_prior(D), n_subset=3)
+    with pytest.raises(TypeError, match=r"'poe' takes no option 'n_heads'; its options are none"):
+        make_aggregator("poe", D, make_prior(D), n_heads=2)
+    with pytest.raises(TypeError, match="'mopoe' takes no option 'n_latents'"):
+        make_aggregator("mopoe", D, make_prior(D), n_latents=2)
+    assert build("mopoe", n_subsets=4).n_subsets == 4
+    assert len(build("selfattention", n_heads=2, n_blocks=3).blocks) == 3
+    assert build("moe").prior[0] is not None and build("poe").min_scale == 1e-3

@@ -106,6 +106,29 @@ def test_poisson_log_prob_and_mean(params):
     assert lik.support == "count"
 
 
+@pytest.mark.parametrize("family", ["bernoulli", "poisson"])
+def test_log_prob_scores_the_mean_in_data_units_after_the_data_scaling(family, params):
+    """With the data scaling set (a log-odds or log-rate shift per feature), ``log_prob`` scores
+    the data under the distribution whose mean is ``mean(params)``: the shift is in both."""
+    lik = make_likelihood(family, F).double()
+    torch.manual_seed(3)
+    if family == "bernoulli":
+        data_mean = torch.tensor([0.1, 0.2, 0.6, 0.9], dtype=DTYPE)
+        x = (torch.rand(B, F, dtype=DTYPE) < 0.5).to(DTYPE)
+        logpmf = stats.bernoulli.logpmf
+    else:
+        data_mean = torch.tensor([0.5, 3.0, 7.0, 40.0], dtype=DTYPE)
+        x = torch.poisson(torch.full((B, F), 5.0, dtype=DTYPE))
+        logpmf = stats.poisson.logpmf
+    lik.set_data_scaling(data_mean, torch.ones(F, dtype=DTYPE))
+    assert lik.output_shift.abs().min() > 0.3  # a shift that matters in every feature
+    # a decoder output of 0 means the data's own marginal
+    torch.testing.assert_close(lik.mean(torch.zeros(B, F, dtype=DTYPE)), data_mean.expand(B, F))
+    mean = lik.mean(params)  # (3, B, F)
+    expected = logpmf(x.numpy(), mean.numpy()).sum(-1)
+    np.testing.assert_allclose(lik.log_prob(params, x).numpy(), expected, rtol=1e-9)
+
+
 def test_categorical_log_prob_mean_and_sizes():
     n_classes = 4
     lik = make_likelihood("categorical", 1, n_classes=n_classes)
@@ -214,3 +237,25 @@ def test_cell_dropout_hides_observed_cells_from_the_encoder_in_training_only():
     assert torch.equal(values[seen == 0], torch.zeros(int((seen == 0).sum())))
     lik.cell_dropout = 0.0
     assert torch.equal(lik.encoder_input(x)[:, 4:], (~torch.isnan(x)).float())
+
+
+def test_likelihoods_declare_their_data():
+    """What the data layer checks and encodes comes from the classes: the support as a torch
+    constraint (NaN cells are missing, not checked) and whether a modality holds labels."""
+    nan = math.nan
+    checks = {
+        "gaussian": ([[-3.5, nan, 1e6]], None, None),
+        "laplace": ([[-3.5, 0.0]], None, None),
+        "bernoulli": ([[0.0, 0.25, nan, 1.0]], [[0.0, 1.5]], "values in [0, 1]"),
+        "poisson": ([[0.0, 3.0, nan, 12.0]], [[1.0, 2.5]], "non-negative integer counts"),
+        "categorical": ([[0.0], [3.0]], [[-1.0]], "class indices"),
+    }
+    assert set(checks) == set(LIKELIHOODS)
+    for name, (good, bad, needs) in checks.items():
+        cls = LIKELIHOODS[name]
+        assert cls.check_data(torch.tensor(good, dtype=DTYPE)) is None, name
+        if bad is not None:
+            assert cls.check_data(torch.tensor(bad, dtype=DTYPE)) == needs, name
+        assert cls.is_label == (name == "categorical")
+        assert isinstance(cls.constraint, torch.distributions.constraints.Constraint)
+    assert make_likelihood("poisson", 2).check_data(torch.tensor([[-1.0, 2.0]])) == "non-negative integer counts"

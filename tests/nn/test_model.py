@@ -159,6 +159,40 @@ def test_log_likelihood_and_encode_shapes():
     assert iw_log_likelihood(model, xs, mask, n_samples=5).shape == (6,)
 
 
+def test_private_latents_outside_the_conditioning_set_come_from_their_prior():
+    """A modality observed but outside the conditioning set S (the tight objective's cross
+    modalities, say) draws its private latent from N(0, I): whatever its posterior would say
+    (here shifted to 4 for every modality), whatever its data, and with no KL term."""
+    torch.manual_seed(4)
+    model = MultiModalModule(likelihoods(), D, n_private=2, hidden_sizes=(8,),
+                             embedding_size=EMBED).double()
+    with torch.no_grad():
+        model.private.head[-1].bias.copy_(torch.tensor([4.0, 4.0, 0.0, 0.0]))  # loc 4, scale ~0.7
+    n = 4000
+    g = torch.Generator().manual_seed(5)
+    xs = [(torch.rand(n, 64, generator=g) < 0.3).double(), torch.randint(0, 4, (n, 1), generator=g).double(),
+          torch.randn(n, 5, generator=g, dtype=torch.float64)]
+    observed = torch.ones(n, 3, dtype=torch.bool)
+    given = observed.clone()
+    given[:, 2] = False  # "value" is observed (its token is computed) but not in S
+    z = torch.randn(1, n, D, dtype=torch.float64)
+
+    def draw(xs):
+        torch.manual_seed(6)
+        return model.private_latents(model.tokens(xs, observed), given, z)
+
+    sample, kl = draw(xs)
+    outside = sample[0, :, 2].flatten()
+    assert abs(outside.mean().item()) < 0.1 and abs(outside.std().item() - 1) < 0.05  # N(0, 1)
+    inside = sample[0, :, 0].flatten()
+    assert abs(inside.mean().item() - 4) < 0.2  # the posterior's draws, for contrast
+    assert torch.all(kl[0, :, 2] == 0) and torch.all(kl[0, :, :2] != 0)
+    other = [xs[0], xs[1], 10 + 3 * torch.randn(n, 5, generator=g, dtype=torch.float64)]
+    other_sample, other_kl = draw(other)
+    torch.testing.assert_close(other_sample[..., 2, :], sample[..., 2, :], rtol=0, atol=0)
+    assert torch.all(other_kl[..., 2] == 0)
+
+
 def test_private_encoder_is_permutation_equivariant():
     torch.manual_seed(3)
     model = MultiModalModule(likelihoods(), D, n_private=2, hidden_sizes=(8,),
