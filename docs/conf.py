@@ -1,4 +1,5 @@
 """Sphinx configuration of the skmmvae documentation (builds offline)."""
+import re
 import sys
 from pathlib import Path
 
@@ -19,6 +20,7 @@ version = release = skmmvae.__version__
 # -- extensions (all of them work offline) -------------------------------------------------
 extensions = [
     "sphinx.ext.autodoc",
+    "sphinx.ext.autosummary",
     "sphinx.ext.mathjax",
     # MathJax 3 bundled in a PyPI package: copied into _static/mathjax and loaded from there,
     # so formulas render without network access (it sets mathjax_path).
@@ -34,8 +36,41 @@ numpydoc_show_class_members = False
 numpydoc_class_members_toctree = False
 numpydoc_xref_param_type = False
 
-templates_path = []
-exclude_patterns = ["_build", "_generated"]
+# -- API reference: api.rst is the index, with autosummary tables; every class and function
+# gets its own page, written at each build into generated/ (git-ignored) from the templates of
+# _templates/autosummary/. A class page has a table of the methods named here (default: the
+# public methods and properties the class defines itself), then their documentation.
+autosummary_generate = True
+autosummary_generate_overwrite = True
+API_MEMBERS = {
+    "skmmvae.MultiModalVAE": [
+        "fit", "partial_fit", "transform", "fit_transform", "predict", "predict_proba",
+        "inverse_transform", "sample", "sample_posterior", "score", "score_samples",
+        "get_feature_names_out", "save", "load", "get_params", "set_params", "set_output",
+    ],
+    "skmmvae.MultiModalImputer": [
+        "fit", "partial_fit", "transform", "fit_transform", "encode", "encode_samples", "predict",
+        "inverse_transform", "score", "score_samples",
+        "get_feature_names_out", "save", "load", "get_params", "set_params", "set_output",
+    ],
+    "skmmvae.ModalityDict": ["shape", "copy"],
+    "skmmvae.nn.MultiModalModule": [
+        "tokens", "posterior", "encode", "decode", "decode_means", "log_likelihoods",
+    ],
+    "skmmvae.nn.StandardNormalPrior": ["distribution", "log_prob", "sample"],
+    "skmmvae.nn.GaussianMixturePrior": ["distribution", "log_prob", "sample"],
+    "skmmvae.nn.DiagGaussian": [
+        "rsample", "sample", "sample_common", "sample_weighted", "log_prob", "mean", "variance",
+    ],
+    "skmmvae.nn.GaussianMixture": [
+        "rsample", "sample", "sample_common", "sample_weighted", "log_prob", "mean", "variance",
+        "weights", "log_weights",
+    ],
+}
+autosummary_context = {"api_members": API_MEMBERS}
+
+templates_path = ["_templates"]
+exclude_patterns = ["_build", "_generated", "_templates"]
 root_doc = "index"
 nitpicky = False
 # The docstrings of skmmvae.metrics write absolute correlations as |corr|, which reStructuredText
@@ -128,3 +163,32 @@ def _write_generated():
 
 
 _write_generated()
+
+
+# -- scikit-learn's inherited docstrings ----------------------------------------------------
+# The class pages document get_params, set_params and set_output, which the estimators inherit
+# from scikit-learn. Their docstrings refer to labels of scikit-learn's own documentation
+# (:ref:`user guide <df_output_transform>`), which do not exist here: say where they are and
+# keep the text of the references.
+_SKLEARN_REF = re.compile(r":ref:`(?:([^`<]*?)\s*<([^`>]+)>|([^`<]+))`")
+
+
+def _sklearn_refs_as_text(app, what, name, obj, options, lines):
+    if not getattr(obj, "__module__", "").startswith("sklearn."):
+        return
+
+    def text(match):
+        label = match[2] or match[3]
+        return f"*{match[1] or label.rsplit('auto_examples_', 1)[-1]}*"
+
+    note = "Inherited from `scikit-learn <https://scikit-learn.org/stable/>`__."
+    if any(":ref:`" in line for line in lines):
+        lines[:] = [_SKLEARN_REF.sub(text, line) for line in lines]
+        note = note[:-1] + ": the user guide and examples it refers to are scikit-learn's."
+    end = lines.index("") if "" in lines else len(lines)  # after the summary paragraph
+    lines[end:end] = ["", note]
+
+
+def setup(app):
+    # Before numpydoc (priority 500) rewrites the docstring into sections.
+    app.connect("autodoc-process-docstring", _sklearn_refs_as_text, priority=400)

@@ -7,6 +7,7 @@ import pytest
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 REQUIRED = [
+    "plot_tutorial.py",
     "plot_quickstart.py",
     "plot_imputation.py",
     "plot_grid_search.py",

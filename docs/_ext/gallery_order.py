@@ -3,6 +3,7 @@ from pathlib import Path
 
 # First steps first; scripts not listed here follow in alphabetical order.
 ORDER = [
+    "plot_tutorial",
     "plot_quickstart",
     "plot_imputation",
     "plot_pipeline_classifier",
