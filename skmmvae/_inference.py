@@ -250,15 +250,22 @@ class InferenceMixin:
         with self._threads(), torch.no_grad():
             self.module_.eval()
             if latent is not None:
-                chunks = latent.split(max(self._training_batch_size(), _MIN_INFERENCE_BATCH))
+                chunks = ((z, None) for z in latent.split(max(self._training_batch_size(), _MIN_INFERENCE_BATCH)))
             else:
-                chunks = (self._encoded_means(b, draw) for b in self._batches(tensors))
+                chunks = ((self._encoded_means(b, draw), b) for b in self._batches(tensors))
             decode = self.module_.decode_samples if draw else self.module_.decode_means
-            for z in chunks:
+            for z, batch in chunks:
                 z, n = self._padded(z)
-                for s, mean in enumerate(decode(z.to(device))):
+                # the likelihoods see the rows' observed cells (library sizes of counts)
+                data = {} if batch is None else dict(zip(("xs", "mask"), self._given(batch)))
+                for s, mean in enumerate(decode(z.to(device), **data)):
                     outs[s].append(mean[:n].float().cpu())
         return [torch.cat(o).numpy().astype(np.float64) for o in outs]
+
+    def _given(self, batch):
+        """``(xs, mask)`` of ``batch`` padded as :meth:`_padded` pads its codes."""
+        padded, _ = self._padded(batch)
+        return padded.xs, padded.mask
 
     def _encoded_means(self, batch, draw=False):
         """Posterior means (``draw``: one draw each) of the rows of ``batch`` (computed in a

@@ -264,7 +264,7 @@ def add_commands(commands):
                      help="a column to leave out (repeatable)")
     fit.add_argument("--likelihood", action="append", default=[], metavar="NAME=LIKELIHOOD",
                      help="the likelihood of a modality: gaussian (default), laplace, bernoulli, "
-                          "poisson or categorical (repeatable)")
+                          "poisson, negative_binomial, zinb or categorical (repeatable)")
     fit.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
                      help="an estimator parameter, e.g. n_components=10 or "
                           "hidden_layer_sizes=[64,64] (JSON values; repeatable)")

@@ -58,8 +58,14 @@ class MultiModalVAE(InferenceMixin, ClassNamePrefixFeaturesOutMixin, Transformer
         modality ``"x"`` (a plain VAE). Ignored for dict input, whose keys name the modalities.
     likelihoods : str, dict or None, default=None
         Observation model per modality: ``"gaussian"``, ``"laplace"``, ``"bernoulli"``,
-        ``"categorical"`` or ``"poisson"``; a dict ``{name: spec}`` where a spec is a name or
-        ``(name, options)``, e.g. ``("gaussian", {"scale": 1.0})`` for a fixed scale. Unnamed
+        ``"categorical"``, ``"poisson"``, ``"negative_binomial"`` or ``"zinb"``; a dict
+        ``{name: spec}`` where a spec is a name or ``(name, options)``, e.g.
+        ``("gaussian", {"scale": 1.0})`` for a fixed scale. The negative binomial and
+        zero-inflated negative binomial (``"zinb"``) learn a dispersion per feature and take
+        each row's total count as its library size; their option ``library_size`` sets the
+        library of imputed counts: ``"median"`` (default: the median training total),
+        ``"observed"`` (a row's observed total, for its missing cells) or a number, e.g.
+        ``("negative_binomial", {"library_size": 1e4})`` (see :doc:`/single_cell`). Unnamed
         modalities are Gaussian with a learnt per-feature scale. A categorical modality is
         one column of labels (integers, or strings with None/NaN where missing; predictions
         come back as the same labels) or one-hot rows. Its option ``categories`` (a list of
@@ -644,10 +650,11 @@ class MultiModalVAE(InferenceMixin, ClassNamePrefixFeaturesOutMixin, Transformer
         self._n_features_out = self.n_components
         with self._threads(), _seeded(self._seed, device):
             module = self._build_module()
-            if self.standardize:
-                module.set_data_scaling(
-                    (b.xs, b.mask) for b in self._batches(tensors, _inference._INFERENCE_CHUNK_ROWS, "cpu")
-                )
+            # the moments (with standardize) and the count likelihoods' library sizes
+            module.set_data_scaling(
+                ((b.xs, b.mask) for b in self._batches(tensors, _inference._INFERENCE_CHUNK_ROWS, "cpu")),
+                standardize=self.standardize,
+            )
             self.net_ = self._build_net(module, device)
         self._warn_small_data(tensors.mask, module)
         for attr in ("module_", "history_", "n_iter_"):  # a failed fit leaves it unfitted

@@ -39,6 +39,16 @@ def _one_hot_data():
     return data
 
 
+def _count_data():
+    rng = np.random.default_rng(0)
+    rna = rng.negative_binomial(2, 0.1, size=(80, 5)).astype(float)
+    protein = rng.poisson(5.0, size=(80, 3)).astype(float)
+    rna[:10] = np.nan
+    rna[10:20, 1] = np.nan  # missing cells: imputed at the observed library
+    protein[20:30] = np.nan
+    return {"rna": rna, "protein": protein}
+
+
 # (estimator, training data, a subset of modalities to encode from)
 CASES = {
     "dict": lambda: (MultiModalVAE(**SMALL), make_data(), ["a"]),
@@ -56,6 +66,12 @@ CASES = {
         MultiModalVAE(likelihoods=MIXED_LIKELIHOODS, **SMALL),
         make_mixed_data(),
         ["label"],
+    ),
+    "negative binomial and zinb counts, library sizes, missing cells": lambda: (
+        MultiModalVAE(likelihoods={"rna": ("negative_binomial", {"library_size": "observed"}),
+                                   "protein": ("zinb", {"library_size": 1000.0})}, **SMALL),
+        _count_data(),
+        ["protein"],
     ),
     "one-hot categorical": lambda: (
         MultiModalVAE(likelihoods={"onehot": "categorical"}, **SMALL),

@@ -235,17 +235,26 @@ class MultiModalModule(nn.Module):
         return len(self.names)
 
     @torch.no_grad()
-    def set_data_scaling(self, batches):
+    def set_data_scaling(self, batches, standardize=True):
         """Standardise each modality with the moments of its observed rows in ``batches``.
 
         ``batches`` yields ``(xs, mask)`` pairs (see :meth:`tokens`). See the likelihoods'
         ``set_data_scaling``: the encoders then see standardised data and the decoders start
-        at the data's marginal distribution, while densities stay in data units.
+        at the data's marginal distribution, while densities stay in data units. Likelihoods
+        with ``observes_data`` (the count likelihoods' median library size) are shown the
+        observed rows too; with ``standardize=False`` only that is done.
         """
         liks = list(self.likelihoods.values())
+        observers = [s for s, lik in enumerate(liks) if lik.observes_data]
+        if not standardize and not observers:
+            return
         count = [0] * len(liks)
         shift, total, total_sq = [None] * len(liks), [0.0] * len(liks), [0.0] * len(liks)
         for xs, mask in batches:
+            for s in observers:
+                liks[s].observe(xs[s][mask[:, s]])
+            if not standardize:
+                continue
             for s, (x, lik) in enumerate(zip(xs, liks)):
                 values = lik.statistics_input(x[mask[:, s]]).double()
                 if not len(values):
@@ -263,7 +272,7 @@ class MultiModalModule(nn.Module):
                     count[s] = count[s] + observed.sum(0)
                 total[s] = total[s] + centred.sum(0)
                 total_sq[s] = total_sq[s] + (centred**2).sum(0)
-        for s, lik in enumerate(liks):
+        for s, lik in enumerate(liks if standardize else ()):
             if torch.is_tensor(count[s]) or count[s]:
                 # a feature never observed: mean 0 and variance 1 (clamped count)
                 n = count[s].clamp_min(1) if torch.is_tensor(count[s]) else count[s]
@@ -272,6 +281,8 @@ class MultiModalModule(nn.Module):
                 if torch.is_tensor(count[s]):
                     var = torch.where(count[s] > 0, var, torch.ones_like(var))
                 lik.set_data_scaling(mean + shift[s], var)
+        for s in observers:
+            liks[s].finish_observing()
 
     def tokens(self, xs, mask):
         """Encode each modality: ``(B, M, E)``; rows of missing modalities are zeros."""
@@ -327,15 +338,34 @@ class MultiModalModule(nn.Module):
             private_kl = torch.zeros((), dtype=logliks.dtype, device=logliks.device)
         return logliks, private_kl
 
-    def decode_means(self, z):
-        """Likelihood means of every modality for latent ``z`` ``(B, d)`` (private latents at 0)."""
-        return [lik.mean(self.decode(z, s)) for s, lik in enumerate(self.likelihoods.values())]
+    def decode_means(self, z, xs=None, mask=None):
+        """Likelihood means of every modality for latent ``z`` ``(B, d)`` (private latents at 0).
 
-    def decode_samples(self, z):
+        With the rows' data ``xs`` and ``mask`` (as for :meth:`encode`), each likelihood's
+        ``mean_given`` sees the observed cells of its rows (the count likelihoods take a row's
+        library size from them); otherwise its ``mean``.
+        """
+        liks = self.likelihoods.values()
+        if xs is None:
+            return [lik.mean(self.decode(z, s)) for s, lik in enumerate(liks)]
+        return [lik.mean_given(self.decode(z, s), _observed_cells(xs[s], mask[:, s]))
+                for s, lik in enumerate(liks)]
+
+    def decode_samples(self, z, xs=None, mask=None):
         """Draws ``x_s ~ p(x_s | z, z~_s)`` of every modality for latent ``z`` ``(B, d)``, the
-        private latents ``z~_s`` drawn from their N(0, I) prior; shaped as :meth:`decode_means`."""
+        private latents ``z~_s`` drawn from their N(0, I) prior; shaped as :meth:`decode_means`
+        (``xs`` and ``mask`` as there)."""
         private = None
         if self.n_private:
             private = torch.randn(*z.shape[:-1], self.n_modalities, self.n_private, dtype=z.dtype, device=z.device)
-        return [lik.sample(self.decode(z, s, None if private is None else private[..., s, :]))
-                for s, lik in enumerate(self.likelihoods.values())]
+        out = []
+        for s, lik in enumerate(self.likelihoods.values()):
+            params = self.decode(z, s, None if private is None else private[..., s, :])
+            out.append(lik.sample(params) if xs is None
+                       else lik.sample_given(params, _observed_cells(xs[s], mask[:, s])))
+        return out
+
+
+def _observed_cells(x, present):
+    """``x`` with the rows of a missing modality (``present`` False) all NaN."""
+    return torch.where(present.unsqueeze(-1), x, torch.full((), float("nan"), dtype=x.dtype, device=x.device))

@@ -26,7 +26,8 @@ def params():
 
 
 def test_registry():
-    assert set(LIKELIHOODS) == {"gaussian", "laplace", "bernoulli", "categorical", "poisson"}
+    assert set(LIKELIHOODS) == {"gaussian", "laplace", "bernoulli", "categorical", "poisson",
+                                "negative_binomial", "zinb"}
 
 
 @pytest.mark.parametrize("family", ["gaussian", "laplace"])
@@ -249,6 +250,11 @@ def test_likelihoods_declare_their_data():
         "bernoulli": ([[0.0, 0.25, nan, 1.0]], [[0.0, 1.5]], "values in [0, 1]"),
         "poisson": ([[0.0, 3.0, nan, 12.0]], [[1.0, 2.5]], "non-negative integer counts"),
         "categorical": ([[0.0], [3.0]], [[-1.0]], "class indices"),
+        "negative_binomial": ([[0.0, 3.0, nan, 12.0]], [[1.0, -2.0]],
+                              "non-negative integer counts (got negative values, e.g. -2)"),
+        "zinb": ([[0.0, 3.0, nan, 12.0]], [[1.0, 2.5]],
+                 "non-negative integer counts (got non-integer values, e.g. 2.5: pass raw counts, "
+                 "not normalised or log-transformed ones)"),
     }
     assert set(checks) == set(LIKELIHOODS)
     for name, (good, bad, needs) in checks.items():
