@@ -298,3 +298,40 @@ def test_digits_as_frame():
     assert list(X["bottom_right"].columns[:2]) == ["pixel_4_4", "pixel_4_5"]
     assert list(X["label"].columns) == ["label"]
     np.testing.assert_array_equal(quadrants_to_images(X), load_digits().images / 16.0)
+
+
+def test_make_cite_seq_counts_libraries_and_missing_proteins():
+    from skmmvae.datasets import make_cite_seq
+
+    cells = make_cite_seq(n_samples=3000, n_genes=40, n_proteins=6, n_cell_types=4,
+                          rna_only_fraction=0.25, library_size=500.0, library_spread=0.3, random_state=1)
+    rna, protein = cells.data["rna"], cells.data["protein"]
+    assert rna.shape == (3000, 40) and protein.shape == (3000, 6)
+    for counts in (rna, cells.truth["protein"]):
+        assert (counts >= 0).all() and (counts == np.round(counts)).all()
+    assert cells.rna_only.sum() == 750
+    assert np.isnan(protein[cells.rna_only]).all() and not np.isnan(protein[~cells.rna_only]).any()
+    np.testing.assert_array_equal(protein[~cells.rna_only], cells.truth["protein"][~cells.rna_only])
+    # the library sizes: log-normal about the median asked for; the RNA totals follow them
+    assert abs(np.log(np.median(cells.library_size)) - np.log(500.0)) < 0.05
+    assert abs(np.std(np.log(cells.library_size)) - 0.3) < 0.03
+    assert abs(np.mean(rna.sum(1) / cells.library_size) - 1) < 0.05  # the proportions sum to 1
+    assert np.corrcoef(np.log1p(rna.sum(1)), np.log(cells.library_size))[0, 1] > 0.5
+    # proteins: the background is a floor of every cell's expected counts
+    assert (cells.protein_mean > 0).all()
+    assert abs(cells.truth["protein"].mean() - cells.protein_mean.mean()) < 0.05 * cells.protein_mean.mean()
+    assert set(cells.cell_type) == {"B", "CD4 T", "CD8 T", "NK"}
+    again = make_cite_seq(n_samples=3000, n_genes=40, n_proteins=6, n_cell_types=4,
+                          rna_only_fraction=0.25, library_size=500.0, library_spread=0.3, random_state=1)
+    np.testing.assert_array_equal(again.data["rna"], rna)
+
+
+@pytest.mark.parametrize("kwargs, exc", [({"rna_only_fraction": 1.0}, ValueError),
+                                         ({"library_size": 0.0}, ValueError),
+                                         ({"n_genes": 1}, ValueError),
+                                         ({"n_samples": 2.5}, TypeError)])
+def test_make_cite_seq_checks_its_arguments(kwargs, exc):
+    from skmmvae.datasets import make_cite_seq
+
+    with pytest.raises(exc):
+        make_cite_seq(**kwargs)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
-PUBLIC_MODULES = ("skmmvae", "skmmvae.datasets", "skmmvae.metrics", "skmmvae.nn")
+PUBLIC_MODULES = ("skmmvae", "skmmvae.datasets", "skmmvae.metrics", "skmmvae.nn", "skmmvae.singlecell")
 
 
 def _autosummary_entries():
