@@ -14,6 +14,7 @@ REQUIRED = [
     "plot_pipeline_classifier.py",
     "plot_custom_encoder.py",
     "plot_save_load.py",
+    "plot_single_cell.py",
 ]
 SCRIPTS = sorted(p.name for p in EXAMPLES.glob("*.py"))
 
