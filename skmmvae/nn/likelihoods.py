@@ -545,8 +545,18 @@ class NegativeBinomial(_Counts):
     ``library_size``) and a learnt per-feature inverse dispersion ``theta`` (variance
     ``mu + mu**2 / theta``); data are non-negative counts.
 
-    ``library_size`` is ``"median"`` (default), ``"observed"``, a positive number or None;
-    see the module docstring of the count likelihoods (:class:`_Counts`).
+    ``library_size`` is ``"median"`` (default), ``"observed"``, a positive number or None:
+    the library size of the imputations (see ``_Counts`` in this module, and the user guide's
+    single-cell page).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skmmvae.nn import make_likelihood
+    >>> nb = make_likelihood("negative_binomial", 2, library_size=None)
+    >>> x = torch.tensor([[0.0, 3.0]])
+    >>> nb.log_prob(torch.zeros(1, 2), x).detach()  # mean 1 (log-mean 0), theta 1
+    tensor([-3.4657])
     """
 
     _n_heads = 1
