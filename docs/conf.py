@@ -148,6 +148,8 @@ RESULTS = {  # generated page: (results file, how to create it)
                             "``python benchmarks/quality/report.py``,"),
     "scaling_results.rst": (ROOT / "benchmarks" / "scaling" / "results.md",
                             "Run ``python benchmarks/scaling/run.py --quick``"),
+    "singlecell_results.rst": (ROOT / "benchmarks" / "singlecell" / "results.md",
+                               "Run ``python benchmarks/singlecell/run.py``"),
 }
 
 

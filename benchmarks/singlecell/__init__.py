@@ -1,0 +1,1 @@
+"""Single-cell benchmark (see run.py)."""
