@@ -118,7 +118,13 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true", help="small data and few epochs (a smoke run)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     parser.add_argument("--out", type=Path, default=HERE)
+    parser.add_argument("--report", action="store_true",
+                        help="only rewrite results.md from the results.json in --out")
     args = parser.parse_args(argv)
+    if args.report:
+        saved = json.loads((args.out / "results.json").read_text())
+        (args.out / "results.md").write_text(report(saved["meta"], saved["rows"], False))
+        return
     torch.set_num_threads(1)
     n, epochs = (400, 3) if args.quick else (3000, 150)
     rows = []
@@ -151,11 +157,11 @@ def main(argv=None):
     (args.out / "results.md").write_text(report(meta, rows, args.quick))
 
 
-def _mean(values):
+def _mean(values, digits=3):
     values = [v for v in values if v is not None]
     if not values:
         return "-"
-    return f"{np.mean(values):.3f}" + (f" ± {np.std(values):.3f}" if len(values) > 1 else "")
+    return f"{np.mean(values):.{digits}f}" + (f" ± {np.std(values):.{digits}f}" if len(values) > 1 else "")
 
 
 def report(meta, rows, quick):
@@ -169,8 +175,9 @@ def report(meta, rows, quick):
              "|---|---|---|---|---|---|"]
     for name in names:
         mine = [r for r in rows if r["model"] == name]
-        cells = [_mean([r.get(k) for r in mine]) for k in
-                 ("protein_log1p_mae", "silhouette", "knn_accuracy", "fit_seconds", "epochs")]
+        cells = [_mean([r.get(k) for r in mine], digits) for k, digits in
+                 (("protein_log1p_mae", 3), ("silhouette", 3), ("knn_accuracy", 3),
+                  ("fit_seconds", 1), ("epochs", 0))]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 

@@ -28,6 +28,7 @@ and ``is_label`` (True where a modality holds class labels, which the estimator 
 indices and gives back as labels). A new likelihood needs no edit outside its class.
 """
 import math
+import numbers
 
 import torch
 from torch import nn
@@ -357,9 +358,9 @@ def _check_library_size(library_size, allow_none):
     if isinstance(library_size, str):
         if library_size in ("median", "observed"):
             return library_size
-    elif isinstance(library_size, (int, float)) and not isinstance(library_size, bool):
+    elif isinstance(library_size, numbers.Real) and not isinstance(library_size, bool):
         if math.isfinite(library_size) and library_size > 0:
-            return float(library_size)
+            return float(library_size)  # (a numpy number too: stored as a plain float)
     choices = "'median', 'observed', a positive number" + (" or None" if allow_none else "")
     raise ValueError(f"library_size must be {choices}, got {library_size!r}")
 
