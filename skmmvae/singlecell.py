@@ -86,9 +86,11 @@ def _block(adata, spec, name):
             raise ValueError(f"modality {name!r}: obsm has no key {key!r}; keys: {list(adata.obsm.keys())}")
         matrix = _dense(adata.obsm[key])
         if isinstance(matrix, pd.DataFrame):
-            return pd.DataFrame(matrix.to_numpy(), index=index, columns=[str(c) for c in matrix.columns])
+            return pd.DataFrame(matrix.to_numpy(), index=index, columns=[str(c) for c in matrix.columns],
+                                copy=True)
         matrix = matrix.reshape(len(index), -1)
-        return pd.DataFrame(matrix, index=index, columns=[f"{key}{i}" for i in range(matrix.shape[1])])
+        return pd.DataFrame(matrix, index=index, columns=[f"{key}{i}" for i in range(matrix.shape[1])],
+                            copy=True)
     if kind == "layers":
         if key not in adata.layers:
             raise ValueError(f"modality {name!r}: layers has no key {key!r}; layers: {list(adata.layers.keys())}")
@@ -105,7 +107,7 @@ def _block(adata, spec, name):
             raise ValueError(f"modality {name!r}: unknown var names {unknown[:10]}")
         matrix = matrix[:, position]
         columns = columns[position]
-    return pd.DataFrame(_dense(matrix), index=index, columns=columns)
+    return pd.DataFrame(_dense(matrix), index=index, columns=columns, copy=True)  # never a view
 
 
 def read_anndata(adata, modalities=None):
@@ -124,8 +126,8 @@ def read_anndata(adata, modalities=None):
     -------
     X : dict of str -> pandas.DataFrame
         One DataFrame per modality, indexed by ``obs_names``, with the ``var`` names (or the
-        ``obsm`` columns) as columns. Sparse matrices are made dense. Nothing is copied back
-        into ``adata``.
+        ``obsm`` columns) as columns: copies, so that changing them leaves ``adata`` as it
+        is. Sparse matrices are made dense.
 
     Examples
     --------

@@ -79,6 +79,7 @@ def test_anndata_round_trip_with_the_estimator():
     modalities = {"rna": "layers/counts", "protein": "obsm/protein"}
     X = read_anndata(adata, modalities)
     X["protein"].iloc[:10] = np.nan  # cells measured by RNA only
+    assert not np.isnan(adata.obsm["protein"]).any()  # the blocks are copies
     vae = MultiModalVAE(likelihoods={"rna": "negative_binomial", "protein": "poisson"}, **FAST).fit(X)
     write_latent(adata, vae.transform(X))
     assert adata.obsm["X_skmmvae"].shape == (adata.n_obs, 2)
