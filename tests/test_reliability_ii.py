@@ -18,8 +18,7 @@ from skorch.callbacks import Callback
 
 import skmmvae
 from skmmvae import ModalityDict, MultiModalVAE
-from skmmvae import estimator as estimator_module
-from skmmvae import _inference
+from skmmvae import _checks, _inference
 
 N = 80
 LABELS = [f"s{i}" for i in range(N)]
@@ -385,7 +384,7 @@ def test_cuda_index_beyond_the_devices(monkeypatch):
 def test_sizes_beyond_memory_are_refused_before_allocating(params, name, monkeypatch):
     no_training(monkeypatch)
     # a 16 GiB machine, whatever this one has (the estimates here are 38 GiB and more)
-    monkeypatch.setattr(estimator_module, "memory_limit", lambda device: 16 * 2**30)
+    monkeypatch.setattr(_checks, "memory_limit", lambda device: 16 * 2**30)
     with pytest.raises(ValueError, match=rf"{name}=.* GiB of memory.*use a smaller {name}") as excinfo:
         MultiModalVAE(**{**SMALL, **params}).fit(make_data())
     assert raised_by_skmmvae(excinfo)
