@@ -15,7 +15,7 @@ from sklearn.exceptions import ConvergenceWarning
 
 from . import _inference
 from ._net import TrainingDivergedError
-from ._runtime import _module_device, _seeded, memory_limit
+from ._runtime import module_device, seeded, memory_limit
 from .nn import OBJECTIVES
 
 # Fewer validation rows than this make early stopping's choice of epoch noise (a warning).
@@ -51,7 +51,7 @@ class ChecksMixin:
         limit = memory_limit(device)
         if limit is None:
             return
-        with _seeded(0, "cpu"), torch.device("meta"):  # no memory, no draws from the user's RNG
+        with seeded(0, "cpu"), torch.device("meta"):  # no memory, no draws from the user's RNG
             module = self._build_module(networks=False)
         custom = [m for nets in (self.encoders, self.decoders) for m in (nets or {}).values()]
         n_params, widths = self._sizes_of(module, sum(p.numel() for m in custom for p in m.parameters()))
@@ -62,8 +62,8 @@ class ChecksMixin:
         if train > limit:
             self._memory_error(train, limit, device, f"train on batches of {rows} rows ({n_params:,} "
                                "parameters with their gradients and Adam's moments, and activations)")
-        rows = min(max(self._training_batch_size(), _inference._MIN_INFERENCE_BATCH),
-                   _inference._INFERENCE_CHUNK_ROWS)
+        rows = min(max(self._training_batch_size(), _inference.MIN_INFERENCE_BATCH),
+                   _inference.INFERENCE_CHUNK_ROWS)
         infer = 4 * (n_params + _ACTIVATION_FACTOR * rows * widths) + 8 * rows * int(self.n_components)
         if infer > limit:
             self._memory_error(infer, limit, device, f"transform or predict a batch of {rows} rows")
@@ -85,7 +85,7 @@ class ChecksMixin:
 
     def _check_score_memory(self, rows):
         """Refuse an importance-sampling batch of ``rows`` whose draws could not fit in memory."""
-        device = _module_device(self.module_)
+        device = module_device(self.module_)
         limit = memory_limit(device)
         if limit is None:
             return
@@ -131,8 +131,8 @@ class ChecksMixin:
         if bad:
             what = f"non-finite weights (in {', '.join(bad[:3])}{', ...' if len(bad) > 3 else ''})"
         else:
-            rows = tensors.subset(torch.arange(min(len(tensors), _inference._MIN_INFERENCE_BATCH)))
-            batch, _ = self._padded(rows.rows(torch.arange(len(rows))).to(_module_device(module)))
+            rows = tensors.subset(torch.arange(min(len(tensors), _inference.MIN_INFERENCE_BATCH)))
+            batch, _ = self._padded(rows.rows(torch.arange(len(rows))).to(module_device(module)))
             with self._threads(), torch.no_grad():
                 module.eval()
                 z = module.encode(batch.xs, batch.mask).mean

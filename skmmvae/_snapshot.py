@@ -11,7 +11,7 @@ import warnings
 import torch
 from sklearn.utils.validation import check_is_fitted
 
-from ._runtime import _module_device, _seeded, _to_cpu
+from ._runtime import module_device, seeded, to_cpu
 from ._version import __version__
 
 # Keys of the pickled state of an estimator (and so of what save writes): a file format.
@@ -55,7 +55,7 @@ class TrainingState:
             k: (v.detach().cpu() if cpu else v.detach()).clone() for k, v in est.module_.state_dict().items()
         }
         optimizer = copy.deepcopy(optimizer_state(est))
-        self.optimizer_state = _to_cpu(optimizer) if cpu and optimizer is not None else optimizer
+        self.optimizer_state = to_cpu(optimizer) if cpu and optimizer is not None else optimizer
         self.history = completed_epochs(est.history_)
         self.n_epochs = len(self.history)
         self.seed = est.__dict__.get("_seed")
@@ -204,7 +204,7 @@ class PersistenceMixin:
             )
         self.__dict__.update(state)
         if module_state is not None:
-            with _seeded(0, "cpu"):  # building draws initial weights: keep the caller's RNG
+            with seeded(0, "cpu"):  # building draws initial weights: keep the caller's RNG
                 module = self._build_module()
             module.load_state_dict(module_state)
             self.module_ = module.to(self._load_device()).eval()
@@ -226,7 +226,7 @@ class PersistenceMixin:
     def _restore_net(self):
         """A skorch net around the trained (or loaded) module, to train it further."""
         optimizer = optimizer_state(self, take=True)
-        net = self._build_net(self.module_, str(_module_device(self.module_)))
+        net = self._build_net(self.module_, str(module_device(self.module_)))
         if optimizer is not None:
             net.optimizer_.load_state_dict(optimizer)
             for group in net.optimizer_.param_groups:

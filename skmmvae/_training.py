@@ -15,9 +15,9 @@ import torch
 from sklearn.utils import check_random_state
 
 from . import _inference
-from ._net import _EarlyStopping
+from ._net import ValidationEarlyStopping
 from ._progress import EpochProgress
-from ._runtime import _seeded, check_device
+from ._runtime import seeded, check_device
 from .nn import MultiModalModule
 
 # Components of the *_mixture aggregators' posteriors when n_prior_components is 1.
@@ -73,7 +73,7 @@ class TrainingMixin:
             callbacks.append(
                 (
                     "early_stopping",
-                    _EarlyStopping(
+                    ValidationEarlyStopping(
                         monitor="valid_loss",
                         patience=self.n_iter_no_change,
                         threshold=0.0,
@@ -135,11 +135,11 @@ class TrainingMixin:
         self.modality_names_ = self._schema.names
         self.categories_ = self._schema.categories()
         self._n_features_out = self.n_components
-        with self._threads(), _seeded(self._seed, device):
+        with self._threads(), seeded(self._seed, device):
             module = self._build_module()
             if self.standardize:
                 module.set_data_scaling(
-                    (b.xs, b.mask) for b in self._batches(tensors, _inference._INFERENCE_CHUNK_ROWS, "cpu")
+                    (b.xs, b.mask) for b in self._batches(tensors, _inference.INFERENCE_CHUNK_ROWS, "cpu")
                 )
             self.net_ = self._build_net(module, device)
         self._warn_small_data(tensors.mask, module)

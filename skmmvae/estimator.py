@@ -19,7 +19,7 @@ from . import _data
 from ._checks import ChecksMixin
 from ._inference import InferenceMixin
 from ._layout import check_2d_input, to_blocks
-from ._runtime import _seeded, _TorchThreads
+from ._runtime import seeded, TorchThreads
 from ._schema import Schema, integer_gaussian_warnings, label_modalities
 from ._snapshot import PersistenceMixin, TrainingState
 from ._training import TrainingMixin
@@ -382,7 +382,7 @@ class MultiModalVAE(InferenceMixin, TrainingMixin, ChecksMixin, PersistenceMixin
 
     def _threads(self):
         """Context manager setting torch intra-op threads per ``n_jobs``."""
-        return _TorchThreads(self.n_jobs)
+        return TorchThreads(self.n_jobs)
 
     def _training_setup(self):
         """Net class and options, device, printing and seed for the ``accelerator`` parameter:
@@ -469,7 +469,7 @@ class MultiModalVAE(InferenceMixin, TrainingMixin, ChecksMixin, PersistenceMixin
         if self.max_epochs == 0:  # built and initialised, not trained (see max_epochs)
             self.module_, self.history_, self.n_iter_ = self.net_.module_, self.net_.history, 0
             return self
-        with self._threads(), _seeded(self._seed, self.net_.device):
+        with self._threads(), seeded(self._seed, self.net_.device):
             self._train(tensors, epochs=self.max_epochs)
         return self
 
@@ -500,7 +500,7 @@ class MultiModalVAE(InferenceMixin, TrainingMixin, ChecksMixin, PersistenceMixin
         epochs = int(epochs)
         if not hasattr(self, "module_"):
             tensors = self._initialize(X)
-            with self._threads(), _seeded(self._seed, self.net_.device):
+            with self._threads(), seeded(self._seed, self.net_.device):
                 self._train(tensors, epochs=epochs, partial=True)
             return self
         tensors, _ = self._tensors(X)
@@ -510,7 +510,7 @@ class MultiModalVAE(InferenceMixin, TrainingMixin, ChecksMixin, PersistenceMixin
         self.net_ = self._restore_net()
         self._seed += 1  # fresh randomness for each continuation, still reproducible
         try:
-            with self._threads(), _seeded(self._seed, self.net_.device):
+            with self._threads(), seeded(self._seed, self.net_.device):
                 self._train(tensors, epochs=epochs, partial=True)
         except Exception as exc:
             snapshot.restore(self)

@@ -102,7 +102,7 @@ def test_predict_proba_rows_follow_the_first_block_even_if_it_is_the_target(fitt
 
 
 def test_aligned_in_every_chunk(fitted_frames, monkeypatch):
-    monkeypatch.setattr(_inference, "_INFERENCE_CHUNK_ROWS", 7)
+    monkeypatch.setattr(_inference, "INFERENCE_CHUNK_ROWS", 7)
     X = frames()
     Y = shuffled(X, "a")  # the first modality: rows come back in its order
     # (rows at other places in a batch: equal up to the last bits of torch's kernels)
