@@ -114,9 +114,11 @@ class MultiModalVAE(InferenceMixin, TrainingMixin, ChecksMixin, PersistenceMixin
         (weights drawn from ``random_state``, data scaling from ``X``) without training it:
         ``n_iter_`` is 0 and ``history_`` is empty; ``partial_fit`` can train it on.
     batch_size : int or "auto", default="auto"
-        Rows per training batch. ``"auto"`` uses ``min(256, max(32, n_samples // 16))``, so
-        that small data sets still get at least 16 optimisation steps per epoch (too few steps
-        leave a VAE stuck at the data mean). Inference uses batches of at least 1024 rows.
+        Rows per training batch. ``"auto"`` uses ``min(256, max(32, n_samples // 16))``: about 16
+        optimisation steps per epoch (15 after the validation split) from 512 to 4096 rows,
+        more above, and batches of 32 below 512 rows (3 steps per epoch for 100 rows; batches
+        of 16 there were not better in the quality benchmark, see :doc:`/quality`). Inference uses batches of at least 1024
+        rows.
     lr : float, default=1e-3
         Adam learning rate.
     validation_fraction : float, default=0.1
