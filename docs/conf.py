@@ -146,6 +146,9 @@ RESULTS = {  # generated page: (results file, how to create it)
     "quality_results.rst": (ROOT / "benchmarks" / "quality" / "results.md",
                             "Run ``python benchmarks/quality/run.py``, then "
                             "``python benchmarks/quality/report.py``,"),
+    "cells_results.rst": (ROOT / "benchmarks" / "quality" / "results" / "cells.md",
+                          "Run ``python benchmarks/quality/cells.py``, then "
+                          "``python benchmarks/quality/cells.py --report``,"),
     "scaling_results.rst": (ROOT / "benchmarks" / "scaling" / "results.md",
                             "Run ``python benchmarks/scaling/run.py --quick``"),
     "singlecell_results.rst": (ROOT / "benchmarks" / "singlecell" / "results.md",

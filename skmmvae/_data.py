@@ -397,12 +397,21 @@ class ModalityTensors:
     train/validation split is made. ``holes`` (optional, one bool per modality) marks the
     tensors whose unobserved rows may still hold NaN: they share memory with the user's
     array instead of being copied, and :meth:`rows` zero-fills those rows in each batch it
-    materialises. Batches from :meth:`rows` therefore always hold zeros where missing.
+    materialises. Batches from :meth:`rows` therefore hold zeros in missing rows. Missing
+    cells of observed rows stay NaN: that is the per-cell mask (:meth:`observed_cells`),
+    which the model reads from the data itself.
     """
 
     def __init__(self, xs, mask, index=None, holes=None):
         self.xs, self.mask, self.index = xs, mask, index
         self.holes = holes
+
+    def observed_cells(self, s):
+        """Boolean ``(n, width)`` mask of the observed cells of modality ``s``: in an observed
+        row, the values that are not NaN (a row of a missing modality has none)."""
+        x = self.xs[s] if self.index is None else self.xs[s][self.index]
+        mask = self.mask if self.index is None else self.mask[self.index]
+        return ~torch.isnan(x) & mask[:, s, None]
 
     def __len__(self):
         return self.mask.shape[0] if self.index is None else self.index.shape[0]

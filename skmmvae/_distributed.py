@@ -27,7 +27,7 @@ import torch
 from skorch.hf import AccelerateMixin
 from skorch.net import NeuralNet
 
-from ._net import MultiModalNet, TrainingDivergedError, _Batches, _silent
+from ._net import MultiModalNet, TrainingDivergedError, Batches, silent
 
 INSTALL_HINT = 'pip install "skmmvae[distributed]"  (or: pip install accelerate)'
 
@@ -72,11 +72,11 @@ class TrainingSetup:
             self.net_class, self.device = AcceleratedMultiModalNet, str(accelerator.device)
             self.main_process = accelerator.is_main_process
             # skorch's Accelerate mixin sets print_log's sink itself: keep it, silenced
-            self.net_options = {"accelerator": accelerator, "callbacks__print_log__sink": _silent}
+            self.net_options = {"accelerator": accelerator, "callbacks__print_log__sink": silent}
 
     def sink(self, verbose):
         if not verbose:
-            return _silent
+            return silent
         return print if self.accelerator is None else self.accelerator.print
 
     def shared_seed(self, seed):
@@ -113,7 +113,7 @@ def shared_seed(accelerator, seed):
     return int(broadcast_object_list([int(seed)], from_process=0)[0])
 
 
-class _ShardedBatches(_Batches):
+class _ShardedBatches(Batches):
     """This process's share of the (shuffled) rows, in batches.
 
     Training: the permutation comes from ``generator`` (the same on every process), is padded

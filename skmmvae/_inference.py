@@ -15,21 +15,21 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
 from . import _data
-from ._runtime import _module_device, _seeded, release_free_memory
+from ._runtime import module_device, seeded, release_free_memory
 from .nn import iw_class_probabilities, iw_conditional_log_likelihood, iw_log_likelihood
 
 # Rows per inference batch (at least; ``batch_size`` if larger) and latent draws per scoring
 # batch (rows x importance samples). Module constants so that tests can shrink them.
-_MIN_INFERENCE_BATCH = 1024
-_SCORE_BATCH_DRAWS = 2**16
+MIN_INFERENCE_BATCH = 1024
+SCORE_BATCH_DRAWS = 2**16
 # Inference batches are padded (with copies of their last row) to at least this many rows:
 # torch's matrix kernels for a handful of rows round differently from those for more, which
 # would make a row's result depend on the size of its batch (scikit-learn's
 # check_methods_subset_invariance compares one row at a time with the whole set).
-_MIN_BATCH_ROWS = 16
+MIN_BATCH_ROWS = 16
 # Rows of user input validated and converted at a time by transform/predict/score: their
 # temporary memory is bounded by this, not by the number of samples.
-_INFERENCE_CHUNK_ROWS = 2**16
+INFERENCE_CHUNK_ROWS = 2**16
 
 
 class InferenceMixin:
@@ -38,8 +38,8 @@ class InferenceMixin:
     # ------------------------------------------------------------------ inference helpers
     def _batches(self, tensors, batch_size=None, device=None):
         """Rows of ``tensors`` in order, in batches, on ``device`` (default: the module's)."""
-        batch_size = batch_size or max(self._training_batch_size(), _MIN_INFERENCE_BATCH)
-        device = device or _module_device(self.module_)
+        batch_size = batch_size or max(self._training_batch_size(), MIN_INFERENCE_BATCH)
+        device = device or module_device(self.module_)
         for start in range(0, len(tensors), batch_size):
             idx = torch.arange(start, min(start + batch_size, len(tensors)))
             yield tensors.rows(idx).to(device)
@@ -47,18 +47,18 @@ class InferenceMixin:
     @staticmethod
     def _padded(batch):
         """``batch`` (ModalityTensors or a tensor of rows) padded to at least
-        ``_MIN_BATCH_ROWS`` rows with copies of its last row, and its number of real rows."""
+        ``MIN_BATCH_ROWS`` rows with copies of its last row, and its number of real rows."""
         n = len(batch)
-        if n >= _MIN_BATCH_ROWS:
+        if n >= MIN_BATCH_ROWS:
             return batch, n
-        rows = torch.cat([torch.arange(n), torch.full((_MIN_BATCH_ROWS - n,), n - 1, dtype=torch.long)])
+        rows = torch.cat([torch.arange(n), torch.full((MIN_BATCH_ROWS - n,), n - 1, dtype=torch.long)])
         if isinstance(batch, torch.Tensor):
             return batch[rows.to(batch.device)], n
         return batch.rows(rows.to(batch.mask.device)), n
 
     def _inference_batches(self, X, batch_size=None):
         """Batches of ``X`` validated and converted one input chunk at a time."""
-        for _, chunk in _data.row_chunks(X, _INFERENCE_CHUNK_ROWS):
+        for _, chunk in _data.row_chunks(X, INFERENCE_CHUNK_ROWS):
             release_free_memory()  # memory bounded by a chunk, not by the rows
             tensors, _ = self._tensors(chunk)
             yield from self._batches(tensors, batch_size)
@@ -103,13 +103,13 @@ class InferenceMixin:
         n_samples = int(n_samples)
         seed = self._seed if random_state is None else int(
             check_random_state(random_state).randint(np.iinfo(np.int32).max))
-        with _seeded(seed, _module_device(self.module_)):
+        with seeded(seed, module_device(self.module_)):
             return self._encode(X, modalities, lambda q: q.sample(n_samples), n_samples)
 
     def _encode(self, X, modalities, statistic, n_out):
         """``statistic(q)`` ``(n_out, B, d)`` for every batch of ``X``, as one float64 array."""
         out = None  # allocated once: memory beyond the output is bounded by a chunk
-        for start, chunk in _data.row_chunks(X, _INFERENCE_CHUNK_ROWS):
+        for start, chunk in _data.row_chunks(X, INFERENCE_CHUNK_ROWS):
             release_free_memory()  # memory bounded by a chunk, not by the rows
             tensors, _ = self._tensors(chunk)
             self._schema.mask(tensors.mask, modalities)  # validate names before any work
@@ -155,7 +155,7 @@ class InferenceMixin:
         mean, or (``draw``) draws ``x ~ p(x | z)`` with ``z ~ q(z | x_observed)``, seeded by
         the seed fixed at fit (the same ``X`` gets the same draws)."""
         if draw:
-            with _seeded(self._seed, _module_device(self.module_)):
+            with seeded(self._seed, module_device(self.module_)):
                 return self._filled(X, True)
         return self._filled(X, False)
 
@@ -166,7 +166,7 @@ class InferenceMixin:
         # stays float32), and filled chunk by chunk: memory beyond it is bounded by a chunk.
         out = None
         any_filled = dict.fromkeys(self._schema.names, False)
-        for start, chunk in _data.row_chunks(X, _INFERENCE_CHUNK_ROWS):
+        for start, chunk in _data.row_chunks(X, INFERENCE_CHUNK_ROWS):
             release_free_memory()  # memory bounded by a chunk, not by the rows
             tensors, blocks = self._tensors(chunk)
             if out is None:
@@ -238,7 +238,7 @@ class InferenceMixin:
                 or n_samples < 1:
             raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}")
         n_samples = int(n_samples)
-        with _seeded(self._seed, _module_device(self.module_)), torch.no_grad():
+        with seeded(self._seed, module_device(self.module_)), torch.no_grad():
             z = self.module_.prior.sample(n_samples).float().cpu().numpy().astype(np.float64)
         return self.inverse_transform(z), z
 
@@ -246,11 +246,11 @@ class InferenceMixin:
         """Decoder means per modality (numpy, model space) for encoded ``tensors`` or ``latent``;
         with ``draw``, draws from the decoders at draws from the posteriors of ``tensors``."""
         outs = [[] for _ in self._schema.modalities]
-        device = _module_device(self.module_)
+        device = module_device(self.module_)
         with self._threads(), torch.no_grad():
             self.module_.eval()
             if latent is not None:
-                chunks = ((z, None) for z in latent.split(max(self._training_batch_size(), _MIN_INFERENCE_BATCH)))
+                chunks = ((z, None) for z in latent.split(max(self._training_batch_size(), MIN_INFERENCE_BATCH)))
             else:
                 chunks = ((self._encoded_means(b, draw), b) for b in self._batches(tensors))
             decode = self.module_.decode_samples if draw else self.module_.decode_means
@@ -330,14 +330,14 @@ class InferenceMixin:
         as one float64 array. The same seed for every batch: each row sees the same random
         numbers, whatever its batch."""
         out = []
-        batch_size = max(1, _SCORE_BATCH_DRAWS // int(self.n_importance_samples))
+        batch_size = max(1, SCORE_BATCH_DRAWS // int(self.n_importance_samples))
         with self._threads(), torch.no_grad():
             self.module_.eval()
             for batch in self._inference_batches(X, batch_size):
                 batch, n = self._padded(batch)
                 if not out:  # the first batch is the largest: check it before any draw
                     self._check_score_memory(len(batch))
-                with _seeded(self._seed, batch.mask.device):
+                with seeded(self._seed, batch.mask.device):
                     out.append(estimate(batch)[:n].double().cpu())
         return torch.cat(out).numpy()
 

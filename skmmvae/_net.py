@@ -140,7 +140,7 @@ class MultiModalNet(NeuralNet):
 
     def get_iterator(self, dataset, training=False):
         batch_size = self.batch_size if self.batch_size > 0 else len(dataset)
-        batches = _Batches(dataset, batch_size, shuffle=training, device=self.device)
+        batches = Batches(dataset, batch_size, shuffle=training, device=self.device)
         if training:
             self._train_batches = len(batches)
         return batches
@@ -278,7 +278,7 @@ class MultiModalNet(NeuralNet):
         )
 
 
-class _Batches:
+class Batches:
     """Iterate over a :class:`ModalityTensors` in (shuffled) batches, moved to ``device``."""
 
     def __init__(self, dataset, batch_size, shuffle, device):
@@ -299,7 +299,7 @@ class _Batches:
             yield batch.to(self.device), None
 
 
-class _EarlyStopping(EarlyStopping):
+class ValidationEarlyStopping(EarlyStopping):
     """skorch's early stopping, idle in epochs without a validation split (too few rows)
     and during the net's KL warm-up (whose epochs are not comparable with later ones: the
     best epoch and the patience count start after it).
@@ -323,5 +323,5 @@ class _EarlyStopping(EarlyStopping):
             raise
 
 
-def _silent(*args, **kwargs):
+def silent(*args, **kwargs):
     pass

@@ -1,9 +1,9 @@
 """How torch runs the estimator's work: device, threads and random numbers.
 
 torch keeps process-wide state that the estimator sets only for the duration of a call and
-then gives back: the global random number generator (:class:`_seeded` seeds it and restores
+then gives back: the global random number generator (:class:`seeded` seeds it and restores
 the caller's state after, so that fits and draws are reproducible without disturbing the
-user's RNG) and the intra-op thread count (:class:`_TorchThreads` applies ``n_jobs``, counting
+user's RNG) and the intra-op thread count (:class:`TorchThreads` applies ``n_jobs``, counting
 the cores this process may use and staying within a Dask worker's threads). Also: the
 device a module lives on, and moving (optimiser) state to the CPU for pickling.
 """
@@ -18,7 +18,7 @@ import torch
 _RNG_LOCK = threading.RLock()
 
 
-class _seeded:
+class seeded:
     """Run a block with torch's global RNG seeded, restoring the caller's RNG state after.
 
     Holds a process-wide lock for the block: other threads' seeded blocks wait (see
@@ -46,10 +46,10 @@ class _seeded:
             _RNG_LOCK.release()
 
 
-class _TorchThreads:
+class TorchThreads:
     """Set torch's intra-op thread count for a block (see ``n_jobs``).
 
-    The count is process-wide, so the block holds the same lock as :class:`_seeded`: blocks
+    The count is process-wide, so the block holds the same lock as :class:`seeded`: blocks
     of other threads wait, and each runs with its own count.
     """
 
@@ -107,17 +107,17 @@ def _dask_worker_threads():
     return nthreads if isinstance(nthreads, int) and nthreads > 0 else None
 
 
-def _module_device(module):
+def module_device(module):
     return next(module.parameters()).device
 
 
-def _to_cpu(obj):
+def to_cpu(obj):
     if isinstance(obj, torch.Tensor):
         return obj.cpu()
     if isinstance(obj, dict):
-        return {k: _to_cpu(v) for k, v in obj.items()}
+        return {k: to_cpu(v) for k, v in obj.items()}
     if isinstance(obj, list):
-        return [_to_cpu(v) for v in obj]
+        return [to_cpu(v) for v in obj]
     return obj
 
 

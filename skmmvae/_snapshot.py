@@ -3,11 +3,16 @@
 One object captures it and puts it back, for the three places that need it: pickling
 (``__getstate__``/``__setstate__``, and so ``save``/``load``, which store what pickling stores)
 and the rollback of a failed ``partial_fit``. The names under which the pickled state holds
-it are spelled here only.
+it are spelled here only. :class:`PersistenceMixin` gives the estimator those methods.
 """
 import copy
+import warnings
 
-from ._runtime import _to_cpu
+import torch
+from sklearn.utils.validation import check_is_fitted
+
+from ._runtime import module_device, seeded, to_cpu
+from ._version import __version__
 
 # Keys of the pickled state of an estimator (and so of what save writes): a file format.
 MODULE_STATE, OPTIMIZER_STATE, VERSION = "_module_state", "_optimizer_state", "_skmmvae_version"
@@ -50,7 +55,7 @@ class TrainingState:
             k: (v.detach().cpu() if cpu else v.detach()).clone() for k, v in est.module_.state_dict().items()
         }
         optimizer = copy.deepcopy(optimizer_state(est))
-        self.optimizer_state = _to_cpu(optimizer) if cpu and optimizer is not None else optimizer
+        self.optimizer_state = to_cpu(optimizer) if cpu and optimizer is not None else optimizer
         self.history = completed_epochs(est.history_)
         self.n_epochs = len(self.history)
         self.seed = est.__dict__.get("_seed")
@@ -81,3 +86,150 @@ class TrainingState:
         del est.history_[self.n_epochs:]
         est.n_iter_ = len(est.history_)
         est._seed = self.seed
+
+
+class PersistenceMixin:
+    """Pickling, ``save``/``load`` and the net a reloaded model trains on, around :class:`TrainingState`."""
+
+    def save(self, path):
+        """Save the fitted model to a file that can be loaded without running its code.
+
+        The file is a zip archive of ``metadata.json`` (format version, skmmvae and torch
+        versions, the parameters, the data layout learnt at fit, the fitted attributes and
+        ``history_``, as JSON) and ``weights.pt`` (the network weights and the optimiser
+        state as CPU tensors, written with :func:`torch.save`). :meth:`load` reads it with
+        :mod:`json` and ``torch.load(..., weights_only=True)``: unlike a joblib or pickle
+        file, a file from an untrusted source cannot run code when loaded. Parameters whose
+        values are not plain data (custom ``encoders``/``decoders`` modules, ``callbacks``)
+        are not stored; :meth:`load` asks for them.
+
+        Parameters
+        ----------
+        path : str, path-like or writable binary file object
+            File to write; an existing file is replaced (only once the new one is complete).
+            A file object is written in place.
+
+        Returns
+        -------
+        None
+
+        See Also
+        --------
+        load : Read the file back.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from skmmvae import MultiModalVAE
+        >>> rng = np.random.default_rng(0)
+        >>> X = {"a": rng.normal(size=(100, 3)), "b": rng.normal(size=(100, 2))}
+        >>> vae = MultiModalVAE(n_components=2, max_epochs=2, random_state=0).fit(X)
+        >>> vae.save("vae.zip")
+        >>> loaded = MultiModalVAE.load("vae.zip")
+        >>> bool(np.array_equal(loaded.transform(X), vae.transform(X)))
+        True
+        """
+        from . import _persistence  # it imports this module
+
+        check_is_fitted(self, "module_")
+        _persistence.save(self, path)
+
+    @classmethod
+    def load(cls, path, **params):
+        """Load a model written by :meth:`save`, without running code from the file.
+
+        Only JSON and tensors are read. The model is rebuilt from its parameters and data
+        layout, and its weights are loaded into it: ``transform``, ``predict`` and
+        ``score_samples`` give exactly the results of the saved model (on the CPU), and
+        ``partial_fit`` continues training with the saved optimiser state and history.
+
+        Parameters
+        ----------
+        path : str, path-like or readable binary file object
+            A file written by :meth:`save`.
+        **params
+            Values of the parameters that could not be saved (custom ``encoders`` or
+            ``decoders`` modules, ``callbacks``), required exactly when the model had such
+            values. Modules must have the architecture they had when saved: their weights
+            come from the file.
+
+        Returns
+        -------
+        estimator : MultiModalVAE
+            The loaded model, of the class that saved it (this class or a subclass).
+
+        Raises
+        ------
+        ValueError
+            If the file was not written by :meth:`save`, is damaged or truncated, holds
+            anything but tensors in its weights, was written in another format version, or
+            holds another class; also, before anything is inflated or any network built, if
+            the archive holds other or repeated entries, declares sizes or compression
+            ratios past the limits, or its metadata has unknown entries, wrong types,
+            attribute names the class defines, or network sizes that do not fit the weights.
+        TypeError
+            If ``params`` misses a parameter that could not be saved, or names another one.
+
+        Examples
+        --------
+        >>> from skmmvae import MultiModalVAE
+        >>> vae = MultiModalVAE.load("vae.zip")          # doctest: +SKIP
+        >>> vae = MultiModalVAE.load("custom.zip", encoders={"image": ConvEncoder()})  # doctest: +SKIP
+        """
+        from . import _persistence  # it imports this module
+
+        return _persistence.load(cls, path, params)
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state.pop("net_", None)
+        if state.pop("module_", None) is not None:
+            # CPU copies of weights and optimiser state; taken during training (from a callback,
+            # say), the epochs completed so far, not an epoch under way, and n_iter_ counting them
+            TrainingState(self, cpu=True).write(state)
+        if not (state.get("accelerator") is None or isinstance(state["accelerator"], str)):
+            state["accelerator"] = None  # a handle on this process's distributed set-up
+        state[VERSION] = __version__
+        return state
+
+    def __setstate__(self, state):
+        state = dict(state)
+        module_state, version = TrainingState.read(state)
+        if version != __version__:
+            warnings.warn(
+                f"this {type(self).__name__} was saved with skmmvae {version} and is loaded with "
+                f"{__version__}; results may differ",
+                UserWarning,
+                stacklevel=2,
+            )
+        self.__dict__.update(state)
+        if module_state is not None:
+            with seeded(0, "cpu"):  # building draws initial weights: keep the caller's RNG
+                module = self._build_module()
+            module.load_state_dict(module_state)
+            self.module_ = module.to(self._load_device()).eval()
+            self.net_ = None
+
+    def _load_device(self):
+        """Device to load onto: the fitted one, or the CPU when that one is not available."""
+        device = self._device()
+        if torch.device(device).type == "cuda" and not torch.cuda.is_available():
+            warnings.warn(
+                f"the model was set to run on {device!r}, which is not available here; "
+                "loading it on the CPU (set_params(device='cpu') to silence this warning)",
+                UserWarning,
+                stacklevel=3,
+            )
+            return "cpu"
+        return device
+
+    def _restore_net(self):
+        """A skorch net around the trained (or loaded) module, to train it further."""
+        optimizer = optimizer_state(self, take=True)
+        net = self._build_net(self.module_, str(module_device(self.module_)))
+        if optimizer is not None:
+            net.optimizer_.load_state_dict(optimizer)
+            for group in net.optimizer_.param_groups:
+                group["lr"] = float(self.lr)  # the saved state would bring back the old lr
+        net.history = self.history_
+        return net

@@ -5,7 +5,8 @@ grouped into modalities on the command line (``--modality rna=gene_*``) or in a 
 TOML file (``--groups groups.toml``). ``fit`` trains a :class:`~skmmvae.MultiModalVAE` and
 writes it with :meth:`~skmmvae.MultiModalVAE.save`; ``impute`` and ``embed`` load that file
 (:meth:`~skmmvae.MultiModalVAE.load`, which runs no code from it) and write the imputed table
-or the latent coordinates. A missing modality is a row of empty cells (NaN) in its columns.
+or the latent coordinates. An empty cell (NaN) is a missing value: a row of empty cells in a
+modality's columns is a missing modality, any other empty cell a missing cell.
 
 Every problem with the files or the options ends the command with a one-line ``error:``
 message and exit status 2, as argparse does, not with a traceback.

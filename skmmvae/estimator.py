@@ -1,47 +1,34 @@
-"""``MultiModalVAE``: the scikit-learn face of the multi-modal VAE."""
-import copy
+"""``MultiModalVAE``: the scikit-learn face of the multi-modal VAE.
+
+The class body holds the parameters (documented, validated the scikit-learn way), the
+scikit-learn plumbing, the conversion of input data through the fitted schema, and the public
+``fit``, ``partial_fit`` and ``transform``. The other concerns are mixins, one module each:
+:mod:`._training` (build and train), :mod:`._checks` (memory, small data, divergence),
+:mod:`._inference` (predict, sample, scores), :mod:`._snapshot` (pickling, save and load).
+"""
 import numbers
 import warnings
 
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin, _fit_context
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, InvalidParameterError, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from . import _data, _inference, _persistence
+from . import _data
+from ._checks import ChecksMixin
 from ._inference import InferenceMixin
-from ._net import TrainingDivergedError, _EarlyStopping
-from ._progress import EpochProgress
 from ._layout import check_2d_input, to_blocks
+from ._runtime import seeded, TorchThreads
 from ._schema import Schema, integer_gaussian_warnings, label_modalities
-from ._runtime import (
-    _module_device,
-    _seeded,
-    _TorchThreads,
-    check_device,
-    memory_limit,
-)
-from ._snapshot import VERSION, TrainingState, optimizer_state
-from ._version import __version__
-from .nn import AGGREGATORS, OBJECTIVES, MultiModalModule
+from ._snapshot import PersistenceMixin, TrainingState
+from ._training import TrainingMixin
+from .nn import AGGREGATORS, OBJECTIVES
 from .nn.networks import ACTIVATIONS
 
-_MIXTURE_DEFAULT_COMPONENTS = 5
-# Fewer validation rows than this make early stopping's choice of epoch noise (a warning).
-_MIN_VALIDATION_ROWS = 20
-# More trainable weights than this per observed training value: a warning that the data are
-# too few for the networks.
-_MAX_WEIGHTS_PER_VALUE = 50
-# Memory estimate that fit and the importance-sampling methods check before allocating (see
-# MultiModalVAE._check_fit_memory and _check_score_memory): activations are counted as this many float32 copies of every
-# built-in linear layer's input and output, per row and latent draw.
-_ACTIVATION_FACTOR = 2
 
-
-class MultiModalVAE(InferenceMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+class MultiModalVAE(InferenceMixin, TrainingMixin, ChecksMixin, PersistenceMixin,
+                    ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     """Multi-modal variational autoencoder with a shared latent space.
 
     Learns ``p(z) prod_s p(x_s | z)`` over several modalities (views) of the same samples with
@@ -133,9 +120,11 @@ class MultiModalVAE(InferenceMixin, ClassNamePrefixFeaturesOutMixin, Transformer
         (weights drawn from ``random_state``, data scaling from ``X``) without training it:
         ``n_iter_`` is 0 and ``history_`` is empty; ``partial_fit`` can train it on.
     batch_size : int or "auto", default="auto"
-        Rows per training batch. ``"auto"`` uses ``min(256, max(32, n_samples // 16))``, so
-        that small data sets still get at least 16 optimisation steps per epoch (too few steps
-        leave a VAE stuck at the data mean). Inference uses batches of at least 1024 rows.
+        Rows per training batch. ``"auto"`` uses ``min(256, max(32, n_samples // 16))``: about 16
+        optimisation steps per epoch (15 after the validation split) from 512 to 4096 rows,
+        more above, and batches of 32 below 512 rows (3 steps per epoch for 100 rows; batches
+        of 16 there were not better in the quality benchmark, see :doc:`/quality`). Inference uses batches of at least 1024
+        rows.
     lr : float, default=1e-3
         Adam learning rate.
     validation_fraction : float, default=0.1
@@ -401,7 +390,7 @@ class MultiModalVAE(InferenceMixin, ClassNamePrefixFeaturesOutMixin, Transformer
 
     def _threads(self):
         """Context manager setting torch intra-op threads per ``n_jobs``."""
-        return _TorchThreads(self.n_jobs)
+        return TorchThreads(self.n_jobs)
 
     def _training_setup(self):
         """Net class and options, device, printing and seed for the ``accelerator`` parameter:
@@ -464,85 +453,7 @@ class MultiModalVAE(InferenceMixin, ClassNamePrefixFeaturesOutMixin, Transformer
         self._schema.check_known(blocks, getattr(self, "n_features_in_", None))
         return self._schema.tensors(blocks), blocks
 
-    def _check_hidden_layer_sizes(self):
-        sizes = self.hidden_layer_sizes
-        if not all(isinstance(h, numbers.Integral) and not isinstance(h, bool) and h >= 1 for h in sizes):
-            raise ValueError(f"hidden_layer_sizes must be positive integers, got {sizes!r}")
-
-    def _check_networks(self):
-        for param in ("encoders", "decoders"):
-            unknown = sorted(set(getattr(self, param) or {}) - set(self._schema.names))
-            if unknown:
-                raise ValueError(
-                    f"{param} names unknown modalities {unknown}; modalities are {self._schema.names}"
-                )
-
     # ------------------------------------------------------------------ model
-    def _build_module(self, networks=True):
-        """The module for the fitted schema (``networks=False``: the built-in networks in
-        place of custom ``encoders``/``decoders``, for a size estimate on the meta device)."""
-        liks = self._schema.likelihoods()
-        # plain ints: numpy integers (GridSearchCV over np.arange) are not ints to torch
-        n_mixture = self._n_mixture_components()
-        return MultiModalModule(
-            liks,
-            int(self.n_components),
-            aggregation=self.aggregation,
-            n_prior_components=int(self.n_prior_components),
-            n_private=int(self.n_private_components),
-            hidden_sizes=tuple(int(h) for h in self.hidden_layer_sizes),
-            embedding_size=int(self.embedding_size),
-            activation=self.activation,
-            init=self.weight_init,
-            encoders=copy.deepcopy(self.encoders) if networks else None,
-            decoders=copy.deepcopy(self.decoders) if networks else None,
-            n_mixture_components=n_mixture,
-        )
-
-    def _n_mixture_components(self):
-        n = int(self.n_prior_components)
-        return n if n > 1 else _MIXTURE_DEFAULT_COMPONENTS
-
-    def _build_net(self, module, device):
-        callbacks = list(self.callbacks or [])
-        setup = self._training_setup()
-        sink = setup.sink(self.verbose)
-        if self.early_stopping:
-            callbacks.append(
-                (
-                    "early_stopping",
-                    _EarlyStopping(
-                        monitor="valid_loss",
-                        patience=self.n_iter_no_change,
-                        threshold=0.0,
-                        threshold_mode="abs",  # any decrease counts; the loss can be negative
-                        load_best=True,
-                        sink=sink,
-                    ),
-                )
-            )
-        if self.verbose and setup.main_process:
-            # one line per epoch that fits a terminal (skorch's table has a column per term)
-            callbacks.append(("progress", EpochProgress(total=int(self.max_epochs), sink=sink)))
-        net = setup.net_class(
-            module,
-            objective=self.objective,
-            beta=self.beta,
-            kl_warmup=self._kl_warmup(),
-            valid_fraction=self.validation_fraction,
-            split_seed=self._split_seed,
-            optimizer=torch.optim.Adam,
-            lr=float(self.lr),
-            max_epochs=int(self.max_epochs),
-            batch_size=self._training_batch_size(),
-            device=setup.device or device,
-            callbacks=callbacks,
-            verbose=self.verbose,
-            autocast_dtype=None if self.autocast is None else getattr(torch, self.autocast),
-            compile_options=None if self.compile is False else ({} if self.compile is True else dict(self.compile)),
-            **setup.net_options,
-        )
-        return net.initialize()
 
     # ------------------------------------------------------------------ fit
     @_fit_context(prefer_skip_nested_validation=True)
@@ -566,7 +477,7 @@ class MultiModalVAE(InferenceMixin, ClassNamePrefixFeaturesOutMixin, Transformer
         if self.max_epochs == 0:  # built and initialised, not trained (see max_epochs)
             self.module_, self.history_, self.n_iter_ = self.net_.module_, self.net_.history, 0
             return self
-        with self._threads(), _seeded(self._seed, self.net_.device):
+        with self._threads(), seeded(self._seed, self.net_.device):
             self._train(tensors, epochs=self.max_epochs)
         return self
 
@@ -597,7 +508,7 @@ class MultiModalVAE(InferenceMixin, ClassNamePrefixFeaturesOutMixin, Transformer
         epochs = int(epochs)
         if not hasattr(self, "module_"):
             tensors = self._initialize(X)
-            with self._threads(), _seeded(self._seed, self.net_.device):
+            with self._threads(), seeded(self._seed, self.net_.device):
                 self._train(tensors, epochs=epochs, partial=True)
             return self
         tensors, _ = self._tensors(X)
@@ -607,7 +518,7 @@ class MultiModalVAE(InferenceMixin, ClassNamePrefixFeaturesOutMixin, Transformer
         self.net_ = self._restore_net()
         self._seed += 1  # fresh randomness for each continuation, still reproducible
         try:
-            with self._threads(), _seeded(self._seed, self.net_.device):
+            with self._threads(), seeded(self._seed, self.net_.device):
                 self._train(tensors, epochs=epochs, partial=True)
         except Exception as exc:
             snapshot.restore(self)
@@ -618,210 +529,6 @@ class MultiModalVAE(InferenceMixin, ClassNamePrefixFeaturesOutMixin, Transformer
                 )
             raise
         return self
-
-    def _kl_warmup(self):
-        """``kl_warmup`` in epochs, with ``"auto"`` resolved to a quarter of ``max_epochs``."""
-        return self.max_epochs // 4 if self.kl_warmup == "auto" else self.kl_warmup
-
-    def _training_batch_size(self):
-        """``batch_size``, with ``"auto"`` resolved from the number of training rows."""
-        if self.batch_size != "auto":
-            return int(self.batch_size)
-        return min(256, max(32, getattr(self, "_n_fit_rows", 256) // 16))
-
-    def _initialize(self, X):
-        """Validate the training data, fix the schema and seeds, build module and net."""
-        self._check_hidden_layer_sizes()
-        if not hasattr(self.accelerator, "prepare"):  # an Accelerator instance has its device
-            check_device(self._device())
-        tensors, _ = self._tensors(X, reset=True)
-        self._n_fit_rows = len(tensors)
-        random_state = check_random_state(self.random_state)
-        self._seed = int(random_state.randint(np.iinfo(np.int32).max))
-        setup = self._training_setup()
-        # with an accelerator, the seed of process 0 everywhere: the same split, initial
-        # weights and batches on every process
-        self._seed = setup.shared_seed(self._seed)
-        device = setup.device or self._device()
-        self._split_seed = self._seed  # kept fixed across partial_fit calls
-        self._check_fit_memory(device)
-        self.modality_names_ = self._schema.names
-        self.categories_ = self._schema.categories()
-        self._n_features_out = self.n_components
-        with self._threads(), _seeded(self._seed, device):
-            module = self._build_module()
-            # the moments (with standardize) and the count likelihoods' library sizes
-            module.set_data_scaling(
-                ((b.xs, b.mask) for b in self._batches(tensors, _inference._INFERENCE_CHUNK_ROWS, "cpu")),
-                standardize=self.standardize,
-            )
-            self.net_ = self._build_net(module, device)
-        self._warn_small_data(tensors.mask, module)
-        for attr in ("module_", "history_", "n_iter_"):  # a failed fit leaves it unfitted
-            self.__dict__.pop(attr, None)
-        return tensors
-
-    # ------------------------------------------------------------------ memory
-    _SIZE_PARAMS = ("n_components", "hidden_layer_sizes", "embedding_size", "n_prior_components",
-                    "n_private_components", "batch_size")
-
-    @staticmethod
-    def _sizes_of(module, extra_parameters=0):
-        """``(parameters, widths)`` of ``module``: its number of parameters and buffers, and
-        the summed input and output widths of its linear layers (floats per row and draw)."""
-        n_params = sum(t.numel() for t in (*module.parameters(), *module.buffers())) + extra_parameters
-        widths = sum(layer.in_features + layer.out_features for layer in module.modules()
-                     if isinstance(layer, torch.nn.Linear))
-        return n_params, widths
-
-    def _check_fit_memory(self, device):
-        """Refuse, before anything is allocated, sizes whose training step or inference batch
-        would need more memory than ``device`` has (see the class Notes)."""
-        limit = memory_limit(device)
-        if limit is None:
-            return
-        with _seeded(0, "cpu"), torch.device("meta"):  # no memory, no draws from the user's RNG
-            module = self._build_module(networks=False)
-        custom = [m for nets in (self.encoders, self.decoders) for m in (nets or {}).values()]
-        n_params, widths = self._sizes_of(module, sum(p.numel() for m in custom for p in m.parameters()))
-        rows = min(self._training_batch_size(), self._n_fit_rows)
-        draws = self._n_mixture_components() if self.aggregation.endswith("_mixture") else 1
-        draws *= OBJECTIVES[self.objective].branches  # encoder-decoder passes per step
-        train = 4 * (4 * n_params + _ACTIVATION_FACTOR * rows * draws * widths)
-        if train > limit:
-            self._memory_error(train, limit, device, f"train on batches of {rows} rows ({n_params:,} "
-                               "parameters with their gradients and Adam's moments, and activations)")
-        rows = min(max(self._training_batch_size(), _inference._MIN_INFERENCE_BATCH), _inference._INFERENCE_CHUNK_ROWS)
-        infer = 4 * (n_params + _ACTIVATION_FACTOR * rows * widths) + 8 * rows * int(self.n_components)
-        if infer > limit:
-            self._memory_error(infer, limit, device, f"transform or predict a batch of {rows} rows")
-
-    def _memory_error(self, needed, limit, device, what, names=None):
-        """The ValueError of a size check, naming ``names`` (default: the size parameters
-        above their defaults)."""
-        if names is None:
-            defaults = type(self)().get_params()
-            names = [name for name in self._SIZE_PARAMS if _larger(getattr(self, name), defaults[name])]
-            names = names or list(self._SIZE_PARAMS)
-        sizes = ", ".join(f"{name}={getattr(self, name)!r}" for name in names)
-        columns = sum(m.n_input for m in self._schema.modalities)
-        raise ValueError(
-            f"{sizes}: the model of the data's {columns} columns would need about "
-            f"{needed / 2**30:.3g} GiB of memory to {what}, more than the {limit / 2**30:.3g} GiB "
-            f"of device {str(device)!r}; use a smaller {' or '.join(names)}"
-        )
-
-    def _check_score_memory(self, rows):
-        """Refuse an importance-sampling batch of ``rows`` whose draws could not fit in memory."""
-        device = _module_device(self.module_)
-        limit = memory_limit(device)
-        if limit is None:
-            return
-        n_params, widths = self._sizes_of(self.module_)
-        needed = 4 * (n_params + _ACTIVATION_FACTOR * rows * int(self.n_importance_samples) * widths)
-        if needed > limit:
-            self._memory_error(needed, limit, device, f"score a batch of {rows} rows with "
-                               f"{self.n_importance_samples} importance samples each",
-                               names=["n_importance_samples"])
-
-    def _warn_small_data(self, mask, module):
-        """Warn, before training, where the data are too few for the validation split or
-        for the size of the networks, and say what to change."""
-        n_rows = len(mask)
-        n_valid = int(np.floor(self.validation_fraction * n_rows))
-        if self.early_stopping and n_valid < _MIN_VALIDATION_ROWS:
-            warnings.warn(
-                f"early stopping would monitor {n_valid} validation rows "
-                f"(validation_fraction={self.validation_fraction} of {n_rows}): too few to choose "
-                f"an epoch reliably. Set early_stopping=False to train max_epochs={self.max_epochs} "
-                "epochs on all rows, or raise validation_fraction.",
-                UserWarning,
-                stacklevel=5,  # the caller of fit
-            )
-        counts = mask.sum(0).tolist()
-        observed = sum(c * m.n_features for c, m in zip(counts, self._schema.modalities))
-        weights = sum(p.numel() for p in module.parameters() if p.requires_grad)
-        if weights > _MAX_WEIGHTS_PER_VALUE * observed:
-            warnings.warn(
-                f"the networks have {weights} weights for {observed} observed training values "
-                f"({n_rows} rows): they may overfit or learn nothing useful. Use smaller networks "
-                "(e.g. hidden_layer_sizes=(32,), embedding_size=32) or more rows, and compare "
-                "with a simple imputer.",
-                UserWarning,
-                stacklevel=5,  # the caller of fit
-            )
-
-    def _train(self, tensors, epochs, partial=False):
-        net = self.net_
-        epochs_before = len(net.history)
-        progress = dict(net.callbacks_).get("progress")
-        if progress is not None:
-            progress.total = epochs  # the budget of this call
-        net.partial_fit(tensors, epochs=epochs)
-        self._check_finite(net.module_, tensors)
-        if net.interruption_ is not None:
-            warnings.warn(net.interruption_, UserWarning, stacklevel=4)  # the caller of fit or partial_fit
-        else:
-            self._report_stop(net, epochs, epochs_before, partial)
-        self.module_ = net.module_
-        self.history_ = net.history
-        self.n_iter_ = len(net.history)
-
-    def _check_finite(self, module, tensors):
-        """Raise TrainingDivergedError where training left weights that are not finite, or
-        finite ones whose posterior or decoder means of the first training rows overflow
-        (the last optimiser step is never evaluated by the training loop itself)."""
-        bad = [name for name, p in module.named_parameters() if not torch.isfinite(p).all()]
-        if bad:
-            what = f"non-finite weights (in {', '.join(bad[:3])}{', ...' if len(bad) > 3 else ''})"
-        else:
-            rows = tensors.subset(torch.arange(min(len(tensors), _inference._MIN_INFERENCE_BATCH)))
-            batch, _ = self._padded(rows.rows(torch.arange(len(rows))).to(_module_device(module)))
-            with self._threads(), torch.no_grad():
-                module.eval()
-                z = module.encode(batch.xs, batch.mask).mean
-                outputs = [z, *module.decode_means(z)]
-            if all(bool(torch.isfinite(t).all()) for t in outputs):
-                return
-            what = ("weights whose outputs are not finite (NaN or inf in the latent codes or "
-                    "decoder means of the training rows)")
-        raise TrainingDivergedError(
-            f"training ended with {what}: the optimisation diverged. Lower lr (now {self.lr:g}; "
-            f"try e.g. lr={self.lr / 10:g}), keep standardize=True, or use a likelihood that "
-            "matches the data."
-        )
-
-    def _report_stop(self, net, epochs, epochs_before, partial):
-        """Say why training ended where it was not the expected end: a ``fit`` that used its
-        whole budget while the validation loss still improved (``ConvergenceWarning``, as
-        scikit-learn's MLP), or a ``partial_fit`` that early stopping ended before ``epochs``."""
-        early_stopping = dict(net.callbacks_).get("early_stopping")
-        if early_stopping is None or not len(net.history) or "valid_loss" not in net.history[-1]:
-            return
-        trained = len(net.history) - epochs_before
-        if early_stopping.stopped_:
-            if partial and trained < epochs:
-                warnings.warn(
-                    f"partial_fit trained {trained} of {epochs} epochs: early stopping ended it, the "
-                    f"validation loss having not improved for n_iter_no_change={self.n_iter_no_change} "
-                    f"epochs (the weights of epoch {early_stopping.best_epoch_}, the best, are kept). "
-                    "Set early_stopping=False to train every epoch.",
-                    UserWarning,
-                    stacklevel=5,
-                )
-            return
-        if partial or trained < epochs:
-            return
-        warnings.warn(
-            f"training stopped at max_epochs={self.max_epochs} before early stopping settled: the "
-            f"validation loss last improved in epoch {early_stopping.best_epoch_} of "
-            f"{len(net.history)}, less than n_iter_no_change={self.n_iter_no_change} epochs before "
-            "the end, so the model may be under-fitted. Raise max_epochs, or continue with "
-            "partial_fit(X, epochs=...).",
-            ConvergenceWarning,
-            stacklevel=5,  # the caller of fit
-        )
-
 
     def transform(self, X, modalities=None):
         """Latent means of ``q(z | x_S)``, ``S`` = observed modalities (within ``modalities``).
@@ -842,151 +549,8 @@ class MultiModalVAE(InferenceMixin, ClassNamePrefixFeaturesOutMixin, Transformer
         return self._encode(X, modalities, lambda q: q.mean[None], 1)[0]
 
     # ------------------------------------------------------------------ persistence
-    def save(self, path):
-        """Save the fitted model to a file that can be loaded without running its code.
-
-        The file is a zip archive of ``metadata.json`` (format version, skmmvae and torch
-        versions, the parameters, the data layout learnt at fit, the fitted attributes and
-        ``history_``, as JSON) and ``weights.pt`` (the network weights and the optimiser
-        state as CPU tensors, written with :func:`torch.save`). :meth:`load` reads it with
-        :mod:`json` and ``torch.load(..., weights_only=True)``: unlike a joblib or pickle
-        file, a file from an untrusted source cannot run code when loaded. Parameters whose
-        values are not plain data (custom ``encoders``/``decoders`` modules, ``callbacks``)
-        are not stored; :meth:`load` asks for them.
-
-        Parameters
-        ----------
-        path : str, path-like or writable binary file object
-            File to write; an existing file is replaced (only once the new one is complete).
-            A file object is written in place.
-
-        Returns
-        -------
-        None
-
-        See Also
-        --------
-        load : Read the file back.
-
-        Examples
-        --------
-        >>> import numpy as np
-        >>> from skmmvae import MultiModalVAE
-        >>> rng = np.random.default_rng(0)
-        >>> X = {"a": rng.normal(size=(100, 3)), "b": rng.normal(size=(100, 2))}
-        >>> vae = MultiModalVAE(n_components=2, max_epochs=2, random_state=0).fit(X)
-        >>> vae.save("vae.zip")
-        >>> loaded = MultiModalVAE.load("vae.zip")
-        >>> bool(np.array_equal(loaded.transform(X), vae.transform(X)))
-        True
-        """
-        check_is_fitted(self, "module_")
-        _persistence.save(self, path)
-
-    @classmethod
-    def load(cls, path, **params):
-        """Load a model written by :meth:`save`, without running code from the file.
-
-        Only JSON and tensors are read. The model is rebuilt from its parameters and data
-        layout, and its weights are loaded into it: ``transform``, ``predict`` and
-        ``score_samples`` give exactly the results of the saved model (on the CPU), and
-        ``partial_fit`` continues training with the saved optimiser state and history.
-
-        Parameters
-        ----------
-        path : str, path-like or readable binary file object
-            A file written by :meth:`save`.
-        **params
-            Values of the parameters that could not be saved (custom ``encoders`` or
-            ``decoders`` modules, ``callbacks``), required exactly when the model had such
-            values. Modules must have the architecture they had when saved: their weights
-            come from the file.
-
-        Returns
-        -------
-        estimator : MultiModalVAE
-            The loaded model, of the class that saved it (this class or a subclass).
-
-        Raises
-        ------
-        ValueError
-            If the file was not written by :meth:`save`, is damaged or truncated, holds
-            anything but tensors in its weights, was written in another format version, or
-            holds another class; also, before anything is inflated or any network built, if
-            the archive holds other or repeated entries, declares sizes or compression
-            ratios past the limits, or its metadata has unknown entries, wrong types,
-            attribute names the class defines, or network sizes that do not fit the weights.
-        TypeError
-            If ``params`` misses a parameter that could not be saved, or names another one.
-
-        Examples
-        --------
-        >>> from skmmvae import MultiModalVAE
-        >>> vae = MultiModalVAE.load("vae.zip")          # doctest: +SKIP
-        >>> vae = MultiModalVAE.load("custom.zip", encoders={"image": ConvEncoder()})  # doctest: +SKIP
-        """
-        return _persistence.load(cls, path, params)
-
-    def __getstate__(self):
-        state = self.__dict__.copy()
-        state.pop("net_", None)
-        if state.pop("module_", None) is not None:
-            # CPU copies of weights and optimiser state; taken during training (from a callback,
-            # say), the epochs completed so far, not an epoch under way, and n_iter_ counting them
-            TrainingState(self, cpu=True).write(state)
-        if not (state.get("accelerator") is None or isinstance(state["accelerator"], str)):
-            state["accelerator"] = None  # a handle on this process's distributed set-up
-        state[VERSION] = __version__
-        return state
-
-    def __setstate__(self, state):
-        state = dict(state)
-        module_state, version = TrainingState.read(state)
-        if version != __version__:
-            warnings.warn(
-                f"this {type(self).__name__} was saved with skmmvae {version} and is loaded with "
-                f"{__version__}; results may differ",
-                UserWarning,
-                stacklevel=2,
-            )
-        self.__dict__.update(state)
-        if module_state is not None:
-            with _seeded(0, "cpu"):  # building draws initial weights: keep the caller's RNG
-                module = self._build_module()
-            module.load_state_dict(module_state)
-            self.module_ = module.to(self._load_device()).eval()
-            self.net_ = None
-
-    def _load_device(self):
-        """Device to load onto: the fitted one, or the CPU when that one is not available."""
-        device = self._device()
-        if torch.device(device).type == "cuda" and not torch.cuda.is_available():
-            warnings.warn(
-                f"the model was set to run on {device!r}, which is not available here; "
-                "loading it on the CPU (set_params(device='cpu') to silence this warning)",
-                UserWarning,
-                stacklevel=3,
-            )
-            return "cpu"
-        return device
-
-    def _restore_net(self):
-        """A skorch net around the trained (or loaded) module, to train it further."""
-        optimizer = optimizer_state(self, take=True)
-        net = self._build_net(self.module_, str(_module_device(self.module_)))
-        if optimizer is not None:
-            net.optimizer_.load_state_dict(optimizer)
-            for group in net.optimizer_.param_groups:
-                group["lr"] = float(self.lr)  # the saved state would bring back the old lr
-        net.history = self.history_
-        return net
 
 
-def _larger(value, reference):
-    """Whether a size parameter exceeds its default (the largest width, for a tuple)."""
-    if isinstance(value, (tuple, list)):
-        value, reference = max(value, default=0), max(reference, default=0)
-    if not isinstance(value, numbers.Number) or not isinstance(reference, numbers.Number):
-        return False
-    return value > reference
+
+
 

@@ -121,3 +121,20 @@ def test_every_command_has_help(command, option, capsys):
         main_module.main([command, "--help"])
     assert exc.value.code == 0
     assert option in capsys.readouterr().out
+
+
+def test_impute_fills_scattered_empty_cells(table, tmp_path, capsys):
+    path, frame = table
+    frame = frame.copy()
+    frame.loc[[30, 41, 77], "gene_2"] = np.nan  # missing cells, not whole modalities
+    frame.loc[50, "adt_1"] = np.nan
+    holes = tmp_path / "holes.csv"
+    frame.to_csv(holes, index=False)
+    model = tmp_path / "model.zip"
+    assert run(["fit", holes, "--index-col", "cell", "--modality", "rna=gene_*",
+                "--modality", "protein=adt_*", "--model", model, *FAST], capsys)[0] == 0
+    status, out, _ = run(["impute", holes, "--index-col", "cell", "--model", model,
+                          "--output", tmp_path / "imputed.csv"], capsys)
+    assert status == 0 and "imputed 64 cells" in out  # 60 of missing modalities + 4 cells
+    imputed = pd.read_csv(tmp_path / "imputed.csv", index_col="cell")
+    assert not imputed.isna().any().any()

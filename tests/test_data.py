@@ -322,3 +322,15 @@ def test_modality_dict_keeps_its_rows_in_step():
     single = ModalityDict(a=np.zeros((4, 2)))
     single["a"] = np.zeros((6, 2))  # replacing the only block sets the rows anew
     assert len(single) == 6
+
+
+def test_modality_tensors_carry_the_per_cell_mask():
+    a = np.array([[1.0, np.nan], [np.nan, np.nan], [3.0, 4.0]])
+    blocks, kind, names, groups = _layout.to_blocks({"a": a, "b": np.ones((3, 1))}, None)
+    schema = _schema.Schema.learn(blocks, kind, names, groups, None)
+    tensors = schema.tensors(blocks)
+    expected = [[True, False], [False, False], [True, True]]
+    assert tensors.observed_cells(0).tolist() == expected
+    assert tensors.subset(torch.tensor([2, 0])).observed_cells(0).tolist() == [expected[2], expected[0]]
+    batch = tensors.rows(torch.arange(3))
+    assert batch.observed_cells(0).tolist() == expected  # a missing row is zero-filled, not observed

@@ -556,14 +556,14 @@ def test_inference_runs_in_batches_and_results_do_not_depend_on_them(data, monke
     est = MultiModalVAE(**{**SMALL, "batch_size": 7}).fit(data)
     Z, X_hat, ll = est.transform(data), est.predict(data), est.score_samples(data)
 
-    monkeypatch.setattr(_inference, "_MIN_INFERENCE_BATCH", 1)
-    monkeypatch.setattr(_inference, "_SCORE_BATCH_DRAWS", 13 * est.n_importance_samples)
+    monkeypatch.setattr(_inference, "MIN_INFERENCE_BATCH", 1)
+    monkeypatch.setattr(_inference, "SCORE_BATCH_DRAWS", 13 * est.n_importance_samples)
     calls = []
     encode = est.module_.encode
     monkeypatch.setattr(est.module_, "encode", lambda *a: calls.append(len(a[1])) or encode(*a))
     Z_small = est.transform(data)
-    # 80 rows in batches of batch_size=7, each padded to _MIN_BATCH_ROWS rows
-    padded = max(7, _inference._MIN_BATCH_ROWS)
+    # 80 rows in batches of batch_size=7, each padded to MIN_BATCH_ROWS rows
+    padded = max(7, _inference.MIN_BATCH_ROWS)
     assert calls == [padded] * 12
     np.testing.assert_allclose(Z_small, Z, rtol=1e-5, atol=1e-6)
     X_small = est.predict(data)
@@ -605,7 +605,7 @@ def test_inference_converts_large_inputs_in_chunks_with_identical_results(data, 
     Z, X_hat, ll = est.transform(X), est.predict(X), est.score_samples(X)
     converted = []
     to_tensors = estimator_module.Schema.tensors
-    monkeypatch.setattr(_inference, "_INFERENCE_CHUNK_ROWS", 30)
+    monkeypatch.setattr(_inference, "INFERENCE_CHUNK_ROWS", 30)
     monkeypatch.setattr(
         estimator_module.Schema, "tensors",
         lambda self, blocks, *a, **k: converted.append(len(next(iter(blocks.values())))) or to_tensors(self, blocks, *a, **k),

@@ -13,7 +13,7 @@ from skorch.callbacks import Callback
 import skmmvae
 from skmmvae import MultiModalVAE
 from skmmvae._data import ModalityTensors
-from skmmvae._net import MultiModalNet, _Batches
+from skmmvae._net import MultiModalNet, Batches
 
 
 class EpochCounter(Callback):
@@ -204,12 +204,12 @@ def test_batches_index_in_memory_tensors():
     xs = [torch.arange(20.0).reshape(10, 2), torch.arange(10.0)[:, None]]
     mask = torch.ones(10, 2, dtype=torch.bool)
     tensors = ModalityTensors(xs, mask).subset(torch.arange(1, 10))  # a 9-row view
-    batches = list(_Batches(tensors, batch_size=4, shuffle=True, device="cpu"))
-    assert len(batches) == len(_Batches(tensors, 4, True, "cpu")) == 3
+    batches = list(Batches(tensors, batch_size=4, shuffle=True, device="cpu"))
+    assert len(batches) == len(Batches(tensors, 4, True, "cpu")) == 3
     assert [len(b) for b, _ in batches] == [4, 4, 1]
     rows = torch.cat([b.xs[1][:, 0] for b, _ in batches]).sort().values
     np.testing.assert_array_equal(rows.numpy(), np.arange(1.0, 10.0))  # each row once
-    ordered = torch.cat([b.xs[1][:, 0] for b, _ in _Batches(tensors, 4, False, "cpu")])
+    ordered = torch.cat([b.xs[1][:, 0] for b, _ in Batches(tensors, 4, False, "cpu")])
     np.testing.assert_array_equal(ordered.numpy(), np.arange(1.0, 10.0))
 
 
@@ -321,8 +321,8 @@ def test_available_cores_honours_cpu_affinity():
     """A process pinned to one core counts one core (os.cpu_count would count them all)."""
     code = (
         "import os; os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]}); "
-        "from skmmvae._runtime import _available_cores, _TorchThreads; import torch; "
-        "t = _TorchThreads(-1); t.__enter__(); print(_available_cores(), torch.get_num_threads())"
+        "from skmmvae._runtime import _available_cores, TorchThreads; import torch; "
+        "t = TorchThreads(-1); t.__enter__(); print(_available_cores(), torch.get_num_threads())"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["1", "1"]
@@ -330,11 +330,11 @@ def test_available_cores_honours_cpu_affinity():
 
 @pytest.mark.parametrize("n_jobs, expected", [(1, 1), (2, 2), (-1, "cores"), (-2, "cores-1"), (-99, 1)])
 def test_n_jobs_sets_torch_threads_with_joblib_conventions(n_jobs, expected, monkeypatch):
-    from skmmvae._runtime import _TorchThreads
+    from skmmvae._runtime import TorchThreads
 
     monkeypatch.setattr("skmmvae._runtime._available_cores", lambda: 8)
     want = {"cores": 8, "cores-1": 7}.get(expected, expected)
     before = torch.get_num_threads()
-    with _TorchThreads(n_jobs):
+    with TorchThreads(n_jobs):
         assert torch.get_num_threads() == want
     assert torch.get_num_threads() == before

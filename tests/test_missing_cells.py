@@ -120,9 +120,9 @@ def test_score_samples_scores_the_observed_cells_only():
     tensors, _ = vae._tensors(rows)
     batch, n = vae._padded(tensors.rows(torch.arange(len(tensors))))
     module = vae.module_.eval()
-    from skmmvae._runtime import _seeded
+    from skmmvae._runtime import seeded
 
-    with torch.no_grad(), _seeded(vae._seed, "cpu"):
+    with torch.no_grad(), seeded(vae._seed, "cpu"):
         q = module.encode(batch.xs, batch.mask)
         z = q.sample_common(8) if hasattr(q, "sample_common") else q.sample(8)
         log_w = module.prior.log_prob(z) - q.log_prob(z)

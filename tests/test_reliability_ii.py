@@ -18,8 +18,7 @@ from skorch.callbacks import Callback
 
 import skmmvae
 from skmmvae import ModalityDict, MultiModalVAE
-from skmmvae import estimator as estimator_module
-from skmmvae import _inference
+from skmmvae import _checks, _inference
 
 N = 80
 LABELS = [f"s{i}" for i in range(N)]
@@ -103,7 +102,7 @@ def test_predict_proba_rows_follow_the_first_block_even_if_it_is_the_target(fitt
 
 
 def test_aligned_in_every_chunk(fitted_frames, monkeypatch):
-    monkeypatch.setattr(_inference, "_INFERENCE_CHUNK_ROWS", 7)
+    monkeypatch.setattr(_inference, "INFERENCE_CHUNK_ROWS", 7)
     X = frames()
     Y = shuffled(X, "a")  # the first modality: rows come back in its order
     # (rows at other places in a batch: equal up to the last bits of torch's kernels)
@@ -385,7 +384,7 @@ def test_cuda_index_beyond_the_devices(monkeypatch):
 def test_sizes_beyond_memory_are_refused_before_allocating(params, name, monkeypatch):
     no_training(monkeypatch)
     # a 16 GiB machine, whatever this one has (the estimates here are 38 GiB and more)
-    monkeypatch.setattr(estimator_module, "memory_limit", lambda device: 16 * 2**30)
+    monkeypatch.setattr(_checks, "memory_limit", lambda device: 16 * 2**30)
     with pytest.raises(ValueError, match=rf"{name}=.* GiB of memory.*use a smaller {name}") as excinfo:
         MultiModalVAE(**{**SMALL, **params}).fit(make_data())
     assert raised_by_skmmvae(excinfo)

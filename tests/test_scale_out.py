@@ -187,18 +187,18 @@ def test_n_jobs_none_stays_within_the_dask_workers_threads(monkeypatch):
     distributed = pytest.importorskip("distributed")
     from types import SimpleNamespace
 
-    from skmmvae._runtime import _TorchThreads
+    from skmmvae._runtime import TorchThreads
 
     threads = torch.get_num_threads()
     monkeypatch.setattr("skmmvae._runtime._available_cores", lambda: 64)  # a big machine: torch's default applies
     try:
         torch.set_num_threads(3)
-        with _TorchThreads(None):
+        with TorchThreads(None):
             assert torch.get_num_threads() == 3  # outside Dask
         monkeypatch.setattr(distributed, "get_worker", lambda: SimpleNamespace(state=SimpleNamespace(nthreads=2)))
-        with _TorchThreads(None):
+        with TorchThreads(None):
             assert torch.get_num_threads() == 2  # a worker with 2 threads
-        with _TorchThreads(3):
+        with TorchThreads(3):
             assert torch.get_num_threads() == 3  # an explicit n_jobs is kept
         assert torch.get_num_threads() == 3
     finally:

@@ -14,7 +14,9 @@ parameters, one modality per view, the data set's likelihoods), ``vae_oneblock``
 ``modalities=None``: all features one block, a MIWAE-style VAE imputer). Every method is
 fitted on the training rows (with their missing cells) and imputes the test rows; the error is
 the standardised MSE over the missing test cells (features scaled by the observed training
-values), with the CPU seconds of fit + impute.
+values), with the CPU seconds of fit + impute. Every method runs on one thread (BLAS through
+``threadpoolctl``, torch through ``n_jobs=1``): on a shared machine, multi-threaded BLAS made
+``IterativeImputer`` 50 times slower in wall time.
 
 Run ``python benchmarks/quality/cells.py`` (all; ``--quick`` for a smoke run; ``--datasets``,
 ``--regimes``, ``--seeds``, ``--methods`` to choose) and ``python benchmarks/quality/cells.py
@@ -29,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 from sklearn.model_selection import train_test_split
+from threadpoolctl import threadpool_limits
 
 if __package__ in (None, ""):  # run as a script: make ``benchmarks.quality`` importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
@@ -126,7 +129,7 @@ def run_one(dataset_name, regime, seed, methods, quick=False):
     for name in methods:
         method = _make(name, dataset, seed, quick)
         start = time.process_time()
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), threadpool_limits(limits=1):
             warnings.simplefilter("ignore")
             imputed = method.fit_impute(train, test, widths, dataset)
         cpu = time.process_time() - start

@@ -14,7 +14,7 @@ from sklearn.utils import check_random_state
 _CORR_METHODS = ("pearson", "spearman", "rdc")
 
 
-def _as_2d(name, a):
+def as_2d(name, a):
     a = np.asarray(a, dtype=np.float64)
     if a.ndim == 1:
         a = a[:, None]
@@ -26,7 +26,7 @@ def _as_2d(name, a):
 
 
 def _paired(z_true, z_est, min_samples=2):
-    z_true, z_est = _as_2d("z_true", z_true), _as_2d("z_est", z_est)
+    z_true, z_est = as_2d("z_true", z_true), as_2d("z_est", z_est)
     if z_true.shape[0] != z_est.shape[0]:
         raise ValueError(
             f"z_true and z_est need the same number of samples, got {z_true.shape[0]} and "

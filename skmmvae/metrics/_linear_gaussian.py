@@ -7,7 +7,7 @@ import numbers
 import numpy as np
 from scipy import linalg
 
-from ._correlation import _as_2d
+from ._correlation import as_2d
 
 _LOG_2PI = np.log(2.0 * np.pi)
 
@@ -406,7 +406,7 @@ def kl_to_linear_gaussian_posterior(q_mean, q_var, X, W, b, noise_variance, moda
     """
     x, W, b, noise = _conditioning_data(X, W, b, noise_variance, modalities)
     n, d = x.shape[0], W.shape[1]
-    q_mean = _as_2d("q_mean", q_mean)
+    q_mean = as_2d("q_mean", q_mean)
     if q_mean.shape != (n, d):
         raise ValueError(f"q_mean must have shape {(n, d)} (samples of X, columns of W), "
                          f"got {q_mean.shape}.")

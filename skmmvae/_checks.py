@@ -1,0 +1,188 @@
+"""What fit checks before training and reports after it: memory, small data, finiteness.
+
+Every check says what to change. Memory estimates refuse, before anything is allocated, sizes
+whose training step or inference batch would not fit on the device; the small-data warnings
+say when the validation split or the networks are too large for the rows; after training,
+weights or outputs that are not finite raise :class:`~skmmvae.TrainingDivergedError`, and a
+fit that ran out of epochs while still improving warns (``ConvergenceWarning``).
+"""
+import numbers
+import warnings
+
+import numpy as np
+import torch
+from sklearn.exceptions import ConvergenceWarning
+
+from . import _inference
+from ._net import TrainingDivergedError
+from ._runtime import module_device, seeded, memory_limit
+from .nn import OBJECTIVES
+
+# Fewer validation rows than this make early stopping's choice of epoch noise (a warning).
+_MIN_VALIDATION_ROWS = 20
+# More trainable weights than this per observed training value: a warning that the data are
+# too few for the networks.
+_MAX_WEIGHTS_PER_VALUE = 50
+# Memory estimate that fit and the importance-sampling methods check before allocating (see
+# ChecksMixin._check_fit_memory and _check_score_memory): activations are counted as this
+# many float32 copies of every built-in linear layer's input and output, per row and latent draw.
+_ACTIVATION_FACTOR = 2
+
+
+
+class ChecksMixin:
+    """The checks and reports of :class:`~skmmvae.MultiModalVAE` (see the module docstring)."""
+
+    _SIZE_PARAMS = ("n_components", "hidden_layer_sizes", "embedding_size", "n_prior_components",
+                    "n_private_components", "batch_size")
+
+    @staticmethod
+    def _sizes_of(module, extra_parameters=0):
+        """``(parameters, widths)`` of ``module``: its number of parameters and buffers, and
+        the summed input and output widths of its linear layers (floats per row and draw)."""
+        n_params = sum(t.numel() for t in (*module.parameters(), *module.buffers())) + extra_parameters
+        widths = sum(layer.in_features + layer.out_features for layer in module.modules()
+                     if isinstance(layer, torch.nn.Linear))
+        return n_params, widths
+
+    def _check_fit_memory(self, device):
+        """Refuse, before anything is allocated, sizes whose training step or inference batch
+        would need more memory than ``device`` has (see the class Notes)."""
+        limit = memory_limit(device)
+        if limit is None:
+            return
+        with seeded(0, "cpu"), torch.device("meta"):  # no memory, no draws from the user's RNG
+            module = self._build_module(networks=False)
+        custom = [m for nets in (self.encoders, self.decoders) for m in (nets or {}).values()]
+        n_params, widths = self._sizes_of(module, sum(p.numel() for m in custom for p in m.parameters()))
+        rows = min(self._training_batch_size(), self._n_fit_rows)
+        draws = self._n_mixture_components() if self.aggregation.endswith("_mixture") else 1
+        draws *= OBJECTIVES[self.objective].branches  # encoder-decoder passes per step
+        train = 4 * (4 * n_params + _ACTIVATION_FACTOR * rows * draws * widths)
+        if train > limit:
+            self._memory_error(train, limit, device, f"train on batches of {rows} rows ({n_params:,} "
+                               "parameters with their gradients and Adam's moments, and activations)")
+        rows = min(max(self._training_batch_size(), _inference.MIN_INFERENCE_BATCH),
+                   _inference.INFERENCE_CHUNK_ROWS)
+        infer = 4 * (n_params + _ACTIVATION_FACTOR * rows * widths) + 8 * rows * int(self.n_components)
+        if infer > limit:
+            self._memory_error(infer, limit, device, f"transform or predict a batch of {rows} rows")
+
+    def _memory_error(self, needed, limit, device, what, names=None):
+        """The ValueError of a size check, naming ``names`` (default: the size parameters
+        above their defaults)."""
+        if names is None:
+            defaults = type(self)().get_params()
+            names = [name for name in self._SIZE_PARAMS if _larger(getattr(self, name), defaults[name])]
+            names = names or list(self._SIZE_PARAMS)
+        sizes = ", ".join(f"{name}={getattr(self, name)!r}" for name in names)
+        columns = sum(m.n_input for m in self._schema.modalities)
+        raise ValueError(
+            f"{sizes}: the model of the data's {columns} columns would need about "
+            f"{needed / 2**30:.3g} GiB of memory to {what}, more than the {limit / 2**30:.3g} GiB "
+            f"of device {str(device)!r}; use a smaller {' or '.join(names)}"
+        )
+
+    def _check_score_memory(self, rows):
+        """Refuse an importance-sampling batch of ``rows`` whose draws could not fit in memory."""
+        device = module_device(self.module_)
+        limit = memory_limit(device)
+        if limit is None:
+            return
+        n_params, widths = self._sizes_of(self.module_)
+        needed = 4 * (n_params + _ACTIVATION_FACTOR * rows * int(self.n_importance_samples) * widths)
+        if needed > limit:
+            self._memory_error(needed, limit, device, f"score a batch of {rows} rows with "
+                               f"{self.n_importance_samples} importance samples each",
+                               names=["n_importance_samples"])
+
+    def _warn_small_data(self, mask, module):
+        """Warn, before training, where the data are too few for the validation split or
+        for the size of the networks, and say what to change."""
+        n_rows = len(mask)
+        n_valid = int(np.floor(self.validation_fraction * n_rows))
+        if self.early_stopping and n_valid < _MIN_VALIDATION_ROWS:
+            warnings.warn(
+                f"early stopping would monitor {n_valid} validation rows "
+                f"(validation_fraction={self.validation_fraction} of {n_rows}): too few to choose "
+                f"an epoch reliably. Set early_stopping=False to train max_epochs={self.max_epochs} "
+                "epochs on all rows, or raise validation_fraction.",
+                UserWarning,
+                stacklevel=5,  # the caller of fit
+            )
+        counts = mask.sum(0).tolist()
+        observed = sum(c * m.n_features for c, m in zip(counts, self._schema.modalities))
+        weights = sum(p.numel() for p in module.parameters() if p.requires_grad)
+        if weights > _MAX_WEIGHTS_PER_VALUE * observed:
+            warnings.warn(
+                f"the networks have {weights} weights for {observed} observed training values "
+                f"({n_rows} rows): they may overfit or learn nothing useful. Use smaller networks "
+                "(e.g. hidden_layer_sizes=(32,), embedding_size=32) or more rows, and compare "
+                "with a simple imputer.",
+                UserWarning,
+                stacklevel=5,  # the caller of fit
+            )
+
+    def _check_finite(self, module, tensors):
+        """Raise TrainingDivergedError where training left weights that are not finite, or
+        finite ones whose posterior or decoder means of the first training rows overflow
+        (the last optimiser step is never evaluated by the training loop itself)."""
+        bad = [name for name, p in module.named_parameters() if not torch.isfinite(p).all()]
+        if bad:
+            what = f"non-finite weights (in {', '.join(bad[:3])}{', ...' if len(bad) > 3 else ''})"
+        else:
+            rows = tensors.subset(torch.arange(min(len(tensors), _inference.MIN_INFERENCE_BATCH)))
+            batch, _ = self._padded(rows.rows(torch.arange(len(rows))).to(module_device(module)))
+            with self._threads(), torch.no_grad():
+                module.eval()
+                z = module.encode(batch.xs, batch.mask).mean
+                outputs = [z, *module.decode_means(z)]
+            if all(bool(torch.isfinite(t).all()) for t in outputs):
+                return
+            what = ("weights whose outputs are not finite (NaN or inf in the latent codes or "
+                    "decoder means of the training rows)")
+        raise TrainingDivergedError(
+            f"training ended with {what}: the optimisation diverged. Lower lr (now {self.lr:g}; "
+            f"try e.g. lr={self.lr / 10:g}), keep standardize=True, or use a likelihood that "
+            "matches the data."
+        )
+
+    def _report_stop(self, net, epochs, epochs_before, partial):
+        """Say why training ended where it was not the expected end: a ``fit`` that used its
+        whole budget while the validation loss still improved (``ConvergenceWarning``, as
+        scikit-learn's MLP), or a ``partial_fit`` that early stopping ended before ``epochs``."""
+        early_stopping = dict(net.callbacks_).get("early_stopping")
+        if early_stopping is None or not len(net.history) or "valid_loss" not in net.history[-1]:
+            return
+        trained = len(net.history) - epochs_before
+        if early_stopping.stopped_:
+            if partial and trained < epochs:
+                warnings.warn(
+                    f"partial_fit trained {trained} of {epochs} epochs: early stopping ended it, the "
+                    f"validation loss having not improved for n_iter_no_change={self.n_iter_no_change} "
+                    f"epochs (the weights of epoch {early_stopping.best_epoch_}, the best, are kept). "
+                    "Set early_stopping=False to train every epoch.",
+                    UserWarning,
+                    stacklevel=5,
+                )
+            return
+        if partial or trained < epochs:
+            return
+        warnings.warn(
+            f"training stopped at max_epochs={self.max_epochs} before early stopping settled: the "
+            f"validation loss last improved in epoch {early_stopping.best_epoch_} of "
+            f"{len(net.history)}, less than n_iter_no_change={self.n_iter_no_change} epochs before "
+            "the end, so the model may be under-fitted. Raise max_epochs, or continue with "
+            "partial_fit(X, epochs=...).",
+            ConvergenceWarning,
+            stacklevel=5,  # the caller of fit
+        )
+
+
+def _larger(value, reference):
+    """Whether a size parameter exceeds its default (the largest width, for a tuple)."""
+    if isinstance(value, (tuple, list)):
+        value, reference = max(value, default=0), max(reference, default=0)
+    if not isinstance(value, numbers.Number) or not isinstance(reference, numbers.Number):
+        return False
+    return value > reference

@@ -1,0 +1,165 @@
+"""Building and training the model of a ``MultiModalVAE``.
+
+:class:`TrainingMixin` turns the fitted schema and the parameters into the torch module
+(``_build_module``) and the skorch net that trains it (``_build_net``), prepares a fit
+(``_initialize``: validation, schema, seeds, data scaling, checks) and runs the training loop
+of ``fit`` and ``partial_fit`` (``_train``). The public ``fit`` and ``partial_fit`` stay in the
+estimator's class body.
+"""
+import copy
+import numbers
+import warnings
+
+import numpy as np
+import torch
+from sklearn.utils import check_random_state
+
+from . import _inference
+from ._net import ValidationEarlyStopping
+from ._progress import EpochProgress
+from ._runtime import seeded, check_device
+from .nn import MultiModalModule
+
+# Components of the *_mixture aggregators' posteriors when n_prior_components is 1.
+_MIXTURE_DEFAULT_COMPONENTS = 5
+
+
+class TrainingMixin:
+    """Building, initialising and training the model of :class:`~skmmvae.MultiModalVAE`."""
+
+    def _check_hidden_layer_sizes(self):
+        sizes = self.hidden_layer_sizes
+        if not all(isinstance(h, numbers.Integral) and not isinstance(h, bool) and h >= 1 for h in sizes):
+            raise ValueError(f"hidden_layer_sizes must be positive integers, got {sizes!r}")
+
+    def _check_networks(self):
+        for param in ("encoders", "decoders"):
+            unknown = sorted(set(getattr(self, param) or {}) - set(self._schema.names))
+            if unknown:
+                raise ValueError(
+                    f"{param} names unknown modalities {unknown}; modalities are {self._schema.names}"
+                )
+
+    def _build_module(self, networks=True):
+        """The module for the fitted schema (``networks=False``: the built-in networks in
+        place of custom ``encoders``/``decoders``, for a size estimate on the meta device)."""
+        liks = self._schema.likelihoods()
+        # plain ints: numpy integers (GridSearchCV over np.arange) are not ints to torch
+        n_mixture = self._n_mixture_components()
+        return MultiModalModule(
+            liks,
+            int(self.n_components),
+            aggregation=self.aggregation,
+            n_prior_components=int(self.n_prior_components),
+            n_private=int(self.n_private_components),
+            hidden_sizes=tuple(int(h) for h in self.hidden_layer_sizes),
+            embedding_size=int(self.embedding_size),
+            activation=self.activation,
+            init=self.weight_init,
+            encoders=copy.deepcopy(self.encoders) if networks else None,
+            decoders=copy.deepcopy(self.decoders) if networks else None,
+            n_mixture_components=n_mixture,
+        )
+
+    def _n_mixture_components(self):
+        n = int(self.n_prior_components)
+        return n if n > 1 else _MIXTURE_DEFAULT_COMPONENTS
+
+    def _build_net(self, module, device):
+        callbacks = list(self.callbacks or [])
+        setup = self._training_setup()
+        sink = setup.sink(self.verbose)
+        if self.early_stopping:
+            callbacks.append(
+                (
+                    "early_stopping",
+                    ValidationEarlyStopping(
+                        monitor="valid_loss",
+                        patience=self.n_iter_no_change,
+                        threshold=0.0,
+                        threshold_mode="abs",  # any decrease counts; the loss can be negative
+                        load_best=True,
+                        sink=sink,
+                    ),
+                )
+            )
+        if self.verbose and setup.main_process:
+            # one line per epoch that fits a terminal (skorch's table has a column per term)
+            callbacks.append(("progress", EpochProgress(total=int(self.max_epochs), sink=sink)))
+        net = setup.net_class(
+            module,
+            objective=self.objective,
+            beta=self.beta,
+            kl_warmup=self._kl_warmup(),
+            valid_fraction=self.validation_fraction,
+            split_seed=self._split_seed,
+            optimizer=torch.optim.Adam,
+            lr=float(self.lr),
+            max_epochs=int(self.max_epochs),
+            batch_size=self._training_batch_size(),
+            device=setup.device or device,
+            callbacks=callbacks,
+            verbose=self.verbose,
+            autocast_dtype=None if self.autocast is None else getattr(torch, self.autocast),
+            compile_options=None if self.compile is False else ({} if self.compile is True else dict(self.compile)),
+            **setup.net_options,
+        )
+        return net.initialize()
+
+    def _kl_warmup(self):
+        """``kl_warmup`` in epochs, with ``"auto"`` resolved to a quarter of ``max_epochs``."""
+        return self.max_epochs // 4 if self.kl_warmup == "auto" else self.kl_warmup
+
+    def _training_batch_size(self):
+        """``batch_size``, with ``"auto"`` resolved from the number of training rows."""
+        if self.batch_size != "auto":
+            return int(self.batch_size)
+        return min(256, max(32, getattr(self, "_n_fit_rows", 256) // 16))
+
+    def _initialize(self, X):
+        """Validate the training data, fix the schema and seeds, build module and net."""
+        self._check_hidden_layer_sizes()
+        if not hasattr(self.accelerator, "prepare"):  # an Accelerator instance has its device
+            check_device(self._device())
+        tensors, _ = self._tensors(X, reset=True)
+        self._n_fit_rows = len(tensors)
+        random_state = check_random_state(self.random_state)
+        self._seed = int(random_state.randint(np.iinfo(np.int32).max))
+        setup = self._training_setup()
+        # with an accelerator, the seed of process 0 everywhere: the same split, initial
+        # weights and batches on every process
+        self._seed = setup.shared_seed(self._seed)
+        device = setup.device or self._device()
+        self._split_seed = self._seed  # kept fixed across partial_fit calls
+        self._check_fit_memory(device)
+        self.modality_names_ = self._schema.names
+        self.categories_ = self._schema.categories()
+        self._n_features_out = self.n_components
+        with self._threads(), seeded(self._seed, device):
+            module = self._build_module()
+            # the moments (with standardize) and the count likelihoods' library sizes
+            module.set_data_scaling(
+                ((b.xs, b.mask) for b in self._batches(tensors, _inference.INFERENCE_CHUNK_ROWS, "cpu")),
+                standardize=self.standardize,
+            )
+            self.net_ = self._build_net(module, device)
+        self._warn_small_data(tensors.mask, module)
+        for attr in ("module_", "history_", "n_iter_"):  # a failed fit leaves it unfitted
+            self.__dict__.pop(attr, None)
+        return tensors
+
+    def _train(self, tensors, epochs, partial=False):
+        net = self.net_
+        epochs_before = len(net.history)
+        progress = dict(net.callbacks_).get("progress")
+        if progress is not None:
+            progress.total = epochs  # the budget of this call
+        net.partial_fit(tensors, epochs=epochs)
+        self._check_finite(net.module_, tensors)
+        if net.interruption_ is not None:
+            warnings.warn(net.interruption_, UserWarning, stacklevel=4)  # the caller of fit or partial_fit
+        else:
+            self._report_stop(net, epochs, epochs_before, partial)
+        self.module_ = net.module_
+        self.history_ = net.history
+        self.n_iter_ = len(net.history)
