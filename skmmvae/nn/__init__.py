@@ -8,6 +8,7 @@ and ``OBJECTIVES`` list what can be selected by name.
 from .aggregators import AGGREGATORS, make_aggregator
 from .distributions import DiagGaussian, GaussianMixture
 from .likelihoods import LIKELIHOODS, make_likelihood
+from . import counts  # noqa: E402,F401 - adds "negative_binomial" and "zinb" to LIKELIHOODS
 from .model import MultiModalModule
 from .objectives import (
     OBJECTIVES,
