@@ -15,6 +15,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
 from . import _data
+from ._layout import from_single_cell
 from ._runtime import module_device, seeded, release_free_memory
 from .nn import iw_class_probabilities, iw_conditional_log_likelihood, iw_log_likelihood
 
@@ -108,6 +109,7 @@ class InferenceMixin:
 
     def _encode(self, X, modalities, statistic, n_out):
         """``statistic(q)`` ``(n_out, B, d)`` for every batch of ``X``, as one float64 array."""
+        X = from_single_cell(X, self.modalities)
         out = None  # allocated once: memory beyond the output is bounded by a chunk
         for start, chunk in _data.row_chunks(X, INFERENCE_CHUNK_ROWS):
             release_free_memory()  # memory bounded by a chunk, not by the rows
@@ -160,6 +162,7 @@ class InferenceMixin:
         return self._filled(X, False)
 
     def _filled(self, X, draw):
+        X = from_single_cell(X, self.modalities)
         is_dict = _data.is_modality_dict(X)
         X = _data.align_rows(X)  # the blocks returned keep their rows and labels together
         # The output is allocated once, in the validated blocks' float dtype (float32 input
@@ -329,6 +332,7 @@ class InferenceMixin:
         """``estimate(batch)`` over batches of ``X`` sized for ``n_importance_samples`` draws,
         as one float64 array. The same seed for every batch: each row sees the same random
         numbers, whatever its batch."""
+        X = from_single_cell(X, self.modalities)
         out = []
         batch_size = max(1, SCORE_BATCH_DRAWS // int(self.n_importance_samples))
         with self._threads(), torch.no_grad():
@@ -397,7 +401,8 @@ class InferenceMixin:
                 f"modality={modality!r} is not a categorical modality; categorical: {labels}"
             )
         target = self._schema.names.index(modality)
-        X = _data.align_rows(X)  # rows in the order of X's first pandas block, even the target's
+        X = _data.align_rows(from_single_cell(X, self.modalities))  # rows in the order of X's
+        # first pandas block, even the target's
         proba = self._importance_estimates(_without(X, modality), lambda batch: iw_class_probabilities(
             self.module_, batch.xs, batch.mask, target, self.n_importance_samples, common_noise=True))
         return proba / proba.sum(1, keepdims=True)  # exact in float64 for scikit-learn's metrics

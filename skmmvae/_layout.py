@@ -139,3 +139,21 @@ def to_blocks(X, modalities, schema=None, columns=None, labels=()):
     blocks = {name: as_2d_float(array[:, cols], name, name in labels) for name, cols in groups.items()}
     names = {name: ([columns[c] for c in idx] if columns else None) for name, idx in groups.items()}
     return blocks, kind, names, groups
+
+
+def is_single_cell(X):
+    """Whether ``X`` is an ``anndata.AnnData`` or ``mudata.MuData`` object (by its attributes:
+    neither library is imported)."""
+    return hasattr(X, "obs_names") and hasattr(X, "obsm") and (hasattr(X, "mod") or hasattr(X, "layers"))
+
+
+def from_single_cell(X, modalities):
+    """``X`` as a dict of modalities when it is an AnnData or MuData object (``modalities``
+    then says where each modality lives, see :mod:`skmmvae.singlecell`), else ``X`` as is."""
+    if not is_single_cell(X):
+        return X
+    from . import singlecell
+
+    if hasattr(X, "mod"):
+        return singlecell.read_mudata(X, modalities)
+    return singlecell.read_anndata(X, modalities)

@@ -15,6 +15,7 @@ import torch
 from sklearn.utils import check_random_state
 
 from . import _inference
+from ._layout import from_single_cell
 from ._net import ValidationEarlyStopping
 from ._progress import EpochProgress
 from ._runtime import seeded, check_device
@@ -118,6 +119,7 @@ class TrainingMixin:
 
     def _initialize(self, X):
         """Validate the training data, fix the schema and seeds, build module and net."""
+        X = from_single_cell(X, self.modalities)
         self._check_hidden_layer_sizes()
         if not hasattr(self.accelerator, "prepare"):  # an Accelerator instance has its device
             check_device(self._device())

@@ -18,7 +18,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from . import _data
 from ._checks import ChecksMixin
 from ._inference import InferenceMixin
-from ._layout import check_2d_input, to_blocks
+from ._layout import check_2d_input, from_single_cell, to_blocks
 from ._runtime import seeded, TorchThreads
 from ._schema import Schema, integer_gaussian_warnings, label_modalities
 from ._snapshot import PersistenceMixin, TrainingState
@@ -43,6 +43,12 @@ class MultiModalVAE(InferenceMixin, TrainingMixin, ChecksMixin, PersistenceMixin
         Layout of a 2-D input: ``{name: width}``, ``{name: [columns]}`` (names or indices), or
         a list of widths (modalities ``"m0"``, ``"m1"``, ...). ``None`` makes a 2-D input one
         modality ``"x"`` (a plain VAE). Ignored for dict input, whose keys name the modalities.
+        For an ``anndata.AnnData`` or ``mudata.MuData`` input, ``{name: location}`` such as
+        ``{"rna": "layers/counts", "protein": "obsm/protein"}`` (``None``: ``X`` as one
+        modality, or one modality per ``mod`` of a MuData): the object is read as a dict of
+        modalities with rows paired by ``obs_names`` (see :mod:`skmmvae.singlecell`), and
+        ``predict`` returns that dict, filled in (:func:`skmmvae.singlecell.write_imputed`
+        writes it back).
     likelihoods : str, dict or None, default=None
         Observation model per modality: ``"gaussian"``, ``"laplace"``, ``"bernoulli"``,
         ``"categorical"``, ``"poisson"``, ``"negative_binomial"`` or ``"zinb"``; a dict
@@ -511,7 +517,7 @@ class MultiModalVAE(InferenceMixin, TrainingMixin, ChecksMixin, PersistenceMixin
             with self._threads(), seeded(self._seed, self.net_.device):
                 self._train(tensors, epochs=epochs, partial=True)
             return self
-        tensors, _ = self._tensors(X)
+        tensors, _ = self._tensors(from_single_cell(X, self.modalities))
         snapshot = TrainingState(self)
         # a new net around the trained module, so that the current parameters (lr,
         # callbacks, batch_size, verbose, ...) apply; optimiser state and history carry over

@@ -129,3 +129,44 @@ def test_wrong_objects_are_type_errors():
         read_anndata({"x": np.zeros((2, 2))})
     with pytest.raises(TypeError, match="must be a mudata.MuData object, got ndarray"):
         read_mudata(np.zeros((2, 2)))
+
+
+class _FakeAnnData:
+    """The attributes of an ``anndata.AnnData`` the package reads (duck typing), so that the
+    estimators' direct acceptance is tested without anndata installed."""
+
+    def __init__(self, X, obs_names, var_names, layers=None, obsm=None):
+        self.X, self.layers, self.obsm = X, dict(layers or {}), dict(obsm or {})
+        self.obs_names, self.var_names = pd.Index(obs_names), pd.Index(var_names)
+        self.obs = pd.DataFrame(index=self.obs_names)
+
+    @property
+    def shape(self):
+        return (len(self.obs_names), len(self.var_names))
+
+
+def test_the_estimators_take_an_anndata_like_object_with_locations():
+    from skmmvae import MultiModalImputer, MultiModalVAE
+
+    rng = np.random.default_rng(0)
+    n = 120
+    z = rng.normal(size=(n, 2))
+    rna = rng.poisson(np.exp(z @ rng.normal(size=(2, 6)) * 0.5 + 1)).astype(float)
+    protein = z @ rng.normal(size=(2, 3)) + 0.1 * rng.normal(size=(n, 3))
+    protein[:20] = np.nan  # measured by RNA only
+    adata = _FakeAnnData(np.log1p(rna), [f"c{i}" for i in range(n)], [f"g{i}" for i in range(6)],
+                         layers={"counts": rna}, obsm={"protein": protein})
+    locations = {"rna": "layers/counts", "protein": "obsm/protein"}
+    params = dict(modalities=locations, likelihoods={"rna": "poisson"}, n_components=2,
+                  max_epochs=3, random_state=0)
+    vae = MultiModalVAE(**params).fit(adata)
+    as_dict = {"rna": rna, "protein": protein}
+    reference = MultiModalVAE(**params).fit(as_dict)
+    np.testing.assert_array_equal(vae.transform(adata), reference.transform(as_dict))
+    np.testing.assert_array_equal(vae.score_samples(adata), reference.score_samples(as_dict))
+    imputed = MultiModalImputer(**params).fit(adata).transform(adata)
+    assert set(imputed) == {"rna", "protein"}
+    assert list(imputed["protein"].index) == list(adata.obs_names)
+    assert not imputed["protein"].isna().any().any()
+    np.testing.assert_array_equal(imputed["protein"].to_numpy()[20:], protein[20:])
+    assert np.isnan(adata.obsm["protein"][:20]).all()  # the object is not modified
