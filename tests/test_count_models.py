@@ -109,3 +109,39 @@ def test_bad_count_input_fails_before_training(likelihoods, bad, exc, match):
     with pytest.raises(exc, match=match):
         vae.fit(X)
     assert not hasattr(vae, "module_")
+
+
+def test_the_poisson_likelihood_takes_the_library_size_offset_too(tmp_path):
+    import torch
+    from scipy import stats
+
+    from skmmvae.nn import make_likelihood
+    from skmmvae.nn.counts import LibraryPoisson
+    from skmmvae.nn.likelihoods import Poisson
+
+    assert type(make_likelihood("poisson", 4)) is Poisson  # no offset: as before
+    lik = make_likelihood("poisson", 4, library_size="median")
+    assert isinstance(lik, LibraryPoisson)
+    rng = np.random.default_rng(0)
+    params = rng.normal(size=(5, 4))
+    x = rng.poisson(4.0, size=(5, 4)).astype(float)
+    x[1, 2] = np.nan  # a missing cell: scored on the observed ones, proportions renormalised
+    observed = ~np.isnan(x)
+    expected = []
+    for row, p, seen in zip(x, params, observed):
+        proportions = np.exp(p[seen] - p[seen].max())
+        proportions /= proportions.sum()
+        rate = proportions * row[seen].sum()
+        expected.append(stats.poisson.logpmf(row[seen], rate).sum())
+    got = lik.log_prob(torch.tensor(params), torch.tensor(x)).numpy()
+    np.testing.assert_allclose(got, expected, rtol=1e-10)
+
+    X = make_counts()
+    spec = {"rna": ("poisson", {"library_size": 1000.0}), "protein": "poisson"}
+    vae = MultiModalVAE(likelihoods=spec, **FAST).fit(X)
+    assert isinstance(vae.module_.likelihoods["rna"], LibraryPoisson)
+    means = vae.inverse_transform(np.zeros((3, vae.n_components)))["rna"]
+    np.testing.assert_allclose(means.sum(1), 1000.0, rtol=1e-5)  # imputed at the library given
+    vae.save(tmp_path / "model.zip")
+    loaded = MultiModalVAE.load(tmp_path / "model.zip")
+    np.testing.assert_array_equal(loaded.predict(X)["rna"], vae.predict(X)["rna"])

@@ -206,6 +206,37 @@ class _Counts(Likelihood):
         return self.sample_given(params, None)
 
 
+class LibraryPoisson(_Counts):
+    """Poisson with the library-size offset of the count likelihoods: what
+    ``make_likelihood("poisson", d, library_size=...)`` builds for a ``library_size`` that is
+    not None (``"median"``, ``"observed"`` or a number, as for :class:`NegativeBinomial`).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skmmvae.nn import make_likelihood
+    >>> poisson = make_likelihood("poisson", 3, library_size="median")
+    >>> type(poisson).__name__
+    'LibraryPoisson'
+    >>> x = torch.tensor([[1.0, 2.0, 3.0]])  # total 6: rates 6 * softmax(0) = 2 each
+    >>> expected = torch.distributions.Poisson(torch.full((3,), 2.0)).log_prob(x).sum(-1)
+    >>> torch.allclose(poisson.log_prob(torch.zeros(1, 3), x), expected)
+    True
+    """
+
+    def __init__(self, n_features, library_size="median"):
+        super().__init__(n_features, library_size)
+
+    def _cells(self, params, log_mean, x):
+        return x * log_mean - torch.exp(log_mean) - torch.lgamma(x + 1)
+
+    def mean_given(self, params, x):
+        return torch.exp(self._imputation_log_mean(params, x))
+
+    def sample_given(self, params, x):
+        return torch.poisson(self.mean_given(params, x))
+
+
 def _nb_log_pmf(x, log_mean, theta):
     """Negative binomial log-pmf with mean ``exp(log_mean)`` and inverse dispersion ``theta``
     (variance ``mu + mu**2 / theta``)."""

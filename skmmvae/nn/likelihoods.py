@@ -269,13 +269,25 @@ class Bernoulli(Likelihood):
 
 
 class Poisson(Likelihood):
-    """Poisson on the log-rate; data are non-negative counts."""
+    """Poisson on the log-rate; data are non-negative counts.
+
+    ``library_size`` (default None: the decoder outputs the log-rate itself) gives the Poisson
+    the library-size offset of the count likelihoods: ``"median"``, ``"observed"`` or a number
+    build a :class:`skmmvae.nn.counts.LibraryPoisson` instead (see :mod:`skmmvae.nn.counts`).
+    """
 
     support = "count"
     constraint = constraints.nonnegative_integer
     needs = "non-negative integer counts"
 
-    def __init__(self, n_features):
+    def __new__(cls, n_features=1, library_size=None):
+        if cls is Poisson and library_size is not None:
+            from .counts import LibraryPoisson  # it imports this module
+
+            return LibraryPoisson(n_features, library_size)
+        return super().__new__(cls)
+
+    def __init__(self, n_features, library_size=None):
         super().__init__(n_features)
         self._register_output_shift()
 
