@@ -18,30 +18,33 @@ HEAVY = (
     "torch._inductor", "skmmvae._distributed", "skmmvae.datasets", "skmmvae.demo", "skmmvae.cli",
 )
 
-
-def modules_after(code):
-    """The names in ``sys.modules`` after running ``code`` in a fresh interpreter."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    script = f"{code}\nimport json, sys\nprint(json.dumps(sorted(sys.modules)))"
-    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env,
-                          timeout=300, check=True)
-    return set(json.loads(proc.stdout.strip().splitlines()[-1]))
+# One fresh interpreter: the modules loaded by ``import skmmvae``, then those after a fit
+# (which loads torch's compiler stack: the probe can see a heavy module).
+_PROBE = """
+import json, sys, warnings
+import skmmvae
+imported = sorted(sys.modules)
+import numpy as np
+warnings.simplefilter("ignore")
+skmmvae.MultiModalVAE(n_components=2, hidden_layer_sizes=(8,), embedding_size=8,
+                      max_epochs=1).fit(np.random.default_rng(0).normal(size=(40, 3)))
+print(json.dumps({"import": imported, "fit": sorted(sys.modules)}))
+"""
 
 
 @pytest.fixture(scope="module")
-def imported():
-    return modules_after("import skmmvae")
+def modules():
+    env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    proc = subprocess.run([sys.executable, "-c", _PROBE], capture_output=True, text=True, env=env,
+                          timeout=300, check=True)
+    return {k: set(v) for k, v in json.loads(proc.stdout.strip().splitlines()[-1]).items()}
 
 
-def test_import_loads_no_heavy_optional_module(imported):
-    assert "skmmvae.estimator" in imported  # the probe sees the package's modules
-    assert not sorted(imported & set(HEAVY))
+def test_import_loads_no_heavy_optional_module(modules):
+    assert "skmmvae.estimator" in modules["import"]  # the probe sees the package's modules
+    assert not sorted(modules["import"] & set(HEAVY))
 
 
-def test_the_probe_sees_a_heavy_module_when_one_is_imported():
+def test_the_probe_sees_a_heavy_module_when_one_is_imported(modules):
     # the check above can fail: the same probe after a fit finds torch's compiler stack
-    code = ("import warnings, numpy as np, skmmvae\nwarnings.simplefilter('ignore')\n"
-            "skmmvae.MultiModalVAE(n_components=2, hidden_layer_sizes=(8,), embedding_size=8, "
-            "max_epochs=1).fit(np.random.default_rng(0).normal(size=(40, 3)))")
-    after_fit = modules_after(code)
-    assert {"torch._dynamo", "sympy"} <= after_fit
+    assert {"torch._dynamo", "sympy"} <= modules["fit"]
