@@ -384,7 +384,8 @@ def startup(results, repeats):
 
 def write_report(results, path):
     lines = ["# Compute efficiency, torch.compile and start-up", "",
-             f"Machine: {results['machine']}. Command: `{results['command']}`. "
+             f"Machine: {results['machine']}. Command: `{results['command']}` (a part rerun "
+             "alone, e.g. with `--widths`, replaces its section). "
              "All timings on one torch thread; ratios are medians of interleaved repeats.", ""]
     if "flops" in results:
         f = results["flops"]
@@ -471,13 +472,14 @@ def main(argv=None):
     args = parser.parse_args(argv)
     everything = not (args.flops or args.compile or args.startup or args.batched or args.widths)
     out = Path(args.output)
+    out.parent.mkdir(parents=True, exist_ok=True)
     json_path = out.with_suffix(".json")
     results = json.loads(json_path.read_text()) if json_path.is_file() else {}
+    q = args.quick
     results.update({
-        "command": "python benchmarks/speed/efficiency.py" + (" --quick" if args.quick else ""),
+        "command": "python benchmarks/speed/efficiency.py" + (" --quick" if q else ""),
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}",
     })
-    q = args.quick
     if everything or args.flops:
         flop_rate(results, q, 3 if q else 5)
     if everything or args.widths:
