@@ -227,6 +227,28 @@ def batched(results, quick, repeats):
 # ------------------------------------------------------------------ many small modalities
 
 
+def phase_times(module, tensors, batch, steps, objective="tight"):
+    """Median seconds of the forward pass, the backward pass and Adam's step of ``steps``
+    training steps (the plain loop of ``run.py``, timed phase by phase)."""
+    opt = torch.optim.Adam(module.parameters(), lr=1e-3)
+    phases = {"forward": [], "backward": [], "adam": []}
+    for _ in range(steps):
+        idx = torch.randperm(len(tensors))[:batch]
+        xs = [x[idx] for x in tensors.xs]
+        t0 = time.perf_counter()
+        loss = -objective_terms(module, xs, tensors.mask[idx], objective)["objective"].mean()
+        t1 = time.perf_counter()
+        opt.zero_grad()
+        loss.backward()
+        t2 = time.perf_counter()
+        opt.step()
+        t3 = time.perf_counter()
+        phases["forward"].append(t1 - t0)
+        phases["backward"].append(t2 - t1)
+        phases["adam"].append(t3 - t2)
+    return {k: statistics.median(v) for k, v in phases.items()}
+
+
 def widths(results, quick, repeats):
     """ms per training step of 64 modalities of 10 features at several network widths,
     against one modality of the same 640 features with the default widths (128)."""
@@ -243,14 +265,19 @@ def widths(results, quick, repeats):
         prepared[name] = (est.module_, est._tensors(X)[0], len(features))
     times = {name: [] for name in cases}
     ratios = {name: [] for name in cases}
+    phases = {name: [] for name in cases}
     for _ in range(repeats):
         for name, (module, tensors, m) in prepared.items():
             times[name].append(baseline_steps(module, tensors, 256, 3 if m > 1 else 12))
+            phases[name].append(phase_times(module, tensors, 256, 3 if m > 1 else 12))
         base = times["1 x 640, widths 128 (default)"][-1]
         for name in cases:
             ratios[name].append(times[name][-1] / base)
     results["widths"] = {"repeats": repeats, "cases": {
-        name: {"ms_per_step": 1e3 * statistics.median(times[name]), "ratio": statistics.median(ratios[name])}
+        name: {"ms_per_step": 1e3 * statistics.median(times[name]), "ratio": statistics.median(ratios[name]),
+               "n_tensors": sum(1 for _ in prepared[name][0].parameters()),
+               **{f"{k}_share": statistics.median(p[k] / sum(p.values()) for p in phases[name])
+                  for k in ("forward", "backward", "adam")}}
         for name in cases}}
     print(results["widths"], flush=True)
 
@@ -410,10 +437,16 @@ def write_report(results, path):
             "", "## Many small modalities: time per step against the network width", "",
             "64 modalities of 10 features against one modality of the same 640 features (default "
             "parameters, hidden and embedding widths as given, batch 256; plain loop as above). "
-            f"Medians of {w['repeats']} interleaved repeats.", "",
-            "| set-up | ms per step | x one modality of 640 |", "|---|---|---|"]
+            f"Medians of {w['repeats']} interleaved repeats. The shares of a step's time (timed "
+            "phase by phase in a separate loop) show where it goes: with many small networks, "
+            "Adam's update, which handles every parameter tensor separately, and the backward "
+            "pass's per-layer work grow with the number of modalities, not with the widths.", "",
+            "| set-up | ms per step | x one modality of 640 | parameter tensors | forward share | backward share | Adam share |",
+            "|---|---|---|---|---|---|---|"]
         for name, r in w["cases"].items():
-            lines.append(f"| {name} | {r['ms_per_step']:.1f} | {r['ratio']:.1f} |")
+            lines.append(f"| {name} | {r['ms_per_step']:.1f} | {r['ratio']:.1f} | {r.get('n_tensors', float('nan'))} | "
+                         f"{r.get('forward_share', float('nan')):.2f} | {r.get('backward_share', float('nan')):.2f} | "
+                         f"{r.get('adam_share', float('nan')):.2f} |")
     if "batched" in results:
         b = results["batched"]
         lines += [
