@@ -139,6 +139,8 @@ sphinx_gallery_conf = {
 RESULTS = {  # generated page: (results file, how to create it)
     "speed_results.rst": (ROOT / "benchmarks" / "speed" / "results.md",
                           "Run ``python benchmarks/speed/run.py --quick``"),
+    "efficiency_results.rst": (ROOT / "benchmarks" / "speed" / "efficiency_results.md",
+                               "Run ``python benchmarks/speed/efficiency.py``"),
     "paper_results.rst": (ROOT / "benchmarks" / "paper" / "results.md",
                           "Run the target scripts, then ``python benchmarks/paper/collect.py``,"),
     "gpu_results.rst": (ROOT / "benchmarks" / "speed" / "gpu_results.md",

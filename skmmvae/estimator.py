@@ -179,8 +179,13 @@ class MultiModalVAE(InferenceMixin, TrainingMixin, ChecksMixin, PersistenceMixin
     compile : bool or dict, default=False
         Compile the training objective with ``torch.compile`` (a dict gives its keyword
         arguments, e.g. ``{"mode": "max-autotune"}``). The first steps pay the compilation
-        (tens of seconds); long runs on a GPU gain from it. The weights and every fitted
-        attribute are those of an ordinary model.
+        (tens of seconds); long runs on a GPU gain from it. On a CPU it seldom pays: the
+        speed benchmark (``benchmarks/speed/efficiency.py``) measured 40 to 90 seconds of
+        compilation in a process's first compiled fit (about 2 in later ones), for steps 1.3
+        to 1.6 times faster with the default networks and 0.9 times as fast with wider ones;
+        at that rate the first compilation is repaid after about 10,000 steps, more than a
+        default fit on a few thousand rows takes. Hence the default ``False``.
+        The weights and every fitted attribute are those of an ordinary model.
     accelerator : accelerate.Accelerator, "auto" or None, default=None
         Train data-parallel with Hugging Face Accelerate (the optional ``accelerate`` package:
         ``pip install "skmmvae[distributed]"``) in a script started by ``accelerate launch`` or

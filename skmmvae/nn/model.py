@@ -213,13 +213,22 @@ class MultiModalModule(nn.Module):
         self.encoders = nn.ModuleList()
         self.decoders = nn.ModuleList()
         for name, lik in zip(self.names, self.likelihoods.values()):
+            # a built-in MLP has the width it is built with: only custom networks are probed
+            # with a dummy batch (on the meta device of the memory check, that probe ran
+            # torch's Python decompositions, about a millisecond per layer)
             enc = encoders.get(name)
-            enc = mlp(lik.input_features, hidden_sizes, token_size, activation) if enc is None else enc
-            self.encoders.append(fit_width(enc, lik.input_features, token_size))
+            if enc is None:
+                enc = mlp(lik.input_features, hidden_sizes, token_size, activation)
+            else:
+                enc = fit_width(enc, lik.input_features, token_size)
+            self.encoders.append(enc)
             dec_in = self.n_latent + self.n_private
             dec = decoders.get(name)
-            dec = mlp(dec_in, decoder_hidden, lik.n_params, activation) if dec is None else dec
-            self.decoders.append(FlattenSamples(fit_width(dec, dec_in, lik.n_params)))
+            if dec is None:
+                dec = mlp(dec_in, decoder_hidden, lik.n_params, activation)
+            else:
+                dec = fit_width(dec, dec_in, lik.n_params)
+            self.decoders.append(FlattenSamples(dec))
         self.private = None
         if self.n_private:
             width = hidden_sizes[0] if hidden_sizes else token_size
