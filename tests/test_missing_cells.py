@@ -242,3 +242,13 @@ def test_save_load_keeps_the_cell_mask_and_old_files_without_it_load(tmp_path):
     assert not any(m.missing_cells for m in reloaded._schema.modalities)
     X_c = dict(zip("ab", _correlated()))
     assert np.array_equal(reloaded.transform(X_c), complete.transform(X_c))
+
+
+def test_the_imputers_latent_draws_are_encode_samples():
+    a, b = _correlated()
+    X = np.hstack([a, b])
+    imputer = MultiModalImputer(**FAST, sample_posterior=True).fit(X)
+    draws = imputer.encode_samples(X, n_samples=3)
+    assert draws.shape == (3, len(X), FAST["n_components"])
+    np.testing.assert_array_equal(draws, MultiModalVAE.sample_posterior(imputer, X, n_samples=3))
+    assert imputer.get_params()["sample_posterior"] is True  # the parameter, not the method
