@@ -6,6 +6,7 @@
 fitted :class:`~skmmvae._schema.Schema`, in batches through the module. ``transform`` stays in
 the estimator's own class body, where scikit-learn's ``set_output`` wraps it.
 """
+import contextlib
 import numbers
 
 import numpy as np
@@ -156,12 +157,11 @@ class InferenceMixin:
         """``X`` with its missing blocks and cells filled in: decoder means at the posterior
         mean, or (``draw``) draws ``x ~ p(x | z)`` with ``z ~ q(z | x_observed)``, seeded by
         the seed fixed at fit (the same ``X`` gets the same draws)."""
-        if draw:
-            with seeded(self._seed, module_device(self.module_)):
-                return self._filled(X, True)
-        return self._filled(X, False)
+        with seeded(self._seed, module_device(self.module_)) if draw else contextlib.nullcontext():
+            return self._filled(X, draw)
 
     def _filled(self, X, draw):
+        """The body of :meth:`_impute`."""
         X = from_single_cell(X, self.modalities)
         is_dict = _data.is_modality_dict(X)
         X = _data.align_rows(X)  # the blocks returned keep their rows and labels together

@@ -153,6 +153,15 @@ class MultiModalImputer(MultiModalVAE):
         Returns
         -------
         Z : ndarray of shape (n_samples, n_rows, n_components)
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from skmmvae import MultiModalImputer
+        >>> X = np.random.default_rng(0).normal(size=(60, 4))
+        >>> imp = MultiModalImputer(n_components=2, max_epochs=2, random_state=0).fit(X)
+        >>> imp.encode_samples(X, n_samples=5).shape
+        (5, 60, 2)
         """
         return MultiModalVAE.sample_posterior(self, X, n_samples, modalities, random_state)
 
