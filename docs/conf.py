@@ -62,6 +62,9 @@ API_MEMBERS = {
     "skmmvae.nn.DiagGaussian": [
         "rsample", "sample", "sample_common", "sample_weighted", "log_prob", "mean", "variance",
     ],
+    "skmmvae.nn.PrecisionGaussian": [
+        "rsample", "sample", "sample_common", "sample_weighted", "log_prob", "mean", "variance",
+    ],
     "skmmvae.nn.GaussianMixture": [
         "rsample", "sample", "sample_common", "sample_weighted", "log_prob", "mean", "variance",
         "weights", "log_weights",

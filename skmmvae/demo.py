@@ -38,7 +38,7 @@ MISSING_LABELS = 0.5
 #: Default parameters of the estimator (``max_epochs=200`` with early stopping); the demo
 #: only names the likelihoods.
 DEFAULT_EPOCHS = 200
-DEFAULT_AGGREGATION = "poe"
+DEFAULT_AGGREGATION = "poe_full"
 
 
 def _rows(X, index):

@@ -309,7 +309,7 @@ class MultiModalVAE(InferenceMixin, TrainingMixin, ChecksMixin, PersistenceMixin
         likelihoods=None,
         standardize=True,
         n_components=8,
-        aggregation="poe",
+        aggregation="poe_full",
         objective="tight",
         beta=0.5,
         kl_warmup="auto",

@@ -60,7 +60,7 @@ class MultiModalImputer(MultiModalVAE):
         likelihoods=None,
         standardize=True,
         n_components=8,
-        aggregation="poe",
+        aggregation="poe_full",
         objective="tight",
         beta=0.5,
         kl_warmup="auto",

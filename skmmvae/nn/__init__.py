@@ -6,7 +6,7 @@ trains it, ``iw_log_likelihood`` and ``iw_conditional_log_likelihood`` score it,
 and ``OBJECTIVES`` list what can be selected by name.
 """
 from .aggregators import AGGREGATORS, make_aggregator
-from .distributions import DiagGaussian, GaussianMixture
+from .distributions import DiagGaussian, GaussianMixture, PrecisionGaussian
 from .likelihoods import LIKELIHOODS, make_likelihood
 from . import counts  # noqa: E402,F401 - adds "negative_binomial" and "zinb" to LIKELIHOODS
 from .model import MultiModalModule
@@ -37,6 +37,7 @@ __all__ = [
     "MixtureBound",
     "MultiModalModule",
     "Objective",
+    "PrecisionGaussian",
     "StandardNormalPrior",
     "TightBound",
     "iw_class_probabilities",

@@ -13,7 +13,7 @@ import math
 import torch
 from torch import nn
 
-from .distributions import DiagGaussian, GaussianMixture, positive_scale
+from .distributions import DiagGaussian, GaussianMixture, PrecisionGaussian, positive_scale
 from .networks import mlp
 
 
@@ -66,6 +66,70 @@ class ProductOfExperts(Aggregator):
     def forward(self, tokens, mask):
         precision, weighted_mean = self.natural_parameters(tokens, mask)
         return DiagGaussian(weighted_mean / precision, precision.rsqrt())
+
+
+class FullProductOfExperts(Aggregator):
+    """Product of Gaussian experts with full precision matrices, and an N(0, I) prior expert.
+
+    Expert ``s`` emits a mean ``mu_s`` and a precision ``Lambda_s = diag(sigma_s^-2) +
+    U_s U_s^T`` (``U_s`` of shape ``(d, rank)``, scaled by ``rank^-1/2``); the posterior is
+    ``N(Lambda^-1 eta, Lambda^-1)`` with ``Lambda = I + sum_s Lambda_s`` and ``eta = sum_s
+    Lambda_s mu_s``. This is the exact form of the posterior of a linear-Gaussian model given
+    any subset of its views (``Lambda_s = W_s^T Psi_s^-1 W_s``), which the diagonal
+    :class:`ProductOfExperts` cannot express: there each latent coordinate is combined on its
+    own, so the views cannot correct each other along directions that mix coordinates. Tokens
+    are ``2 d + d * rank`` wide.
+
+    Parameters
+    ----------
+    n_latent : int
+        Size ``d`` of the latent space.
+    min_scale : float
+        Lower bound of the experts' diagonal standard deviations.
+    rank : int or None
+        Rank of each expert's low-rank precision term; None is ``n_latent`` (full).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skmmvae.nn.aggregators import FullProductOfExperts
+    >>> poe = FullProductOfExperts(n_latent=3)
+    >>> poe.token_size
+    15
+    >>> mask = torch.tensor([[True, True], [False, False]])
+    >>> q = poe(torch.randn(2, 2, poe.token_size), mask)
+    >>> q.mean.shape, q.tril.shape
+    (torch.Size([2, 3]), torch.Size([2, 3, 3]))
+    >>> torch.equal(q.mean[1], torch.zeros(3)), torch.equal(q.tril[1], torch.eye(3))
+    (True, True)
+    """
+
+    def __init__(self, n_latent, min_scale=1e-3, rank=None):
+        super().__init__()
+        self.n_latent = n_latent
+        self.rank = n_latent if rank is None else rank
+        self.token_size = 2 * n_latent + n_latent * self.rank
+        self.min_scale = min_scale
+
+    def forward(self, tokens, mask):
+        d, r = self.n_latent, self.rank
+        loc, raw, factor = tokens.split([d, d, d * r], dim=-1)
+        keep = mask.unsqueeze(-1)
+        zero = torch.zeros((), dtype=tokens.dtype, device=tokens.device)
+        loc = torch.where(keep, loc, zero)
+        diag = torch.where(keep, positive_scale(raw, self.min_scale) ** -2, zero)  # (B, M, d)
+        u = torch.where(keep, factor, zero).reshape(*factor.shape[:-1], d, r) * (r ** -0.5)
+        # Lambda_s = diag_s + U_s U_s^T and eta_s = Lambda_s mu_s, summed over the experts.
+        projected = (u * loc.unsqueeze(-1)).sum(-2, keepdim=True)  # U_s^T mu_s: (B, M, 1, r)
+        eta = (diag * loc).sum(1) + (u * projected).sum(-1).sum(1)
+        stacked = u.transpose(1, 2).reshape(u.shape[0], d, -1)  # (B, d, M r)
+        precision = torch.diag_embed(1.0 + diag.sum(1)) + stacked @ stacked.transpose(-1, -2)
+        # I + a positive semi-definite sum is positive definite; only non-finite tokens (a
+        # diverged network) make the factorisation fail: NaN then, for the divergence checks.
+        tril, info = torch.linalg.cholesky_ex(precision)
+        tril = torch.where((info == 0).view(-1, 1, 1), tril, torch.full_like(tril, math.nan))
+        mean = torch.cholesky_solve(eta.unsqueeze(-1), tril).squeeze(-1)
+        return PrecisionGaussian(mean, tril)
 
 
 class MixtureOfExperts(Aggregator):
@@ -301,6 +365,7 @@ class SelfAttention(Aggregator):
 
 AGGREGATORS = {
     "poe": (ProductOfExperts, {}),
+    "poe_full": (FullProductOfExperts, {}),
     "moe": (MixtureOfExperts, {}),
     "mopoe": (MixtureOfProductsOfExperts, {}),
     "sumpooling": (SumPooling, {}),
@@ -317,7 +382,7 @@ def make_aggregator(name, n_latent, prior, embedding_size=128, hidden_sizes=(128
     Parameters
     ----------
     name : str
-        Key of ``AGGREGATORS``: ``"poe"``, ``"moe"``, ``"mopoe"``, ``"sumpooling"``,
+        Key of ``AGGREGATORS``: ``"poe"``, ``"poe_full"``, ``"moe"``, ``"mopoe"``, ``"sumpooling"``,
         ``"selfattention"``, ``"sumpooling_mixture"`` or ``"selfattention_mixture"``.
     n_latent : int
         Size of the latent ``z``.

@@ -228,3 +228,75 @@ class GaussianMixture(Posterior):
 def positive_scale(raw, min_scale):
     """Map an unconstrained output to a standard deviation ``min_scale + softplus(raw)``."""
     return min_scale + F.softplus(raw)
+
+
+class PrecisionGaussian(Posterior):
+    """Full-covariance Gaussian ``N(loc, Lambda^-1)`` given by the Cholesky factor of its
+    precision matrix, ``Lambda = tril @ tril.T``: the posterior of
+    :class:`~skmmvae.nn.aggregators.FullProductOfExperts`, whose experts add precisions.
+
+    Parameters
+    ----------
+    loc : Tensor of shape (B, D)
+        Means.
+    tril : Tensor of shape (B, D, D)
+        Lower-triangular Cholesky factors of the precision matrices (positive diagonal).
+
+    Examples
+    --------
+    It agrees with :class:`torch.distributions.MultivariateNormal` given the same precision:
+
+    >>> import torch
+    >>> from skmmvae.nn import PrecisionGaussian
+    >>> precision = torch.tensor([[[2.0, 0.5], [0.5, 1.0]]])
+    >>> q = PrecisionGaussian(torch.zeros(1, 2), torch.linalg.cholesky(precision))
+    >>> z = q.rsample(4)
+    >>> z.shape
+    torch.Size([4, 1, 2])
+    >>> mvn = torch.distributions.MultivariateNormal(torch.zeros(2), precision_matrix=precision[0])
+    >>> torch.allclose(q.log_prob(z), mvn.log_prob(z))
+    True
+    >>> torch.allclose(q.variance, torch.diagonal(mvn.covariance_matrix))
+    True
+    """
+
+    def __init__(self, loc, tril):
+        self.loc = loc
+        self.tril = tril
+
+    @property
+    def mean(self):
+        return self.loc
+
+    @property
+    def variance(self):
+        eye = torch.eye(self.loc.shape[-1], dtype=self.loc.dtype, device=self.loc.device)
+        inverse = torch.linalg.solve_triangular(self.tril, eye.expand_as(self.tril), upper=False)
+        return (inverse**2).sum(-2)
+
+    def _from_noise(self, eps):
+        # z = loc + L^-T eps: solve L^T y = eps for every draw.
+        n = eps.shape[0]
+        rhs = eps.permute(1, 2, 0)  # (B, D, n)
+        y = torch.linalg.solve_triangular(self.tril.transpose(-1, -2), rhs, upper=True)
+        return self.loc + y.permute(2, 0, 1)
+
+    def rsample(self, n=1):
+        return self._from_noise(standard_normal((n,) + self.loc.shape, self.loc))
+
+    def sample_common(self, n=1):
+        """``n`` draws per row sharing their standard-normal noise across rows (see
+        :class:`Posterior`)."""
+        return self._from_noise(standard_normal((n,) + self.loc.shape, self.loc, common=True))
+
+    def log_prob(self, z):
+        delta = z - self.loc  # (n, B, D)
+        quad = torch.einsum("nbi,bij->nbj", delta, self.tril)  # (L^T delta)^T
+        log_det = torch.log(torch.diagonal(self.tril, dim1=-2, dim2=-1)).sum(-1)
+        return -0.5 * (quad**2).sum(-1) + log_det - 0.5 * self.loc.shape[-1] * _LOG_2PI
+
+    def detach(self):
+        return PrecisionGaussian(self.loc.detach(), self.tril.detach())
+
+    def __getitem__(self, index):
+        return PrecisionGaussian(self.loc[index], self.tril[index])

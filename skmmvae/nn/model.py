@@ -96,7 +96,7 @@ def module_keys(names):
 
 
 # Aggregations whose product of experts includes a standard normal prior expert.
-_STANDARD_NORMAL_EXPERT = ("poe", "mopoe")
+_STANDARD_NORMAL_EXPERT = ("poe", "poe_full", "mopoe")
 
 
 class MultiModalModule(nn.Module):

@@ -543,7 +543,7 @@ def test_mopoe_eval_posterior_of_a_row_does_not_depend_on_the_rest_of_the_batch(
 
 def test_registry_and_errors():
     assert set(AGGREGATORS) == {
-        "poe", "moe", "mopoe", "sumpooling", "selfattention",
+        "poe", "poe_full", "moe", "mopoe", "sumpooling", "selfattention",
         "sumpooling_mixture", "selfattention_mixture",
     }
     with pytest.raises(ValueError):
@@ -552,6 +552,8 @@ def test_registry_and_errors():
         make_aggregator("selfattention", D, make_prior(D), embedding_size=10, n_heads=4)
     for name in ("poe", "moe", "mopoe"):
         assert build(name).token_size == 2 * D
+    assert build("poe_full").token_size == 2 * D + D * D
+    assert build("poe_full", rank=1).token_size == 2 * D + D
     for name in SET_NETWORKS:
         assert build(name).token_size == 8
 
@@ -587,3 +589,98 @@ def test_options_an_aggregator_does_not_take_are_refused():
     assert build("mopoe", n_subsets=4).n_subsets == 4
     assert len(build("selfattention", n_heads=2, n_blocks=3).blocks) == 3
     assert build("moe").prior[0] is not None and build("poe").min_scale == 1e-3
+
+
+# ------------------------------------------------------------- full-precision product of experts
+
+
+def full_poe_numpy(tokens, mask, d, rank, min_scale=1e-3):
+    """Closed form, expert by expert: precision I + sum_s (diag_s + U_s U_s^T / rank) and
+    mean = precision^-1 sum_s Lambda_s mu_s."""
+    tokens = np.asarray(tokens, dtype=np.float64)
+    batch, n_mod, _ = tokens.shape
+    means, precisions = np.zeros((batch, d)), np.zeros((batch, d, d))
+    for b in range(batch):
+        precision, eta = np.eye(d), np.zeros(d)
+        for s in range(n_mod):
+            if not mask[b, s]:
+                continue
+            mu, raw, factor = tokens[b, s, :d], tokens[b, s, d:2 * d], tokens[b, s, 2 * d:]
+            u = factor.reshape(d, rank)
+            expert = np.diag((min_scale + softplus_np(raw)) ** -2) + u @ u.T / rank
+            precision += expert
+            eta += expert @ mu
+        means[b] = np.linalg.solve(precision, eta)
+        precisions[b] = precision
+    return means, precisions
+
+
+@pytest.mark.parametrize("rank", [1, 3])
+def test_full_poe_is_the_closed_form_product_with_full_precisions(rank):
+    torch.manual_seed(30 + rank)
+    d = 3
+    agg = make_aggregator("poe_full", d, make_prior(d), rank=rank).double()
+    tokens = torch.randn(6, 4, agg.token_size, dtype=DTYPE)
+    mask = torch.rand(6, 4) < 0.6
+    mask[0], mask[1] = True, False
+    q = agg(tokens, mask)
+    mean, precision = full_poe_numpy(tokens.numpy(), mask.numpy(), d, rank)
+    np.testing.assert_allclose(q.mean.numpy(), mean, rtol=1e-9, atol=1e-12)
+    cov = np.linalg.inv(precision)
+    np.testing.assert_allclose(q.variance.numpy(), np.diagonal(cov, axis1=1, axis2=2), rtol=1e-9)
+    z = torch.randn(5, 6, d, dtype=DTYPE)
+    expected = np.stack([stats.multivariate_normal(mean[b], cov[b]).logpdf(z[:, b].numpy())
+                         for b in range(6)], axis=1)
+    np.testing.assert_allclose(q.log_prob(z).numpy(), expected, rtol=1e-9)
+    # the empty row is the prior expert N(0, I)
+    np.testing.assert_allclose(q.mean[1].numpy(), np.zeros(d))
+    np.testing.assert_allclose(precision[1], np.eye(d))
+
+
+def test_full_poe_draws_have_the_posterior_moments():
+    torch.manual_seed(33)
+    agg = make_aggregator("poe_full", 3, make_prior(3)).double()
+    tokens = torch.randn(2, 2, agg.token_size, dtype=DTYPE)
+    q = agg(tokens, torch.ones(2, 2, dtype=torch.bool))
+    mean, precision = full_poe_numpy(tokens.numpy(), np.ones((2, 2), bool), 3, 3)
+    for draws in (q.rsample(200_000), q.sample_common(200_000)):
+        for b in range(2):
+            sample = draws[:, b].numpy()
+            np.testing.assert_allclose(sample.mean(0), mean[b], atol=0.02)
+            np.testing.assert_allclose(np.cov(sample.T), np.linalg.inv(precision[b]), atol=0.02)
+
+
+def test_full_poe_expresses_the_exact_linear_gaussian_posterior_that_diagonal_poe_cannot():
+    """Experts set to a linear-Gaussian model's ``Lambda_s = W_s^T Psi_s^-1 W_s`` and
+    ``mu_s = Lambda_s^-1 W_s^T Psi_s^-1 (x_s - b_s)`` give its exact posterior for every
+    subset (checked against :func:`skmmvae.metrics.linear_gaussian_posterior`)."""
+    from skmmvae.metrics import linear_gaussian_posterior
+
+    rng = np.random.default_rng(0)
+    d, widths, noise = 2, (3, 4), 0.5
+    W = [rng.normal(size=(w, d)) for w in widths]
+    b = [rng.normal(size=w) for w in widths]
+    X = {f"m{s}": rng.normal(size=(4, w)) for s, w in enumerate(widths)}
+    # expert s: diagonal part tiny (min_scale-limited), low-rank part carries Lambda_s
+    tokens = np.zeros((4, 2, 2 * d + d * d))
+    for s, w in enumerate(widths):
+        expert = W[s].T @ W[s] / noise
+        floor = (1e-3 + 1e3) ** -2  # the diagonal part of the expert: sigma = 1e-3 + softplus(1e3)
+        u = np.linalg.cholesky(expert - floor * np.eye(d))  # Lambda_s - diag = u u^T
+        mu = np.linalg.solve(expert, W[s].T @ (X[f"m{s}"] - b[s]).T / noise).T
+        tokens[:, s, :d] = mu
+        tokens[:, s, d:2 * d] = 1e3
+        tokens[:, s, 2 * d:] = (u * np.sqrt(d)).reshape(-1)
+    agg = make_aggregator("poe_full", d, make_prior(d)).double()
+    for subset in ([0], [1], [0, 1]):
+        mask = torch.zeros(4, 2, dtype=torch.bool)
+        mask[:, subset] = True
+        q = agg(torch.from_numpy(tokens), mask)
+        mean, cov = linear_gaussian_posterior(X, W, np.concatenate(b), noise,
+                                              modalities=[f"m{s}" for s in subset])
+        np.testing.assert_allclose(q.mean.numpy(), mean, rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(q.variance.numpy(), np.diagonal(cov, axis1=1, axis2=2), rtol=1e-9)
+    # the diagonal product of the same experts' marginal precisions is not exact
+    diag_mean = sum(np.diagonal(W[s].T @ W[s] / noise) * tokens[:, s, :d] for s in (0, 1))
+    diag_mean = diag_mean / (1 + sum(np.diagonal(W[s].T @ W[s] / noise) for s in (0, 1)))
+    assert not np.allclose(diag_mean, mean, atol=1e-2)

@@ -515,7 +515,7 @@ def test_every_configuration_runs_forward_and_backward(aggregation, objective, n
     options = {}
     if aggregation == "mopoe_sampled":  # 2^5 - 1 subsets > n_subsets: the sampling branch
         aggregation, options = "mopoe", {"aggregator_options": {"n_subsets": 4}}
-    if aggregation in ("poe", "mopoe") and n_prior_components > 1:
+    if aggregation in ("poe", "poe_full", "mopoe") and n_prior_components > 1:
         pytest.skip("a N(0, I) prior expert with a mixture prior is an error (tested below)")
     model = small_model(aggregation, n_prior_components, n_private, **options)
     xs, mask = mixed_batch()
