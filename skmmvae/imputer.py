@@ -59,7 +59,7 @@ class MultiModalImputer(MultiModalVAE):
         modalities=None,
         likelihoods=None,
         standardize=True,
-        n_components=8,
+        n_components=12,
         aggregation="poe_full",
         objective="tight",
         beta=0.5,
