@@ -113,16 +113,18 @@ class FullProductOfExperts(Aggregator):
 
     def forward(self, tokens, mask):
         d, r = self.n_latent, self.rank
-        loc, raw, factor = tokens.split([d, d, d * r], dim=-1)
         keep = mask.unsqueeze(-1)
         zero = torch.zeros((), dtype=tokens.dtype, device=tokens.device)
-        loc = torch.where(keep, loc, zero)
+        tokens = torch.where(keep, tokens, zero)  # masked experts: zero mean, zero U
+        loc, raw, factor = tokens.split([d, d, d * r], dim=-1)
         diag = torch.where(keep, positive_scale(raw, self.min_scale) ** -2, zero)  # (B, M, d)
-        u = torch.where(keep, factor, zero).reshape(*factor.shape[:-1], d, r) * (r ** -0.5)
+        batch, n_mod = tokens.shape[:2]
+        u = factor.reshape(batch * n_mod, d, r) * (r ** -0.5)
         # Lambda_s = diag_s + U_s U_s^T and eta_s = Lambda_s mu_s, summed over the experts.
-        projected = (u * loc.unsqueeze(-1)).sum(-2, keepdim=True)  # U_s^T mu_s: (B, M, 1, r)
-        eta = (diag * loc).sum(1) + (u * projected).sum(-1).sum(1)
-        stacked = u.transpose(1, 2).reshape(u.shape[0], d, -1)  # (B, d, M r)
+        flat_loc = loc.reshape(batch * n_mod, d, 1)
+        low_rank = torch.bmm(u, torch.bmm(u.transpose(1, 2), flat_loc)).view(batch, n_mod, d)
+        eta = (diag * loc + low_rank).sum(1)
+        stacked = u.view(batch, n_mod, d, r).transpose(1, 2).reshape(batch, d, n_mod * r)
         precision = torch.diag_embed(1.0 + diag.sum(1)) + stacked @ stacked.transpose(-1, -2)
         # I + a positive semi-definite sum is positive definite; only non-finite tokens (a
         # diverged network) make the factorisation fail: NaN then, for the divergence checks.
