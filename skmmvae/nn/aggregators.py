@@ -112,6 +112,15 @@ class FullProductOfExperts(Aggregator):
         self.min_scale = min_scale
 
     def forward(self, tokens, mask):
+        # The precision products and the Cholesky factorisation need float32 at least: in
+        # bfloat16 (autocast) rounding can make a large precision matrix indefinite.
+        device = tokens.device.type
+        if tokens.dtype in (torch.float16, torch.bfloat16) or torch.is_autocast_enabled(device):
+            with torch.autocast(device, enabled=False):
+                return self._posterior(tokens.float(), mask)
+        return self._posterior(tokens, mask)
+
+    def _posterior(self, tokens, mask):
         d, r = self.n_latent, self.rank
         keep = mask.unsqueeze(-1)
         zero = torch.zeros((), dtype=tokens.dtype, device=tokens.device)

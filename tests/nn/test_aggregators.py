@@ -684,3 +684,20 @@ def test_full_poe_expresses_the_exact_linear_gaussian_posterior_that_diagonal_po
     diag_mean = sum(np.diagonal(W[s].T @ W[s] / noise) * tokens[:, s, :d] for s in (0, 1))
     diag_mean = diag_mean / (1 + sum(np.diagonal(W[s].T @ W[s] / noise) for s in (0, 1)))
     assert not np.allclose(diag_mean, mean, atol=1e-2)
+
+
+def test_full_poe_computes_in_float32_under_bfloat16_autocast():
+    """Autocast would run the precision products in bfloat16, whose rounding can make a
+    large precision matrix indefinite; the aggregator keeps them in float32."""
+    torch.manual_seed(34)
+    agg = make_aggregator("poe_full", 3, make_prior(3))
+    tokens = 30 * torch.randn(4, 2, agg.token_size)  # large factors: precisions ~1e3
+    mask = torch.ones(4, 2, dtype=torch.bool)
+    reference = agg(tokens, mask)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        q = agg(tokens, mask)
+        low = agg(tokens.bfloat16(), mask)
+    assert q.mean.dtype == torch.float32 and q.tril.dtype == torch.float32
+    torch.testing.assert_close(q.mean, reference.mean)
+    torch.testing.assert_close(q.tril, reference.tril)
+    assert low.mean.dtype == torch.float32 and torch.isfinite(low.tril).all()
