@@ -276,7 +276,6 @@ class PrecisionGaussian(Posterior):
 
     def _from_noise(self, eps):
         # z = loc + L^-T eps: solve L^T y = eps for every draw.
-        n = eps.shape[0]
         rhs = eps.permute(1, 2, 0)  # (B, D, n)
         y = torch.linalg.solve_triangular(self.tril.transpose(-1, -2), rhs, upper=True)
         return self.loc + y.permute(2, 0, 1)
