@@ -60,6 +60,7 @@ class TrainingMixin:
             encoders=copy.deepcopy(self.encoders) if networks else None,
             decoders=copy.deepcopy(self.decoders) if networks else None,
             n_mixture_components=n_mixture,
+            aggregator_options=dict(self.aggregator_options or {}),
         )
 
     def _n_mixture_components(self):

@@ -87,6 +87,7 @@ class MultiModalImputer(MultiModalVAE):
         autocast=None,
         compile=False,
         accelerator=None,
+        aggregator_options=None,
         sample_posterior=False,
     ):
         super().__init__(
@@ -121,6 +122,7 @@ class MultiModalImputer(MultiModalVAE):
             autocast=autocast,
             compile=compile,
             accelerator=accelerator,
+            aggregator_options=aggregator_options,
         )
         self.sample_posterior = sample_posterior
 

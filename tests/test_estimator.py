@@ -25,7 +25,7 @@ PARAMETERS = {
     "max_epochs", "batch_size", "lr", "validation_fraction", "early_stopping",
     "n_iter_no_change", "n_importance_samples", "device", "random_state", "verbose",
     "callbacks", "encoders", "decoders", "n_jobs", "accelerator", "standardize", "autocast",
-    "compile", "activation", "weight_init", "kl_warmup",
+    "compile", "activation", "weight_init", "kl_warmup", "aggregator_options",
 }  # fmt: skip
 
 
