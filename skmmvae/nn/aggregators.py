@@ -29,6 +29,9 @@ class Aggregator(nn.Module):
     does not name."""
 
     token_size: int
+    #: True where the posterior multiplies the experts with an N(0, I) prior expert, which
+    #: cannot agree with a mixture prior (the model refuses that pair).
+    standard_normal_expert = False
 
     def forward(self, tokens, mask):  # pragma: no cover - abstract
         raise NotImplementedError
@@ -44,6 +47,8 @@ class ProductOfExperts(Aggregator):
     ``precision = 1 + sum_s 1/sigma_s^2`` and ``mean = (sum_s mu_s/sigma_s^2) / precision``.
     The empty set gives the prior expert N(0, I).
     """
+
+    standard_normal_expert = True
 
     def __init__(self, n_latent, min_scale=1e-3):
         super().__init__()
@@ -103,6 +108,8 @@ class FullProductOfExperts(Aggregator):
     >>> torch.equal(q.mean[1], torch.zeros(3)), torch.equal(q.tril[1], torch.eye(3))
     (True, True)
     """
+
+    standard_normal_expert = True
 
     def __init__(self, n_latent, min_scale=1e-3, rank=None):
         super().__init__()

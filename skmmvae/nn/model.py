@@ -10,7 +10,7 @@ likelihoods score the observed cells only.
 import torch
 from torch import nn
 
-from .aggregators import make_aggregator
+from .aggregators import AGGREGATORS, make_aggregator
 from .distributions import gaussian_log_density, positive_scale, standard_normal
 from .networks import FlattenSamples, fit_width, mlp
 from .priors import make_prior
@@ -93,10 +93,6 @@ def module_keys(names):
             taken.add(key)
         keys.append(key)
     return keys
-
-
-# Aggregations whose product of experts includes a standard normal prior expert.
-_STANDARD_NORMAL_EXPERT = ("poe", "poe_full", "mopoe")
 
 
 class MultiModalModule(nn.Module):
@@ -187,7 +183,8 @@ class MultiModalModule(nn.Module):
         self.n_latent, self.n_private = int(n_latent), int(n_private)
         # keyed by module_keys(names): torch's registry refuses some strings as keys
         self.likelihoods = nn.ModuleDict(dict(zip(module_keys(self.names), likelihoods.values())))
-        if aggregation in _STANDARD_NORMAL_EXPERT and n_prior_components > 1:
+        aggregator_class = AGGREGATORS.get(aggregation, (None,))[0]
+        if getattr(aggregator_class, "standard_normal_expert", False) and n_prior_components > 1:
             # Their prior expert is N(0, I): q(z | x_empty) could never match a mixture prior,
             # a KL that no encoder reduces (0.67 nats per row for poe at initialisation).
             raise ValueError(

@@ -554,6 +554,9 @@ def test_registry_and_errors():
         assert build(name).token_size == 2 * D
     assert build("poe_full").token_size == 2 * D + D * D
     assert build("poe_full", rank=1).token_size == 2 * D + D
+    # the products with an N(0, I) prior expert, which the model pairs with N(0, I) only
+    assert {n for n, (cls, _) in AGGREGATORS.items() if cls.standard_normal_expert} == {
+        "poe", "poe_full", "mopoe"}
     for name in SET_NETWORKS:
         assert build(name).token_size == 8
 
