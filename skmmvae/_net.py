@@ -10,6 +10,8 @@ training with advice; ``partial_fit`` tells an interruption from early stopping.
 Also here: the estimator's early-stopping callback (skorch's, idle in epochs without a
 validation split) and the sink that silences printing when ``verbose=0``.
 """
+import math
+
 import numpy as np
 import torch
 from skorch import NeuralNet
@@ -91,7 +93,8 @@ class MultiModalNet(NeuralNet):
     """skorch ``NeuralNet`` for multi-modal VAEs; ``X`` is a :class:`ModalityTensors`."""
 
     def __init__(self, module, *args, objective="tight", beta=1.0, kl_warmup=0, valid_fraction=0.0,
-                 split_seed=0, autocast_dtype=None, compile_options=None, **kwargs):
+                 split_seed=0, autocast_dtype=None, compile_options=None, lr_schedule="constant",
+                 **kwargs):
         super().__init__(module, *args, criterion=ObjectiveLoss, train_split=self._split, **kwargs)
         self.objective = objective
         self.beta = beta
@@ -100,6 +103,9 @@ class MultiModalNet(NeuralNet):
         self.split_seed = split_seed
         self.autocast_dtype = autocast_dtype
         self.compile_options = compile_options
+        self.lr_schedule = lr_schedule
+        self._call_start = 0  # epochs in the history before this training call
+        self._call_epochs = 1  # the epoch budget of this training call (lr_schedule's horizon)
         self._objective_fn = None  # the compiled objective (see ObjectiveLoss), if any
         self._loss_reference = None  # first training batch's loss (see TrainingDivergedError)
         self._epoch_losses = []  # this epoch's training batch losses
@@ -169,6 +175,8 @@ class MultiModalNet(NeuralNet):
         if not self.initialized_:
             self.initialize()
         self.interruption_ = None
+        self._call_start = len(self.history)
+        self._call_epochs = max(int(epochs if epochs is not None else self.max_epochs), 1)
         self.notify("on_train_begin", X=X, y=y)
         interrupted = False
         try:
@@ -242,6 +250,19 @@ class MultiModalNet(NeuralNet):
     def on_epoch_begin(self, net, **kwargs):
         super().on_epoch_begin(net, **kwargs)
         self._batch_in_epoch = 0
+        lr = self.epoch_lr()
+        for group in self.optimizer_.param_groups:
+            group["lr"] = lr
+        self.history.record("lr", lr)
+
+    def epoch_lr(self):
+        """The learning rate of the epoch under way (the history's last row): ``lr``, or with
+        ``lr_schedule="cosine"`` ``lr * (1 + cos(pi * k / E)) / 2`` for the ``k``-th epoch
+        (from 0) of a training call of ``E`` epochs."""
+        if self.lr_schedule == "constant":
+            return float(self.lr)
+        k = min(max(len(self.history) - 1 - self._call_start, 0), self._call_epochs - 1)
+        return float(self.lr) * 0.5 * (1.0 + math.cos(math.pi * k / self._call_epochs))
 
     def on_batch_begin(self, net, batch=None, training=False, **kwargs):
         super().on_batch_begin(net, batch=batch, training=training, **kwargs)

@@ -97,6 +97,7 @@ class TrainingMixin:
             split_seed=self._split_seed,
             optimizer=torch.optim.Adam,
             lr=float(self.lr),
+            lr_schedule=self.lr_schedule,
             max_epochs=int(self.max_epochs),
             batch_size=self._training_batch_size(),
             device=setup.device or device,

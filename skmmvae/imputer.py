@@ -70,9 +70,9 @@ class MultiModalImputer(MultiModalVAE):
         embedding_size=128,
         activation="relu",
         weight_init="lecun",
-        max_epochs=200,
+        max_epochs=100,
         batch_size="auto",
-        lr=0.001,
+        lr=3e-3,
         validation_fraction=0.1,
         early_stopping=True,
         n_iter_no_change=20,
@@ -89,6 +89,7 @@ class MultiModalImputer(MultiModalVAE):
         accelerator=None,
         aggregator_options=None,
         sample_posterior=False,
+        lr_schedule="cosine",
     ):
         super().__init__(
             modalities=modalities,
@@ -123,6 +124,7 @@ class MultiModalImputer(MultiModalVAE):
             compile=compile,
             accelerator=accelerator,
             aggregator_options=aggregator_options,
+            lr_schedule=lr_schedule,
         )
         self.sample_posterior = sample_posterior
 

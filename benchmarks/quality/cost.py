@@ -25,14 +25,16 @@ from skmmvae import MultiModalVAE  # noqa: E402
 WIDTHS = (76, 216, 64, 240, 47, 6)
 
 
-def make_views(n=2000, n_latent=10, seed=0):
+def make_views(n=2000, n_latent=10, seed=0, return_latent=False):
+    """Six views from a shared ``n_latent``-dimensional latent through random tanh maps,
+    with noise of sd 0.3; ``return_latent`` also returns the latent."""
     rng = np.random.default_rng(seed)
     z = rng.normal(size=(n, n_latent))
     views = {}
     for k, width in enumerate(WIDTHS):
         hidden = np.tanh(z @ rng.normal(size=(n_latent, 32)) / np.sqrt(n_latent))
         views[f"view{k}"] = hidden @ rng.normal(size=(32, width)) + 0.3 * rng.normal(size=(n, width))
-    return views
+    return (views, z) if return_latent else views
 
 
 def main(argv=None):
