@@ -168,15 +168,48 @@ class ChecksMixin:
             return
         if partial or trained < epochs:
             return
+        window = [row["valid_loss"] for row in net.history[-int(self.n_iter_no_change):]
+                  if "valid_loss" in row]
+        slope = falling_trend(window)
+        if slope is None:
+            return
         warnings.warn(
-            f"training stopped at max_epochs={self.max_epochs} before early stopping settled: the "
-            f"validation loss last improved in epoch {early_stopping.best_epoch_} of "
-            f"{len(net.history)}, less than n_iter_no_change={self.n_iter_no_change} epochs before "
-            "the end, so the model may be under-fitted. Raise max_epochs, or continue with "
-            "partial_fit(X, epochs=...).",
+            f"training stopped at max_epochs={self.max_epochs} while the validation loss was still "
+            f"falling: by {-slope:.3g} per epoch over the last {len(window)} epochs (a linear trend "
+            f"more than {TREND_T:g} standard errors below 0; it last improved in epoch "
+            f"{early_stopping.best_epoch_} of {len(net.history)}), so the model may be under-fitted. "
+            "Raise max_epochs, or continue with partial_fit(X, epochs=...).",
             ConvergenceWarning,
             stacklevel=5,  # the caller of fit
         )
+
+
+#: How many standard errors below zero the validation loss's trend must be for a fit that used
+#: its whole budget to warn that it was still improving.
+TREND_T = 2.0
+
+
+def falling_trend(losses, t=TREND_T):
+    """The least-squares slope of ``losses`` (one per epoch) where it is more than ``t``
+    standard errors below 0, else None: whether a loss is still falling rather than noisy
+    around a plateau. Fewer than 3 values count as falling when the last is the lowest.
+
+    >>> falling_trend([5.0, 4.0, 3.1, 2.0]) < 0
+    True
+    >>> falling_trend([2.0, 2.1, 1.9, 2.05, 1.95, 1.9]) is None  # noise, lowest last
+    True
+    """
+    y = np.asarray(losses, dtype=np.float64)
+    y = y[np.isfinite(y)]
+    if len(y) < 3:
+        return float(y[-1] - y[0]) if len(y) == 2 and y[-1] < y[0] else None
+    x = np.arange(len(y)) - (len(y) - 1) / 2
+    slope = float(x @ (y - y.mean()) / (x @ x))
+    residuals = y - y.mean() - slope * x
+    se = float(np.sqrt(residuals @ residuals / (len(y) - 2) / (x @ x)))
+    if slope < 0 and (se == 0 or slope / se < -t):
+        return slope
+    return None
 
 
 def _larger(value, reference):

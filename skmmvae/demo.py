@@ -35,9 +35,9 @@ GIVEN_HALF = ("top_left", "top_right")
 #: Fraction of training digits missing one or two quadrants, and missing their label.
 MISSING_QUADRANTS = 0.4
 MISSING_LABELS = 0.5
-#: Default parameters of the estimator (``max_epochs=200`` with early stopping); the demo
+#: Default parameters of the estimator (``max_epochs=100`` with early stopping); the demo
 #: only names the likelihoods.
-DEFAULT_EPOCHS = 200
+DEFAULT_EPOCHS = 100
 DEFAULT_AGGREGATION = "poe_full"
 
 

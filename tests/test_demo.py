@@ -74,3 +74,11 @@ def test_training_digits_miss_quadrants_and_labels():
     assert 0.3 < missing_quadrants.any(1).mean() < 0.5
     assert 0.4 < np.isnan(incomplete["label"]).mean() < 0.6
     assert all(np.array_equal(X[n], original[n]) for n in X)  # the input is not modified
+
+
+def test_demo_trains_with_the_estimators_defaults():
+    from skmmvae import MultiModalVAE
+
+    defaults = MultiModalVAE()
+    assert demo.DEFAULT_EPOCHS == defaults.max_epochs
+    assert demo.DEFAULT_AGGREGATION == defaults.aggregation

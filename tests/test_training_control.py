@@ -89,3 +89,49 @@ def test_small_data_warns_and_says_what_to_do():
 def test_poe_with_a_mixture_prior_is_an_error_before_training():
     with pytest.raises(ValueError, match="n_prior_components=3"):
         MultiModalVAE(**SMALL, aggregation="poe", n_prior_components=3).fit(make_data())
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_falling_trend_is_the_least_squares_t_test(seed):
+    from scipy import stats
+
+    from skmmvae._checks import TREND_T, falling_trend
+
+    rng = np.random.default_rng(seed)
+    for drift in (0.0, -0.05, -0.5):
+        losses = 10 + drift * np.arange(20) + rng.normal(scale=0.3, size=20)
+        fit = stats.linregress(np.arange(20), losses)
+        expected = fit.slope if fit.slope / fit.stderr < -TREND_T else None
+        got = falling_trend(losses)
+        assert (got is None) == (expected is None)
+        if got is not None:
+            assert got == pytest.approx(fit.slope)
+    assert falling_trend(np.linspace(5, 1, 10)) == pytest.approx(-4 / 9)  # exact line: se 0
+    assert falling_trend([3.0, 2.0]) == -1.0 and falling_trend([2.0, 3.0]) is None
+    assert falling_trend([1.0]) is None
+
+
+def _stop_report(losses, n_iter_no_change=20):
+    """What ``_report_stop`` says at the end of a full-budget fit with these validation losses."""
+    from types import SimpleNamespace
+
+    stopper = SimpleNamespace(stopped_=False, best_epoch_=int(np.argmin(losses)) + 1)
+    net = SimpleNamespace(callbacks_=[("early_stopping", stopper)],
+                          history=[{"epoch": i + 1, "valid_loss": v} for i, v in enumerate(losses)])
+    vae = MultiModalVAE(max_epochs=len(losses), n_iter_no_change=n_iter_no_change)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        vae._report_stop(net, len(losses), 0, partial=False)
+    return [w for w in caught if issubclass(w.category, ConvergenceWarning)]
+
+
+def test_a_plateau_at_the_end_of_the_budget_does_not_warn():
+    """The lowest validation loss among the last epochs is no reason to warn when the curve is
+    flat there (noise around a plateau); a curve that still falls warns."""
+    rng = np.random.default_rng(0)
+    plateau = np.r_[np.linspace(30, 10, 80), 10 + rng.normal(scale=0.2, size=20)]
+    assert np.argmin(plateau) >= 80  # best epoch among the last 20: the old rule warned
+    assert _stop_report(plateau) == []
+    falling = np.r_[np.linspace(30, 10, 80), 10 - 0.05 * np.arange(20) + rng.normal(scale=0.2, size=20)]
+    (warning,) = _stop_report(falling)
+    assert "still falling" in str(warning.message) and "max_epochs=100" in str(warning.message)
