@@ -740,3 +740,46 @@ def test_the_mixture_objective_conditions_on_uniform_non_empty_subsets(monkeypat
     counts = torch.stack([subset[:, :2].all(-1), subset[:, 0] & ~subset[:, 1],
                           ~subset[:, 0] & subset[:, 1]]).sum(-1).float() / 3000
     torch.testing.assert_close(counts, torch.full((3,), 1 / 3), atol=0.03, rtol=0)
+
+
+@pytest.mark.parametrize("aggregation", sorted(AGGREGATORS))
+def test_tight_bound_decodes_both_branches_at_once_with_the_same_result(aggregation):
+    """Without private latents the tight bound decodes its two branches' draws in one call
+    per modality; the terms and their gradients equal those of the two branches decoded one
+    after the other (``_branch`` twice, as models with private latents still do), with the
+    same random draws."""
+    from skmmvae.nn import TightBound
+    from skmmvae.nn.objectives import _branch, _subset_terms
+
+    model = small_model(aggregation)
+    xs, mask = mixed_batch()
+    subset = TightBound().conditioning_sets(mask)
+    beta = 0.7
+
+    def sequential():
+        tokens = model.tokens(xs, mask)
+        terms, q_s = _subset_terms(model, xs, tokens, subset, subset)
+        cross = mask & ~subset
+        q_m, z_m, w_m, cross_recon, cross_private = _branch(model, xs, tokens, mask, cross)
+        cross_kl = q_m.detach().log_prob(z_m) - q_s.log_prob(z_m)
+        cross_kl = torch.where(cross.any(-1), cross_kl, torch.zeros(()))
+        cross_recon = (w_m * cross_recon).sum(0)
+        cross_kl = (w_m * cross_kl).sum(0)
+        return {**terms, "cross_reconstruction": cross_recon, "cross_kl": cross_kl,
+                "objective": terms["reconstruction"] - beta * terms["kl"] + cross_recon - beta * cross_kl}
+
+    results = []
+    for compute in (sequential, lambda: TightBound()(model, xs, mask, beta=beta, subset=subset)):
+        model.zero_grad()
+        torch.manual_seed(11)
+        terms = compute()
+        (-terms["objective"].mean()).backward()
+        grads = {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
+        results.append(({k: v.detach() for k, v in terms.items()}, grads))
+    (ref, ref_grads), (fused, fused_grads) = results
+    assert set(ref) == set(fused)
+    for name in ref:
+        torch.testing.assert_close(fused[name], ref[name], rtol=1e-5, atol=1e-5, msg=name)
+    assert set(ref_grads) == set(fused_grads)
+    for name in ref_grads:
+        torch.testing.assert_close(fused_grads[name], ref_grads[name], rtol=1e-4, atol=1e-5, msg=name)
