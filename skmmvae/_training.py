@@ -96,6 +96,9 @@ class TrainingMixin:
             valid_fraction=self.validation_fraction,
             split_seed=self._split_seed,
             optimizer=torch.optim.Adam,
+            # one fused kernel for all parameters instead of a loop over them (steps 1.03-1.19x
+            # faster on the CPU, most with small batches; see docs/benchmarks.rst)
+            optimizer__fused=torch.device(setup.device or device).type in ("cpu", "cuda"),
             lr=float(self.lr),
             lr_schedule=self.lr_schedule,
             max_epochs=int(self.max_epochs),

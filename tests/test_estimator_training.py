@@ -339,3 +339,24 @@ def test_n_jobs_sets_torch_threads_with_joblib_conventions(n_jobs, expected, mon
     with TorchThreads(n_jobs):
         assert torch.get_num_threads() == want
     assert torch.get_num_threads() == before
+
+
+def test_adam_is_fused_and_matches_the_unfused_update():
+    """The CPU trains with torch's fused Adam: the same update as the loop over parameters,
+    up to float rounding (a few steps from the same weights, compared here)."""
+    import torch
+
+    est = MultiModalVAE(**{**SMALL, "max_epochs": 1, "early_stopping": False}).fit(make_data())
+    assert est.net_.optimizer_.defaults["fused"] is True
+    torch.manual_seed(0)
+    params = [torch.nn.Parameter(torch.randn(5, 3)), torch.nn.Parameter(torch.randn(7))]
+    copies = [torch.nn.Parameter(p.detach().clone()) for p in params]
+    fused, plain = torch.optim.Adam(params, lr=0.01, fused=True), torch.optim.Adam(copies, lr=0.01)
+    for step in range(5):
+        grads = [torch.randn_like(p) for p in params]
+        for group, opt in ((params, fused), (copies, plain)):
+            for p, g in zip(group, grads):
+                p.grad = g.clone()
+            opt.step()
+    for p, q in zip(params, copies):
+        torch.testing.assert_close(p, q, rtol=1e-5, atol=1e-6)
