@@ -7,7 +7,7 @@ test (and of the stratified splits).
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.datasets import load_breast_cancer
+from sklearn.datasets import load_breast_cancer, load_diabetes, load_wine
 from sklearn.model_selection import train_test_split
 
 from skmmvae.datasets import (
@@ -80,8 +80,31 @@ def mfeat_like(n_samples=2858):
     return Dataset("mfeat_like", views, {k: "gaussian" for k in views}, None, y)
 
 
+def wine():
+    """Wine (178 rows): 13 chemical measurements cut into three Gaussian views (columns 0-3,
+    4-7, 8-12) + the cultivar (3 classes). A check on data nobody tuned for."""
+    data = load_wine()
+    X = data.data
+    views = {"a": X[:, 0:4], "b": X[:, 4:8], "c": X[:, 8:13],
+             "cultivar": data.target[:, None].astype(np.float64)}
+    lik = {"a": "gaussian", "b": "gaussian", "c": "gaussian", "cultivar": "categorical"}
+    return Dataset("wine", views, lik, "cultivar", data.target)
+
+
+def diabetes():
+    """Diabetes (442 rows): age and sex, BMI and blood pressure, six serum measurements, and
+    the disease progression a year later, four Gaussian views; y = the progression's tercile.
+    A check on data nobody tuned for."""
+    data = load_diabetes()
+    X, y = data.data, data.target
+    views = {"demographic": X[:, 0:2], "body": X[:, 2:4], "serum": X[:, 4:10],
+             "progression": y[:, None]}
+    y_class = np.searchsorted(np.quantile(y, [1 / 3, 2 / 3]), y)
+    return Dataset("diabetes", views, {k: "gaussian" for k in views}, None, y_class)
+
+
 LOADERS = {"digits": digits, "breast_cancer": breast_cancer, "nonlinear": nonlinear,
-           "bimodal": bimodal, "mfeat_like": mfeat_like}
+           "bimodal": bimodal, "mfeat_like": mfeat_like, "wine": wine, "diabetes": diabetes}
 
 
 def load_dataset(name, quick=False):
