@@ -250,17 +250,16 @@ class MultiModalNet(NeuralNet):
     def on_epoch_begin(self, net, **kwargs):
         super().on_epoch_begin(net, **kwargs)
         self._batch_in_epoch = 0
-        lr = self.epoch_lr()
-        for group in self.optimizer_.param_groups:
-            group["lr"] = lr
-        self.history.record("lr", lr)
+        if self.lr_schedule == "cosine":
+            lr = self.cosine_lr()
+            for group in self.optimizer_.param_groups:
+                group["lr"] = lr
 
-    def epoch_lr(self):
-        """The learning rate of the epoch under way (the history's last row): ``lr``, or with
-        ``lr_schedule="cosine"`` ``lr * (1 + cos(pi * k / E)) / 2`` for the ``k``-th epoch
-        (from 0) of a training call of ``E`` epochs."""
-        if self.lr_schedule == "constant":
-            return float(self.lr)
+    def cosine_lr(self):
+        """The learning rate of the epoch under way (the history's last row) with
+        ``lr_schedule="cosine"``: ``lr * (1 + cos(pi * k / E)) / 2`` for the ``k``-th epoch
+        (from 0) of a training call of ``E`` epochs. ``"constant"`` leaves the optimiser's
+        rate alone (``lr``, or what a scheduler among the callbacks sets)."""
         k = min(max(len(self.history) - 1 - self._call_start, 0), self._call_epochs - 1)
         return float(self.lr) * 0.5 * (1.0 + math.cos(math.pi * k / self._call_epochs))
 
@@ -270,6 +269,8 @@ class MultiModalNet(NeuralNet):
             self._batch_in_epoch += 1
 
     def on_epoch_end(self, net, **kwargs):
+        # the rate this epoch trained at (the last batch's, where a scheduler steps per batch)
+        self.history.record("lr", self.optimizer_.param_groups[0]["lr"])
         super().on_epoch_end(net, **kwargs)
         message = self._explosion()
         if message is not None:

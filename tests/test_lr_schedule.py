@@ -85,3 +85,16 @@ def test_bad_schedule_is_a_value_error():
 def test_imputer_passes_the_schedule_on():
     imp = MultiModalImputer(**SMALL, max_epochs=3, lr=0.01, lr_schedule="constant").fit(make_data())
     assert imp.history_[:, "lr"] == [0.01] * 3
+
+
+def test_constant_leaves_a_users_scheduler_in_charge():
+    """With ``lr_schedule="constant"`` a skorch ``LRScheduler`` among the callbacks sets the
+    rate (the estimator does not reset it every epoch), and ``history_`` records its rates."""
+    from skorch.callbacks import LRScheduler
+
+    probe = OptimiserLR()
+    scheduler = LRScheduler(policy="StepLR", step_size=1, gamma=0.5)
+    vae = MultiModalVAE(**SMALL, max_epochs=4, lr=0.08, lr_schedule="constant",
+                        callbacks=[("probe", probe), ("scheduler", scheduler)]).fit(make_data())
+    np.testing.assert_allclose(probe.seen, [0.08, 0.04, 0.02, 0.01])
+    np.testing.assert_allclose(vae.history_[:, "lr"], probe.seen)

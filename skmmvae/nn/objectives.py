@@ -62,10 +62,12 @@ def _branch(model, xs, tokens, enc_mask, score_mask):
 
 
 def _branches(model, xs, tokens, sets):
-    """:func:`_branch` for several ``(enc_mask, score_mask)`` pairs of a model without private
-    latents, decoding every branch's draws in one call per modality (larger matrix products,
+    """:func:`_branch` for each ``(enc_mask, score_mask)`` pair of ``sets``. Without private
+    latents every branch's draws are decoded in one call per modality (larger matrix products,
     half the calls for two branches); the draws are made in the order of ``sets``, as
     successive :func:`_branch` calls make them, so the results agree up to float rounding."""
+    if model.n_private:  # private latents are drawn per branch, from its own encoding
+        return [_branch(model, xs, tokens, enc_mask, score_mask) for enc_mask, score_mask in sets]
     posteriors = [model.posterior(tokens, enc_mask) for enc_mask, _ in sets]
     draws = [q.sample_weighted(1) for q in posteriors]
     sizes = [z.shape[0] for z, _ in draws]
@@ -125,7 +127,7 @@ class Objective:
         return self.bound(model, xs, mask, tokens, subset, beta)
 
     def bound(self, model, xs, mask, tokens, subset, beta):
-        terms, _ = _subset_terms(model, xs, tokens, subset, mask)
+        terms, _ = _subset_terms(model, _branch(model, xs, tokens, subset, mask))
         terms["objective"] = terms["reconstruction"] - beta * terms["kl"]
         return terms
 
@@ -195,14 +197,9 @@ class TightBound(Objective):
 
     def bound(self, model, xs, mask, tokens, subset, beta):
         cross = mask & ~subset
-        if model.n_private:
-            terms, q_s = _subset_terms(model, xs, tokens, subset, subset)
-            q_m, z_m, w_m, cross_recon, cross_private = _branch(model, xs, tokens, mask, cross)
-        else:  # no private latents: both branches' draws go through the decoders at once
-            (q_s, z_s, w_s, recon, _), (q_m, z_m, w_m, cross_recon, cross_private) = _branches(
-                model, xs, tokens, [(subset, subset), (mask, cross)])
-            kl = q_s.detach().log_prob(z_s) - model.prior.log_prob(z_s)
-            terms = {"reconstruction": (w_s * recon).sum(0), "kl": (w_s * kl).sum(0)}
+        subset_branch, (q_m, z_m, w_m, cross_recon, cross_private) = _branches(
+            model, xs, tokens, [(subset, subset), (mask, cross)])
+        terms, q_s = _subset_terms(model, subset_branch)
         total = terms["reconstruction"] - beta * terms["kl"]
         cross_kl = q_m.detach().log_prob(z_m) - q_s.log_prob(z_m)
         # KL(q(z|x) || q(z|x_S)) is exactly 0 when S is the whole observed set.
@@ -214,9 +211,10 @@ class TightBound(Objective):
         return terms
 
 
-def _subset_terms(model, xs, tokens, subset, scored):
-    """Reconstruction of ``scored`` and KL to the prior, with ``z ~ q(z | x_subset)``; and q."""
-    q_s, z_s, w_s, recon, private = _branch(model, xs, tokens, subset, scored)
+def _subset_terms(model, branch):
+    """Reconstruction and KL to the prior of a :func:`_branch` (``z ~ q(z | x_subset)``,
+    scoring its score mask); and q."""
+    q_s, z_s, w_s, recon, private = branch
     kl = q_s.detach().log_prob(z_s) - model.prior.log_prob(z_s) + private
     return {"reconstruction": (w_s * recon).sum(0), "kl": (w_s * kl).sum(0)}, q_s
 

@@ -758,7 +758,7 @@ def test_tight_bound_decodes_both_branches_at_once_with_the_same_result(aggregat
 
     def sequential():
         tokens = model.tokens(xs, mask)
-        terms, q_s = _subset_terms(model, xs, tokens, subset, subset)
+        terms, q_s = _subset_terms(model, _branch(model, xs, tokens, subset, subset))
         cross = mask & ~subset
         q_m, z_m, w_m, cross_recon, cross_private = _branch(model, xs, tokens, mask, cross)
         cross_kl = q_m.detach().log_prob(z_m) - q_s.log_prob(z_m)
