@@ -133,17 +133,23 @@ class FullProductOfExperts(Aggregator):
         d, r = self.n_latent, self.rank
         keep = mask.unsqueeze(-1)
         zero = torch.zeros((), dtype=tokens.dtype, device=tokens.device)
-        tokens = torch.where(keep, tokens, zero)  # masked experts: zero mean, zero U
+        # Masked experts: zero mean, zero precision, whatever their tokens hold. Each piece is
+        # masked on its own so that it is contiguous: on the CPU, element-wise kernels over
+        # strided slices of the tokens (softplus above all) run several times slower.
         loc, raw, factor = tokens.split([d, d, d * r], dim=-1)
-        diag = torch.where(keep, positive_scale(raw, self.min_scale) ** -2, zero)  # (B, M, d)
+        loc = torch.where(keep, loc, zero)
+        diag = torch.where(keep, positive_scale(raw.contiguous(), self.min_scale) ** -2, zero)  # (B, M, d)
+        u = torch.where(keep, factor, zero).unflatten(-1, (d, r))  # (B, M, d, r), unscaled
         batch, n_mod = tokens.shape[:2]
-        u = factor.reshape(batch * n_mod, d, r) * (r ** -0.5)
-        # Lambda_s = diag_s + U_s U_s^T and eta_s = Lambda_s mu_s, summed over the experts.
-        flat_loc = loc.reshape(batch * n_mod, d, 1)
-        low_rank = torch.bmm(u, torch.bmm(u.transpose(1, 2), flat_loc)).view(batch, n_mod, d)
-        eta = (diag * loc + low_rank).sum(1)
-        stacked = u.view(batch, n_mod, d, r).transpose(1, 2).reshape(batch, d, n_mod * r)
-        precision = torch.diag_embed(1.0 + diag.sum(1)) + stacked @ stacked.transpose(-1, -2)
+        # Lambda_s = diag_s + U_s U_s^T / r and eta_s = Lambda_s mu_s, summed over the experts;
+        # U_s^T mu_s as an element-wise product and sum (a batched matrix-vector product is
+        # a slow bmm on the CPU)
+        projected = (u * loc.unsqueeze(-1)).sum(-2)  # (B, M, r)
+        low_rank = (u * projected.unsqueeze(-2)).sum(-1)  # (B, M, d)
+        eta = (diag * loc + low_rank * (1.0 / r)).sum(1)
+        stacked = u.transpose(1, 2).reshape(batch, d, n_mod * r)
+        precision = torch.baddbmm(torch.diag_embed(1.0 + diag.sum(1)), stacked, stacked.transpose(-1, -2),
+                                  alpha=1.0 / r)
         # I + a positive semi-definite sum is positive definite; only non-finite tokens (a
         # diverged network) make the factorisation fail: NaN then, for the divergence checks.
         tril, info = torch.linalg.cholesky_ex(precision)

@@ -290,7 +290,12 @@ class PrecisionGaussian(Posterior):
 
     def log_prob(self, z):
         delta = z - self.loc  # (n, B, D)
-        quad = torch.einsum("nbi,bij->nbj", delta, self.tril)  # (L^T delta)^T
+        if delta.ndim == 3 and delta.shape[0] <= 8:
+            # few draws (training): a product and a sum; as a batched matrix-vector product,
+            # its gradient is a slow bmm of outer products on the CPU
+            quad = (delta.unsqueeze(-1) * self.tril).sum(-2)  # (L^T delta)^T
+        else:
+            quad = torch.einsum("...bi,bij->...bj", delta, self.tril)
         log_det = torch.log(torch.diagonal(self.tril, dim1=-2, dim2=-1)).sum(-1)
         return -0.5 * (quad**2).sum(-1) + log_det - 0.5 * self.loc.shape[-1] * _LOG_2PI
 

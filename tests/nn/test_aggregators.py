@@ -640,6 +640,23 @@ def test_full_poe_is_the_closed_form_product_with_full_precisions(rank):
     np.testing.assert_allclose(precision[1], np.eye(d))
 
 
+@pytest.mark.parametrize("n_draws", [1, 8, 9, 40])
+def test_full_poe_log_density_is_the_gaussian_one_for_few_and_many_draws(n_draws):
+    """Few draws (training) take an element-wise path, many a batched product: both are the
+    multivariate normal density of the closed-form posterior."""
+    torch.manual_seed(35)
+    d = 4
+    agg = make_aggregator("poe_full", d, make_prior(d)).double()
+    tokens = torch.randn(3, 2, agg.token_size, dtype=DTYPE)
+    mask = torch.tensor([[True, True], [True, False], [False, True]])
+    q = agg(tokens, mask)
+    mean, precision = full_poe_numpy(tokens.numpy(), mask.numpy(), d, d)
+    z = q.rsample(n_draws)
+    expected = np.stack([stats.multivariate_normal(mean[b], np.linalg.inv(precision[b])).logpdf(z[:, b].numpy())
+                         for b in range(3)], axis=-1).reshape(n_draws, 3)
+    np.testing.assert_allclose(q.log_prob(z).numpy(), expected, rtol=1e-9)
+
+
 def test_full_poe_draws_have_the_posterior_moments():
     torch.manual_seed(33)
     agg = make_aggregator("poe_full", 3, make_prior(3)).double()
