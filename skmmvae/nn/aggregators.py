@@ -12,6 +12,7 @@ import math
 
 import torch
 from torch import nn
+from torch.autograd.function import once_differentiable
 
 from .distributions import DiagGaussian, GaussianMixture, PrecisionGaussian, positive_scale
 from .networks import mlp
@@ -71,6 +72,55 @@ class ProductOfExperts(Aggregator):
     def forward(self, tokens, mask):
         precision, weighted_mean = self.natural_parameters(tokens, mask)
         return DiagGaussian(weighted_mean / precision, precision.rsqrt())
+
+
+class _PrecisionAndShift(torch.autograd.Function):
+    """The sums of :class:`FullProductOfExperts`: ``Lambda = I + sum_s diag(d_s) + c sum_s U_s
+    U_s^T`` ``(B, d, d)`` and ``eta = sum_s d_s * mu_s + c U_s U_s^T mu_s`` ``(B, d)``, from
+    the experts' means ``mu`` ``(B, M, d)``, diagonal precisions ``d`` ``(B, M, d)`` and factors
+    ``U`` ``(B, M, d, r)``, with a hand-written backward pass.
+
+    Autograd through the same expressions keeps several ``(B, M, d, r)`` intermediates and
+    passes over them many times; here the forward pass is one copy into ``A = [U_1 ... U_M]``
+    ``(B, d, M r)``, one batched ``A A^T`` and two products with the means, and the backward
+    pass one batched ``(G + G^T) A`` plus rank-one terms (1.1-1.4 times faster for 4 to 64
+    experts, measured in ``benchmarks/speed``). Tested against autograd with ``gradcheck``.
+    """
+
+    @staticmethod
+    def forward(ctx, loc, diag, u, c):
+        batch, n_mod, d, r = u.shape
+        stacked = u.transpose(1, 2).reshape(batch, d, n_mod * r)  # A
+        precision = torch.baddbmm(torch.diag_embed(1.0 + diag.sum(1)), stacked, stacked.transpose(1, 2), alpha=c)
+        # U_s^T mu_s as a product and a sum (a batched matrix-vector product is a slow bmm on the CPU)
+        projected = (u * loc.unsqueeze(-1)).sum(-2).reshape(batch, 1, n_mod * r)
+        eta = (diag * loc).sum(1) + c * (stacked * projected).sum(-1)
+        ctx.save_for_backward(loc, diag, stacked, projected)
+        ctx.c = c
+        return precision, eta
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_precision, grad_eta):
+        loc, diag, stacked, projected = ctx.saved_tensors
+        c = ctx.c
+        batch, d, width = stacked.shape
+        n_mod = loc.shape[1]
+        r = width // n_mod
+        if grad_precision is None:
+            grad_precision = stacked.new_zeros(batch, d, d)
+        if grad_eta is None:
+            grad_eta = stacked.new_zeros(batch, d)
+        weighted = torch.bmm(grad_eta.unsqueeze(1), stacked)  # (B, 1, M r): g_eta^T U_s
+        # dL/dA = c (G + G^T) A + c g_eta (U^T mu)^T + c mu_s (U_s^T g_eta)^T
+        grad_stacked = torch.baddbmm(grad_eta.unsqueeze(-1) * projected,
+                                     grad_precision + grad_precision.transpose(1, 2), stacked)
+        grad_stacked = grad_stacked.view(batch, d, n_mod, r)
+        grad_stacked.add_(loc.transpose(1, 2).unsqueeze(-1) * weighted.view(batch, 1, n_mod, r)).mul_(c)
+        by_expert = (stacked.view(batch, d, n_mod, r) * weighted.view(batch, 1, n_mod, r)).sum(-1)
+        grad_loc = diag * grad_eta.unsqueeze(1) + c * by_expert.transpose(1, 2)
+        grad_diag = torch.diagonal(grad_precision, dim1=1, dim2=2).unsqueeze(1) + grad_eta.unsqueeze(1) * loc
+        return grad_loc, grad_diag, grad_stacked.transpose(1, 2), None
 
 
 class FullProductOfExperts(Aggregator):
@@ -140,16 +190,7 @@ class FullProductOfExperts(Aggregator):
         loc = torch.where(keep, loc, zero)
         diag = torch.where(keep, positive_scale(raw.contiguous(), self.min_scale) ** -2, zero)  # (B, M, d)
         u = torch.where(keep, factor, zero).unflatten(-1, (d, r))  # (B, M, d, r), unscaled
-        batch, n_mod = tokens.shape[:2]
-        # Lambda_s = diag_s + U_s U_s^T / r and eta_s = Lambda_s mu_s, summed over the experts;
-        # U_s^T mu_s as an element-wise product and sum (a batched matrix-vector product is
-        # a slow bmm on the CPU)
-        projected = (u * loc.unsqueeze(-1)).sum(-2)  # (B, M, r)
-        low_rank = (u * projected.unsqueeze(-2)).sum(-1)  # (B, M, d)
-        eta = (diag * loc + low_rank * (1.0 / r)).sum(1)
-        stacked = u.transpose(1, 2).reshape(batch, d, n_mod * r)
-        precision = torch.baddbmm(torch.diag_embed(1.0 + diag.sum(1)), stacked, stacked.transpose(-1, -2),
-                                  alpha=1.0 / r)
+        precision, eta = _PrecisionAndShift.apply(loc, diag, u, 1.0 / r)
         # I + a positive semi-definite sum is positive definite; only non-finite tokens (a
         # diverged network) make the factorisation fail: NaN then, for the divergence checks.
         tril, info = torch.linalg.cholesky_ex(precision)

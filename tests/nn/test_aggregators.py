@@ -640,6 +640,37 @@ def test_full_poe_is_the_closed_form_product_with_full_precisions(rank):
     np.testing.assert_allclose(precision[1], np.eye(d))
 
 
+@pytest.mark.parametrize("rank", [1, 3])
+def test_full_poe_sums_have_the_gradients_of_autograd(rank):
+    """The hand-written backward pass of the experts' sums: ``gradcheck`` (finite differences)
+    and the gradients autograd gives through the plain expressions, also when only one of
+    the two outputs is used."""
+    from skmmvae.nn.aggregators import _PrecisionAndShift
+
+    torch.manual_seed(36)
+    b, m, d = 3, 4, 5
+    loc = torch.randn(b, m, d, dtype=DTYPE, requires_grad=True)
+    diag = torch.rand(b, m, d, dtype=DTYPE, requires_grad=True)
+    u = torch.randn(b, m, d, rank, dtype=DTYPE, requires_grad=True)
+    c = 1.0 / rank
+    assert torch.autograd.gradcheck(lambda *a: _PrecisionAndShift.apply(*a, c), (loc, diag, u))
+
+    def plain(loc, diag, u):
+        precision = torch.diag_embed(1 + diag.sum(1)) + c * torch.einsum("bmir,bmjr->bij", u, u)
+        eta = (diag * loc).sum(1) + c * torch.einsum("bmir,bmjr,bmj->bi", u, u, loc)
+        return precision, eta
+
+    weights = torch.randn(b, d, d, dtype=DTYPE), torch.randn(b, d, dtype=DTYPE)
+    for use in ((1, 1), (1, 0), (0, 1)):
+        grads = []
+        for f in (lambda *a: _PrecisionAndShift.apply(*a, c), plain):
+            precision, eta = f(loc, diag, u)
+            loss = sum(w * (out * weight).sum() for w, out, weight in zip(use, (precision, eta), weights))
+            grads.append(torch.autograd.grad(loss, (loc, diag, u)))
+        for mine, reference in zip(*grads):
+            torch.testing.assert_close(mine, reference, rtol=1e-10, atol=1e-12)
+
+
 @pytest.mark.parametrize("n_draws", [1, 8, 9, 40])
 def test_full_poe_log_density_is_the_gaussian_one_for_few_and_many_draws(n_draws):
     """Few draws (training) take an element-wise path, many a batched product: both are the
