@@ -328,6 +328,28 @@ def _prior_private_latents(model, z, common_noise):
     return standard_normal((*z.shape[:-1], model.n_private), z, common_noise)
 
 
+def _draws_last(values):
+    """``values`` ``(K, B, ...)`` with the draw axis moved last and contiguous ``(B, ..., K)``.
+
+    Reductions over the draws run over this last axis: a reduction over the leading axis is
+    vectorised across the rows, and how depends on the number of rows, so that a row's
+    result could change in its last bits with the batch it came in (a row alone must give
+    exactly what it gives in a larger set)."""
+    return values.movedim(0, -1).contiguous()
+
+
+def _logsumexp_draws(values):
+    """``log sum_k exp(values[k])`` over the draws of ``values`` ``(K, B, ...)``."""
+    return torch.logsumexp(_draws_last(values), -1)
+
+
+def _average_draws(log_w, values):
+    """The self-normalised average ``sum_k softmax(log_w)_k values[k]`` of ``values``
+    ``(K, B, C)`` with log weights ``log_w`` ``(K, B)``: ``(B, C)``."""
+    weights = torch.softmax(_draws_last(log_w), -1).unsqueeze(1)  # (B, 1, K)
+    return (weights * _draws_last(values)).sum(-1)
+
+
 def iw_log_likelihood(model, xs, mask, n_samples=64, common_noise=False):
     """Importance-weighted estimate of ``log p(x_obs)`` with proposal ``q(z | x_obs)``.
 
@@ -370,7 +392,7 @@ def iw_log_likelihood(model, xs, mask, n_samples=64, common_noise=False):
     (True, 0.0)
     """
     _, _, log_w = _importance_draws(model, xs, mask, n_samples, common_noise)
-    estimate = torch.logsumexp(log_w, 0) - math.log(n_samples)
+    estimate = _logsumexp_draws(log_w) - math.log(n_samples)
     # Nothing observed: log p(x_empty) = log 1 = 0 exactly (the estimate would only add noise).
     return torch.where(mask.any(-1), estimate, torch.zeros((), dtype=estimate.dtype))
 
@@ -433,7 +455,7 @@ def iw_conditional_log_likelihood(model, xs, mask, given, n_samples=64, common_n
     cond, target = mask & given, mask & ~given
     _, logliks, log_w = _importance_draws(model, xs, cond, n_samples, common_noise)
     log_target = _masked_sum(logliks, target)
-    estimate = torch.logsumexp(log_w + log_target, 0) - torch.logsumexp(log_w, 0)
+    estimate = _logsumexp_draws(log_w + log_target) - _logsumexp_draws(log_w)
     return torch.where(target.any(-1), estimate, torch.zeros((), dtype=estimate.dtype))
 
 
@@ -483,8 +505,7 @@ def iw_class_probabilities(model, xs, mask, target, n_samples=64, common_noise=F
     z, _, log_w = _importance_draws(model, xs, cond, n_samples, common_noise)
     private = _prior_private_latents(model, z, common_noise)  # the target's, from its prior
     probabilities = list(model.likelihoods.values())[target].mean(model.decode(z, target, private))
-    weights = torch.softmax(log_w, 0).unsqueeze(-1)
-    return (weights * probabilities).sum(0)
+    return _average_draws(log_w, probabilities)
 
 
 def iw_conditional_means(model, xs, mask, n_samples=64, common_noise=False):
@@ -529,9 +550,6 @@ def iw_conditional_means(model, xs, mask, n_samples=64, common_noise=False):
     """
     z, _, log_w = _importance_draws(model, xs, mask, n_samples, common_noise)
     private = _prior_private_latents(model, z, common_noise)
-    weights = torch.softmax(log_w, 0).unsqueeze(-1)  # (K, B, 1)
     # Rows with nothing observed: log_w is the prior over itself, all weights equal.
-    means = []
-    for s, likelihood in enumerate(model.likelihoods.values()):
-        means.append((weights * likelihood.mean(model.decode(z, s, private))).sum(0))
-    return means
+    return [_average_draws(log_w, likelihood.mean(model.decode(z, s, private)))
+            for s, likelihood in enumerate(model.likelihoods.values())]

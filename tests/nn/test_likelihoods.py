@@ -222,6 +222,35 @@ def test_log_prob_sums_over_the_observed_cells_only(family):
     assert torch.equal(everything, full)
 
 
+@pytest.mark.parametrize("scale", ["learned", 0.7])
+def test_gaussian_log_prob_is_scipys_with_data_scaling_draws_and_nan_cells(scale):
+    """The Gaussian's residual form of the density: scipy's normal log-density in data units
+    (after ``set_data_scaling`` and with a trained scale), for decoder output with a leading
+    draw axis, NaN cells skipped; and the gradients of the cell-wise form of the base class."""
+    from skmmvae.nn.likelihoods import Likelihood
+
+    torch.manual_seed(37)
+    lik = make_likelihood("gaussian", 5, scale=scale).double()
+    lik.set_data_scaling(torch.randn(5, dtype=torch.float64), torch.rand(5, dtype=torch.float64) + 0.5)
+    if scale == "learned":
+        with torch.no_grad():
+            lik.raw_scale.add_(torch.randn(5, dtype=torch.float64))
+    params = torch.randn(3, 4, 5, dtype=torch.float64, requires_grad=True)
+    x = torch.randn(4, 5, dtype=torch.float64)
+    x[0, 1] = x[2, 4] = x[3, 0] = math.nan
+    got = lik.log_prob(params, x)
+    loc, sd = lik.mean(params).detach().numpy(), lik.scale.detach().numpy()
+    cells = stats.norm.logpdf(x.numpy(), loc=loc, scale=sd)
+    np.testing.assert_allclose(got.detach().numpy(), np.nansum(cells, -1), rtol=1e-12)
+    for data in (x, torch.nan_to_num(x)):
+        leaves = [params] + ([lik.raw_scale] if scale == "learned" else [])
+        mine = torch.autograd.grad(lik.log_prob(params, data).sum(), leaves)
+        reference = torch.autograd.grad(Likelihood.log_prob(lik, params, data).sum(), leaves)
+        for a, b in zip(mine, reference):
+            assert torch.isfinite(a).all()
+            torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
+
+
 def test_cell_dropout_hides_observed_cells_from_the_encoder_in_training_only():
     lik = make_likelihood("gaussian", 4)
     lik.missing_cells, lik.cell_dropout = True, 0.5
