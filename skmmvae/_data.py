@@ -232,7 +232,9 @@ def restore_container(original, array, any_filled):
                 col: dtype
                 for col, dtype in original.dtypes.items()
                 if getattr(dtype, "kind", "O") in "fiub" and dtype != out.dtypes[col]
-                and (dtype.kind == "f" or not out[col].isna().any())
+                # an integer or boolean column keeps its dtype where nothing was filled in
+                # (pandas' nullable Int64/boolean with NA get float64, as numpy columns do)
+                and (dtype.kind == "f" or not (original[col].isna().any() or out[col].isna().any()))
             }
             if keep:
                 out = out.astype(keep)

@@ -6,7 +6,7 @@ import torch
 from conftest import A_MISSING, B_MISSING, MIXED_LIKELIHOODS, SMALL, make_data, make_mixed_data
 from sklearn.base import clone
 
-from skmmvae import ModalityDict, MultiModalVAE
+from skmmvae import ModalityDict, MultiModalImputer, MultiModalVAE
 from skmmvae import estimator as estimator_module
 from skmmvae import _inference
 
@@ -176,6 +176,27 @@ def test_pandas_nullable_dtypes_mean_floats_with_nan(data):
     np.testing.assert_array_equal(est.transform(as_int64), reference.transform(mixed))
     np.testing.assert_array_equal(est.categories_["label"], [3, 5, 7])
 
+
+
+def test_nullable_int_and_boolean_columns_with_na_are_imputed_as_floats(data):
+    """A DataFrame's Int64 / boolean column holding pd.NA gets imputed values that those
+    dtypes cannot hold: the column comes back float64 (as an int column with filled values
+    does), not a pandas TypeError after training; one without NA keeps its dtype."""
+    frame = pd.DataFrame(np.nan_to_num(data["a"]), columns=list("pqrs"))
+    frame["n"] = pd.array(np.arange(len(frame)) % 5, dtype="Int64")
+    frame["f"] = pd.array(np.arange(len(frame)) % 2 == 0, dtype="boolean")
+    frame["k"] = pd.array(np.arange(len(frame)) % 3, dtype="Int64")  # no NA: kept
+    frame.loc[1, "n"] = pd.NA
+    frame.loc[2, "f"] = pd.NA
+    for X in (frame, {"x": frame}):
+        filled = MultiModalImputer(**SMALL).fit(X).transform(X)
+        filled = filled if isinstance(X, pd.DataFrame) else filled["x"]
+        assert filled["n"].dtype == np.float64 and filled["f"].dtype == np.float64
+        assert filled["k"].dtype == "Int64"
+        assert not filled.isna().to_numpy().any()
+        observed = frame.notna().to_numpy()
+        np.testing.assert_array_equal(filled.to_numpy(dtype=float)[observed],
+                                      frame.to_numpy(dtype=float, na_value=np.nan)[observed])
 
 def test_categorical_labels_and_one_hot_rows_are_equivalent():
     data = make_mixed_data()
