@@ -292,6 +292,10 @@ def as_2d_float(value, name, labels=False):
             f"modality {name!r}: values must be numeric, got strings (dtype {array.dtype}); "
             f"convert or encode them first (class labels need likelihoods={{{name!r}: 'categorical'}})"
         )
+    if labels and array.dtype == object and any(isinstance(v, str) for v in array.ravel()):
+        # string labels stay strings, also where they look like numbers ("1", "2"): as a
+        # numpy str array does, so that the classes do not depend on the container
+        return _label_block(array, name)
     if array.dtype == object or not (
         np.issubdtype(array.dtype, np.number) or array.dtype == bool
     ):

@@ -139,3 +139,27 @@ def test_cross_validation_with_string_labels():
     scores = cross_val_score(MultiModalVAE(**PARAMS), ModalityDict(strings), cv=2)
     reference = cross_val_score(MultiModalVAE(**PARAMS), ModalityDict(numbers), cv=2)
     np.testing.assert_array_equal(scores, reference)  # same folds, same models, same scores
+
+
+@pytest.mark.parametrize("container", ["str", "object", "series"])
+def test_labels_that_look_like_numbers_stay_strings(container):
+    """String labels such as "1", "2" are class names whatever holds them: an object array or
+    a pandas Series gives the classes and predictions of a numpy str array (they were parsed
+    as floats, so that predict returned 1.0 for "1", and an object array with None for the
+    missing labels of a model fitted on a str array was refused as numeric)."""
+    data = make_data(missing=False)
+    labels = np.where(data["a"][:, 0] > 0, "1", "2")
+    y = {"str": labels, "object": labels.astype(object), "series": pd.Series(labels)}[container]
+    est = MultiModalVAE(**PARAMS).fit({"a": data["a"], "species": y})
+    reference = MultiModalVAE(**PARAMS).fit({"a": data["a"], "species": labels})
+    np.testing.assert_array_equal(est.categories_["species"], np.array(["1", "2"], dtype=object))
+    np.testing.assert_array_equal(est.transform({"a": data["a"], "species": y}),
+                                  reference.transform({"a": data["a"], "species": labels}))
+    with_missing = labels.astype(object)
+    with_missing[:5] = None
+    for model in (est, reference):
+        imputed = np.asarray(model.predict({"a": data["a"], "species": with_missing})["species"]).ravel()
+        assert set(imputed) <= {"1", "2"}
+        np.testing.assert_array_equal(imputed[5:], labels[5:])
+    with pytest.raises(TypeError, match="all numbers or all strings"):
+        MultiModalVAE(**PARAMS).fit({"a": data["a"], "species": np.array([1, "2"] * 40, dtype=object)})
