@@ -232,12 +232,14 @@ def restore_container(original, array, any_filled):
                 col: dtype
                 for col, dtype in original.dtypes.items()
                 if getattr(dtype, "kind", "O") in "fiub" and dtype != out.dtypes[col]
-                # an integer or boolean column keeps its dtype where nothing was filled in
-                # (pandas' nullable Int64/boolean with NA get float64, as numpy columns do)
-                and (dtype.kind == "f" or not (original[col].isna().any() or out[col].isna().any()))
+                and (dtype.kind == "f" or not out[col].isna().any())
             }
             if keep:
-                out = out.astype(keep)
+                try:
+                    out = out.astype(keep)
+                except (TypeError, ValueError):  # e.g. an imputed 0.37 in an Int64 column:
+                    out = out.astype({col: dtype for col, dtype in keep.items()  # it stays float64
+                                      if _casts(out[col], dtype)})
         return out
     if hasattr(original, "iloc"):  # a Series: one column
         out = original.__class__(array.reshape(-1), index=original.index, name=original.name)
@@ -255,6 +257,15 @@ def restore_container(original, array, any_filled):
         return array.reshape(base.shape)
     dtype = base.dtype if base.dtype.kind == "f" or (base.dtype.kind in "iub" and not any_filled) else np.float64
     return array.reshape(base.shape).astype(dtype, copy=False)
+
+
+def _casts(series, dtype):
+    """Whether ``series`` can be cast to ``dtype`` (pandas refuses, say, 0.37 as Int64)."""
+    try:
+        series.astype(dtype)
+    except (TypeError, ValueError):
+        return False
+    return True
 
 
 def reject_sparse(value, name):

@@ -181,7 +181,8 @@ def test_pandas_nullable_dtypes_mean_floats_with_nan(data):
 def test_nullable_int_and_boolean_columns_with_na_are_imputed_as_floats(data):
     """A DataFrame's Int64 / boolean column holding pd.NA gets imputed values that those
     dtypes cannot hold: the column comes back float64 (as an int column with filled values
-    does), not a pandas TypeError after training; one without NA keeps its dtype."""
+    does), not a pandas TypeError after training; one without NA, or whose imputed values
+    it can hold (labels), keeps its dtype."""
     frame = pd.DataFrame(np.nan_to_num(data["a"]), columns=list("pqrs"))
     frame["n"] = pd.array(np.arange(len(frame)) % 5, dtype="Int64")
     frame["f"] = pd.array(np.arange(len(frame)) % 2 == 0, dtype="boolean")
@@ -197,6 +198,11 @@ def test_nullable_int_and_boolean_columns_with_na_are_imputed_as_floats(data):
         observed = frame.notna().to_numpy()
         np.testing.assert_array_equal(filled.to_numpy(dtype=float)[observed],
                                       frame.to_numpy(dtype=float, na_value=np.nan)[observed])
+    # integer labels imputed in an Int64 column fit it: the column stays Int64
+    labelled = pd.DataFrame({"x": frame["p"], "label": frame["k"].mask(frame.index < 3)})
+    filled = MultiModalImputer(modalities={"x": ["x"], "label": ["label"]},
+                               likelihoods={"label": "categorical"}, **SMALL).fit_transform(labelled)
+    assert filled["label"].dtype == "Int64" and not filled["label"].isna().any()
 
 def test_categorical_labels_and_one_hot_rows_are_equivalent():
     data = make_mixed_data()
