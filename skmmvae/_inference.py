@@ -217,6 +217,8 @@ class InferenceMixin:
             raise ValueError(f"Z must have shape (n_samples, {self.n_components}), got {Z.shape}")
         if not np.isfinite(Z).all():
             raise ValueError("Z contains NaN or inf")
+        if Z.shape[0] == 0:
+            raise ValueError("Z has 0 samples; at least one is required")
         means = self._decoded(None, latent=torch.as_tensor(Z, dtype=torch.float32))
         blocks = {info.name: self._schema.to_user(means[s], info) for s, info in enumerate(self._schema.modalities)}
         return blocks if self._schema.input_kind == "dict" else self._schema.join(blocks)

@@ -24,7 +24,7 @@ def _column_groups(X, modalities, columns=None):
         groups, start = {}, 0
         for name, spec in modalities.items():
             check_name(name)
-            if isinstance(spec, (bool, np.bool_)):
+            if isinstance(spec, (bool, np.bool_, float, np.floating)):
                 raise TypeError(f"modality {name!r}: expected a width or a list of columns, got {spec!r}")
             if isinstance(spec, (int, np.integer)):
                 if spec < 1:
