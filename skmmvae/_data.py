@@ -69,14 +69,21 @@ class ModalityDict(dict):
         return (next(iter(_n_rows(v) for v in self.values())) if dict.__len__(self) else 0,)
 
     def __setitem__(self, name, value):
-        """Add or replace a modality; its rows must match the others' (as at construction)."""
+        """Add or replace a modality; its rows must match the others', and a pandas block is
+        aligned with the others by index (as at construction)."""
         n = self.shape[0] if dict.__len__(self) and not (dict.__len__(self) == 1 and name in self) else None
         if n is not None and _n_rows(value) != n:
             raise ValueError(
                 f"modality {name!r} has {_n_rows(value)} rows, the others {n}: all modalities "
                 "must have the same number of rows"
             )
-        super().__setitem__(name, value)
+        aligned = align_rows({**dict(self), name: value})  # pandas blocks paired by index, as at
+        super().__setitem__(name, value)  # construction (an error leaves the dict as it was)
+        dict.update(self, aligned)
+
+    def __ior__(self, other):
+        self.update(other)
+        return self
 
     def update(self, *args, **kwargs):
         """``dict.update`` through :meth:`__setitem__`: every block keeps the rows in step."""

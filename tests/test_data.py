@@ -59,6 +59,26 @@ def test_modality_dict_rejects_different_lengths():
         ModalityDict(a=np.zeros((5, 2)), b=np.zeros((4, 2)))
 
 
+
+def test_modality_dict_aligns_and_checks_blocks_added_later():
+    """A block added by md[name] = ..., update or |= is aligned by index and its rows
+    checked, as at construction (it was kept in its own order, so that slicing by rows
+    paired other samples; |= skipped the row check)."""
+    a = pd.DataFrame(np.arange(8.0).reshape(4, 2), index=[10, 11, 12, 13])
+    b = pd.DataFrame(np.arange(4.0)[:, None], index=[13, 12, 11, 10])
+    md = ModalityDict(a=a)
+    md["b"] = b
+    assert md[0]["b"].index.tolist() == [10]
+    pd.testing.assert_frame_equal(md["b"], ModalityDict(a=a, b=b)["b"])
+    md = ModalityDict(a=a)
+    md |= {"b": b}
+    assert isinstance(md, ModalityDict) and md[[1]]["b"].index.tolist() == [11]
+    with pytest.raises(ValueError, match="same number of rows"):
+        md |= {"c": np.zeros((7, 1))}
+    with pytest.raises(ValueError, match="different labels"):
+        md["c"] = pd.DataFrame(np.zeros((4, 1)), index=[0, 1, 2, 3])
+    assert list(md) == ["a", "b"]  # left as it was
+
 def test_modality_dict_pickles_and_copies():
     md = ModalityDict(a=np.arange(6.0).reshape(3, 2), b=np.ones((3, 1)))
     for clone in (pickle.loads(pickle.dumps(md)), copy.deepcopy(md), md.copy()):
