@@ -187,7 +187,7 @@ class InferenceMixin:
                 if block is not None and not info.is_categorical:
                     cells = np.isnan(block) & ~missing[:, None]  # missing cells of observed rows
                     if cells.any():
-                        target[cells] = means[s][cells]
+                        target[cells] = self._schema.to_user(means[s], info)[cells]
                         missing = missing | cells.any(1)
                 if not is_dict:
                     out[rows, info.columns] = target  # fancy indexing made a copy

@@ -523,7 +523,7 @@ def _check_attribute(name, value):
 
 # Fields added to ModalityInfo since format version 1: files written before lack them (their
 # dataclass defaults apply).
-_OPTIONAL_MODALITY_FIELDS = {"missing_cells"}
+_OPTIONAL_MODALITY_FIELDS = {"missing_cells", "offset"}
 
 
 def _check_modality(info):
@@ -542,6 +542,11 @@ def _check_modality(info):
         raise ValueError(f"modality {info['name']!r}: feature_names must be a list")
     if info["classes"] is not None and not isinstance(info["classes"], np.ndarray):
         raise ValueError(f"modality {info['name']!r}: classes must be an array")
+    offset = info.get("offset")
+    if offset is not None and not (isinstance(offset, np.ndarray) and offset.dtype == np.float64
+                                   and offset.shape == (info["n_input"],) and np.isfinite(offset).all()):
+        raise ValueError(f"modality {info['name']!r}: offset must be a finite float64 array of "
+                         f"one value per feature")
 
 
 def _check_sizes(klass, state, path):

@@ -11,6 +11,7 @@ input's column layout in :mod:`._layout`.
 """
 import inspect
 import numbers
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -31,6 +32,32 @@ from .nn import LIKELIHOODS, make_likelihood
 # encoder at random (see Likelihood.cell_dropout). Measured on the cell-wise quality regimes
 # (benchmarks/quality/cells.py): 0.2 lowered the error by 4-11% against 0.
 CELL_DROPOUT = 0.2
+
+# Likelihoods of a location (any real shift of the data is a shift of the model): a modality
+# of theirs whose features sit far from 0 relative to their spread is shifted before the
+# float32 conversion, which would otherwise round its values to a coarse grid (1e9 + a signal
+# of unit spread is rounded to multiples of 64: no signal left).
+OFFSET_LIKELIHOODS = frozenset({"gaussian", "laplace"})
+# A feature is shifted when its mean is more than this many standard deviations from 0:
+# float32 then rounds it to steps of more than 1.2e-4 of a standard deviation (its relative
+# spacing is 1.2e-7). Below, nothing changes (no copy of a float32 block).
+OFFSET_RATIO = 1e3
+
+
+def learn_offset(block):
+    """The float64 per-feature shift of a training ``block`` (NaN where missing): the mean of
+    a feature whose mean exceeds ``OFFSET_RATIO`` standard deviations, 0 for the others; None
+    when no feature needs it. A constant feature is not shifted: the likelihoods model it
+    at its own magnitude (see ``set_data_scaling``)."""
+    values = np.asarray(block, dtype=np.float64)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # features never observed
+        mean = np.nanmean(values, 0)
+        spread = np.nanstd(values, 0)
+    far = np.isfinite(mean) & (spread > 0) & (np.abs(mean) > OFFSET_RATIO * spread)
+    if not far.any():
+        return None
+    return np.where(far, mean, 0.0)
 
 
 def label_modalities(likelihoods):
@@ -76,6 +103,9 @@ class ModalityInfo:
     classes: np.ndarray = None  # categorical: the label values
     one_hot: bool = False  # categorical given as one-hot rows
     missing_cells: bool = False  # some training row had NaN cells besides observed ones
+    # per-feature float64 shift subtracted before the float32 conversion (see
+    # ``learn_offset``), or None: the model sees ``x - offset`` and its output gets it back
+    offset: np.ndarray = None
 
     @property
     def is_categorical(self):
@@ -112,6 +142,8 @@ class Schema:
             info.feature_names = feature_names.get(name) or [f"{name}{i}" for i in range(block.shape[1])]
             info.one_hot = info.is_categorical and block.shape[1] > 1
             info.missing_cells = not info.is_categorical and has_missing_cells(block)
+            if lik in OFFSET_LIKELIHOODS:
+                info.offset = learn_offset(block)
             if "categories" in options:
                 if info.one_hot:
                     raise ValueError(
@@ -194,7 +226,7 @@ class Schema:
         """Model-space means (or draws) of a modality in the user's representation: class
         labels (or one-hot rows) for a categorical modality, the values otherwise."""
         if not info.is_categorical:
-            return mean
+            return mean if info.offset is None else mean + info.offset
         codes = mean.argmax(-1)
         if info.one_hot:
             return np.eye(info.n_input)[codes]
@@ -478,9 +510,11 @@ def to_tensors(blocks, schema, dtype=torch.float32):
             values = categorical_codes(block, observed, info)
         else:
             check_support(block, observed, info)
+            if info.offset is not None:
+                block = np.asarray(block, dtype=np.float64) - info.offset  # a new array
             if np_dtype == np.float32 and block.dtype != np.float32:
                 check_float32_range(block, info.name)
-            shared = shared_tensor(block, np_dtype)
+            shared = shared_tensor(block, np_dtype) if info.offset is None else None
             if shared is not None:
                 # No copy: the tensor reads the user's memory (never written to); the NaN
                 # of missing rows stay there and ModalityTensors.rows zero-fills each batch.
