@@ -131,7 +131,7 @@ print(f"label predicted from three quadrants: {accuracy:.1%} correct")
 
 # %%
 # In this run :class:`~sklearn.impute.KNNImputer` and the VAE imputed the quadrant about
-# equally well (mean squared errors 0.0377 and 0.0368, printed above; the VAE slightly better
+# equally well (mean squared errors 0.0377 and 0.0370, printed above; the VAE slightly better
 # in this run, KNN in others: small changes of the training's float rounding turn it either
 # way), and both did
 # far better than the training mean (0.0887): on digits this small the nearest
