@@ -58,11 +58,12 @@ class InferenceMixin:
             return batch[rows.to(batch.device)], n
         return batch.rows(rows.to(batch.mask.device)), n
 
-    def _inference_batches(self, X, batch_size=None):
-        """Batches of ``X`` validated and converted one input chunk at a time."""
+    def _inference_batches(self, X, batch_size=None, skip=()):
+        """Batches of ``X`` validated and converted one input chunk at a time (the columns of
+        a 2-D input's modalities in ``skip`` unread: missing in every row)."""
         for _, chunk in _data.row_chunks(X, INFERENCE_CHUNK_ROWS):
             release_free_memory()  # memory bounded by a chunk, not by the rows
-            tensors, _ = self._tensors(chunk)
+            tensors, _ = self._tensors(chunk, skip=skip)
             yield from self._batches(tensors, batch_size)
 
     def sample_posterior(self, X, n_samples=1, modalities=None, random_state=None):
@@ -330,16 +331,16 @@ class InferenceMixin:
                                                      self.n_importance_samples, common_noise=True)
         return self._importance_estimates(X, estimate)
 
-    def _importance_estimates(self, X, estimate):
+    def _importance_estimates(self, X, estimate, skip=()):
         """``estimate(batch)`` over batches of ``X`` sized for ``n_importance_samples`` draws,
         as one float64 array. The same seed for every batch: each row sees the same random
-        numbers, whatever its batch."""
+        numbers, whatever its batch. The modalities in ``skip`` are left out of a 2-D ``X``."""
         X = from_single_cell(X, self.modalities)
         out = []
         batch_size = max(1, SCORE_BATCH_DRAWS // int(self.n_importance_samples))
         with self._threads(), torch.no_grad():
             self.module_.eval()
-            for batch in self._inference_batches(X, batch_size):
+            for batch in self._inference_batches(X, batch_size, skip):
                 batch, n = self._padded(batch)
                 if not out:  # the first batch is the largest: check it before any draw
                     self._check_score_memory(len(batch))
@@ -370,7 +371,8 @@ class InferenceMixin:
         Parameters
         ----------
         X : dict of array-like, ModalityDict, array-like or DataFrame
-            Data; ``modality`` may be missing or left out.
+            Data; the values of ``modality`` are not read: it may be missing, left out of a
+            dict, or hold placeholders (in the columns of a 2-D input too).
         modality : str or None, default=None
             The categorical modality; ``None`` for the only one.
 
@@ -404,9 +406,11 @@ class InferenceMixin:
             )
         target = self._schema.names.index(modality)
         X = _data.align_rows(from_single_cell(X, self.modalities))  # rows in the order of X's
-        # first pandas block, even the target's
+        # first pandas block, even the target's; its values are left out unread, from a dict
+        # and from a 2-D input alike (a placeholder or unseen label is no error)
         proba = self._importance_estimates(_without(X, modality), lambda batch: iw_class_probabilities(
-            self.module_, batch.xs, batch.mask, target, self.n_importance_samples, common_noise=True))
+            self.module_, batch.xs, batch.mask, target, self.n_importance_samples, common_noise=True),
+            skip=(modality,))
         return proba / proba.sum(1, keepdims=True)  # exact in float64 for scikit-learn's metrics
 
     def score(self, X, y=None):
@@ -429,7 +433,7 @@ class InferenceMixin:
 
 def _without(X, name):
     """``X`` without the values of modality ``name``: a dict leaves the key out; a 2-D input
-    is passed as is (the caller ignores that modality)."""
+    is passed as is (the caller skips that modality's columns)."""
     if _data.is_modality_dict(X) and name in X:
         kept = {k: v for k, v in X.items() if k != name}
         if not kept:

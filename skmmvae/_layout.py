@@ -99,7 +99,7 @@ def check_2d_input(X, schema=None):
         raise TypeError("the estimator was fitted on a dict of modalities; pass a dict")
 
 
-def to_blocks(X, modalities, schema=None, columns=None, labels=()):
+def to_blocks(X, modalities, schema=None, columns=None, labels=(), skip=()):
     """Return ``(blocks, input_kind, feature names, column groups)``.
 
     ``blocks`` maps each modality name to a float32 or float64 2-D array (float32 input is
@@ -108,7 +108,8 @@ def to_blocks(X, modalities, schema=None, columns=None, labels=()):
 
     With a ``schema`` (after fit) absent dict keys are allowed (missing modality) and the
     layout of a 2-D input must match the one seen in fit. Modalities named in ``labels`` may
-    hold non-numeric class labels (see :func:`label_modalities`).
+    hold non-numeric class labels (see :func:`label_modalities`). The columns of a 2-D
+    input's modalities named in ``skip`` are left out, unread (as keys left out of a dict).
     """
     if is_modality_dict(X):
         if dict.__len__(X) == 0:
@@ -136,7 +137,8 @@ def to_blocks(X, modalities, schema=None, columns=None, labels=()):
     else:
         groups = _column_groups(X, modalities, columns)
     array = np.asarray(X)
-    blocks = {name: as_2d_float(array[:, cols], name, name in labels) for name, cols in groups.items()}
+    blocks = {name: as_2d_float(array[:, cols], name, name in labels)
+              for name, cols in groups.items() if name not in skip}
     names = {name: ([columns[c] for c in idx] if columns else None) for name, idx in groups.items()}
     return blocks, kind, names, groups
 

@@ -455,9 +455,10 @@ class MultiModalVAE(InferenceMixin, TrainingMixin, ChecksMixin, PersistenceMixin
         return new
 
     # ------------------------------------------------------------------ data
-    def _blocks(self, X, reset):
+    def _blocks(self, X, reset, skip=()):
         """Validate ``X`` into ``{name: 2-D float array}`` (``reset`` at fit); categorical
-        modalities given as strings stay ``(n, 1)`` object arrays of labels."""
+        modalities given as strings stay ``(n, 1)`` object arrays of labels. The columns of a
+        2-D input's modalities in ``skip`` are left out unread (see ``to_blocks``)."""
         schema = None if reset else self._schema
         # the modalities that may hold non-numeric labels
         labels = label_modalities(self.likelihoods) if reset else schema.label_modalities()
@@ -474,10 +475,10 @@ class MultiModalVAE(InferenceMixin, TrainingMixin, ChecksMixin, PersistenceMixin
         # dtype=None and no finiteness check here: each modality block is converted and
         # checked in _data, so that errors name the modality.
         array = validate_data(self, X, reset=reset, ensure_all_finite=False, dtype=None)
-        return to_blocks(array, self.modalities, schema, columns, labels=labels)
+        return to_blocks(array, self.modalities, schema, columns, labels=labels, skip=skip)
 
-    def _tensors(self, X, reset=False):
-        blocks, kind, names, groups = self._blocks(X, reset)
+    def _tensors(self, X, reset=False, skip=()):
+        blocks, kind, names, groups = self._blocks(X, reset, skip)
         if reset:
             self._schema = Schema.learn(blocks, kind, names, groups, self.likelihoods)
             for message in integer_gaussian_warnings(blocks, self._schema, self.likelihoods):

@@ -56,6 +56,37 @@ def test_the_label_values_are_ignored(fitted):
                                rtol=1e-5)
 
 
+def test_the_label_values_of_a_2d_input_are_ignored_as_those_of_a_dict():
+    # a 2-D input (column groups) gives the target's columns as a dict does: unread, so that
+    # a placeholder or an unseen label is no error (it raised "unseen categories")
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(40, 3))
+    frame = pd.DataFrame(x, columns=["x1", "x2", "x3"])
+    frame["label"] = np.where(x[:, 0] > 0, "pos", "neg").astype(object)
+    params = {**SMALL, "early_stopping": False}
+    est = MultiModalVAE(modalities={"a": ["x1", "x2", "x3"], "y": ["label"]},
+                        likelihoods={"y": "categorical"}, **params).fit(frame)
+    proba = est.predict_proba({"a": x})
+    np.testing.assert_allclose(est.predict_proba(frame), proba, rtol=1e-6)
+    for placeholder in ("unknown", None, 3.5):
+        new = frame.copy()
+        new["label"] = placeholder
+        before = new.copy()
+        np.testing.assert_allclose(est.predict_proba(new), proba, rtol=1e-6)
+        pd.testing.assert_frame_equal(new, before)
+    with pytest.raises(ValueError, match="unseen categories"):  # predict still checks them
+        est.predict(new.assign(label="unknown"))
+    # an array with numeric labels in its last column
+    array = np.column_stack([x, (x[:, 0] > 0).astype(float)])
+    est = MultiModalVAE(modalities=[3, 1], likelihoods={"m1": "categorical"}, **params).fit(array)
+    proba = est.predict_proba({"m0": x})
+    array[:, 3] = 7.0  # never seen at fit
+    np.testing.assert_allclose(est.predict_proba(array), proba, rtol=1e-6)
+    np.testing.assert_allclose(est.predict_proba(array.astype(object)), proba, rtol=1e-6)
+
+
 def test_a_trained_model_classifies_better_than_the_class_frequencies():
     data = make_mixed_data(n=300, seed=1)
     params = {**SMALL, "max_epochs": 60, "hidden_layer_sizes": (32,), "embedding_size": 16,
