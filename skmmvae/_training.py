@@ -13,6 +13,8 @@ import warnings
 import numpy as np
 import torch
 from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import InvalidParameterError
+from skorch.callbacks import Callback
 
 from . import _inference
 from ._layout import from_single_cell
@@ -32,6 +34,22 @@ class TrainingMixin:
         sizes = self.hidden_layer_sizes
         if not all(isinstance(h, numbers.Integral) and not isinstance(h, bool) and h >= 1 for h in sizes):
             raise ValueError(f"hidden_layer_sizes must be positive integers, got {sizes!r}")
+
+    def _check_callbacks(self):
+        """Each item of ``callbacks`` as skorch takes it: a ``Callback`` instance or class, or a
+        ``(name, callback)`` pair (callback ``None``: left out). skorch itself fails at fit
+        with "'str' object has no attribute 'set_params'"."""
+        def callback(cb):
+            return isinstance(cb, Callback) or (isinstance(cb, type) and issubclass(cb, Callback))
+
+        for i, item in enumerate(self.callbacks or []):
+            pair = isinstance(item, (tuple, list)) and len(item) == 2 and isinstance(item[0], str)
+            if not ((callback(item[1]) or item[1] is None) if pair else callback(item)):
+                raise InvalidParameterError(  # a ValueError and a TypeError
+                    f"The 'callbacks' parameter of {type(self).__name__} must be a list of skorch "
+                    "callbacks: Callback instances or classes, or (name, callback) pairs with a "
+                    f"string name (callback None to leave it out). Got {item!r} at position {i}."
+                )
 
     def _check_networks(self):
         for param in ("encoders", "decoders"):
@@ -126,6 +144,7 @@ class TrainingMixin:
         """Validate the training data, fix the schema and seeds, build module and net."""
         X = from_single_cell(X, self.modalities)
         self._check_hidden_layer_sizes()
+        self._check_callbacks()
         if not hasattr(self.accelerator, "prepare"):  # an Accelerator instance has its device
             check_device(self._device())
         tensors, _ = self._tensors(X, reset=True)

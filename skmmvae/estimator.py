@@ -163,7 +163,8 @@ class MultiModalVAE(InferenceMixin, TrainingMixin, ChecksMixin, PersistenceMixin
         the training and validation losses (a star at the best so far), seconds per epoch and
         the time left at most. The terms of the objective are in ``history_``.
     callbacks : list of skorch callbacks or None, default=None
-        Extra callbacks, e.g. ``skorch.callbacks.Checkpoint``.
+        Extra callbacks, e.g. ``skorch.callbacks.Checkpoint``: as skorch takes them, each a
+        ``Callback`` instance or class, or a ``(name, callback)`` pair.
     encoders, decoders : dict of str -> torch.nn.Module or None, default=None
         Custom networks for some modalities (see :class:`skmmvae.nn.MultiModalModule`).
         Each fit trains a copy, starting from the weights the module has (pre-trained
@@ -553,6 +554,7 @@ class MultiModalVAE(InferenceMixin, TrainingMixin, ChecksMixin, PersistenceMixin
             with self._threads(), seeded(self._seed, self.net_.device):
                 self._train(tensors, epochs=epochs, partial=True)
             return self
+        self._check_callbacks()  # before _restore_net takes the optimiser state
         tensors, _ = self._tensors(from_single_cell(X, self.modalities))
         snapshot = TrainingState(self)
         # a new net around the trained module, so that the current parameters (lr,

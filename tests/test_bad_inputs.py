@@ -229,6 +229,10 @@ def _cases():
         ("n_importance_samples=0", fit(DATA, n_importance_samples=0), ValueError,
          r"'n_importance_samples' parameter"),
         ("modalities-a-string", fit(ARRAY, modalities="ab"), ValueError, r"'modalities' parameter"),
+        ("callbacks-item-a-string", fit(DATA, callbacks=["x"]), TypeError,
+         r"'callbacks' parameter .* Callback instances or classes.* Got 'x' at position 0"),
+        ("callbacks-pair-of-a-non-callback", fit(DATA, callbacks=[("n", 3)]), TypeError,
+         r"'callbacks' parameter .* \(name, callback\) pairs.* Got \('n', 3\) at position 0"),
         # ---- calls before fit
         ("transform-before-fit", unfitted("transform", DATA), ValueError,
          r"This MultiModalVAE instance is not fitted yet"),

@@ -93,6 +93,22 @@ def test_user_callbacks_are_run():
     assert [g["lr"] for g in est.net_.optimizer_.param_groups] == [est.history_[-1, "lr"]]
 
 
+def test_callbacks_in_every_form_skorch_takes_are_accepted():
+    # a class, a list pair, a pair whose callback is None (left out); others are refused
+    # before training (skorch failed at fit with "'str' object has no attribute 'set_params'")
+    named = EpochCounter()
+    est = MultiModalVAE(**{**SMALL, "max_epochs": 2, "early_stopping": False,
+                           "callbacks": [EpochCounter, ["named", named], ("off", None)]})
+    est.fit(make_data())
+    assert named.epochs == 2
+    assert sum(isinstance(cb, EpochCounter) for _, cb in est.net_.callbacks_) == 2
+    assert "off" not in dict(est.net_.callbacks_)
+    for bad in (["x"], [EpochCounter(), 3], [(1, EpochCounter())], [("a", "b", EpochCounter())]):
+        with pytest.raises(TypeError, match="'callbacks' parameter"):
+            est.set_params(callbacks=bad).partial_fit(make_data())
+    assert len(est.history_) == 2
+
+
 def test_early_stopping_restores_the_weights_of_the_best_epoch():
     recorder = WeightRecorder()
     est = MultiModalVAE(**{
