@@ -26,7 +26,9 @@ class ModalityDict(dict):
     with ``.iloc``); all must have the same number of rows. ``len(md)`` and ``md.shape[0]``
     are the number of rows, which is what scikit-learn's splitters need. Pandas blocks are
     aligned by index at construction (see :func:`align_rows`), so that row ``i`` of every
-    block is the same sample.
+    block is the same sample; blocks added later (``md[name] = ...``, ``update``, ``|=``) and
+    unions (``md | other``, ``other | md``: a new ``ModalityDict``) are checked and aligned
+    likewise.
 
     Parameters
     ----------
@@ -84,6 +86,18 @@ class ModalityDict(dict):
     def __ior__(self, other):
         self.update(other)
         return self
+
+    def __or__(self, other):
+        """``md | other``: a new ModalityDict, checked and aligned as at construction."""
+        if not isinstance(other, dict):
+            return NotImplemented  # as dict: only a dict joins a dict
+        return ModalityDict({**dict(self), **other})
+
+    def __ror__(self, other):
+        """``other | md`` (``other`` a plain dict): a ModalityDict too."""
+        if not isinstance(other, dict):
+            return NotImplemented
+        return ModalityDict({**other, **dict(self)})
 
     def update(self, *args, **kwargs):
         """``dict.update`` through :meth:`__setitem__`: every block keeps the rows in step."""

@@ -79,6 +79,27 @@ def test_modality_dict_aligns_and_checks_blocks_added_later():
         md["c"] = pd.DataFrame(np.zeros((4, 1)), index=[0, 1, 2, 3])
     assert list(md) == ["a", "b"]  # left as it was
 
+def test_modality_dict_union_is_a_checked_modality_dict():
+    """md | {...} and {...} | md are ModalityDicts built as at construction (| gave a plain
+    dict, which lost row slicing and skipped the row check)."""
+    a = pd.DataFrame(np.arange(8.0).reshape(4, 2), index=[10, 11, 12, 13])
+    b = pd.DataFrame(np.arange(4.0)[:, None], index=[13, 12, 11, 10])
+    md = ModalityDict(a=a)
+    for union, order in ((md | {"b": b}, ["a", "b"]), ({"b": b} | md, ["b", "a"])):
+        assert type(union) is ModalityDict and list(union) == order
+        built = ModalityDict({name: {"a": a, "b": b}[name] for name in order})
+        for name in order:  # aligned to the first pandas block, as at construction
+            pd.testing.assert_frame_equal(union[name], built[name])
+        assert union[[1]]["a"].index.tolist() == union[[1]]["b"].index.tolist()
+    assert list(md) == ["a"] and md["a"] is a  # the operands are untouched
+    assert list(md | {"a": np.zeros((3, 1))}) == ["a"]  # a replaced block may change the rows
+    for bad in (lambda: md | {"c": np.zeros((7, 1))}, lambda: {"c": np.zeros((7, 1))} | md):
+        with pytest.raises(ValueError, match="same number of rows"):
+            bad()
+    with pytest.raises(TypeError):
+        md | [("c", np.zeros((4, 1)))]
+
+
 def test_modality_dict_pickles_and_copies():
     md = ModalityDict(a=np.arange(6.0).reshape(3, 2), b=np.ones((3, 1)))
     for clone in (pickle.loads(pickle.dumps(md)), copy.deepcopy(md), md.copy()):
