@@ -12,7 +12,7 @@ from torch import nn
 
 from .aggregators import AGGREGATORS, make_aggregator
 from .distributions import gaussian_log_density, positive_scale, standard_normal
-from .networks import FlattenSamples, fit_width, mlp
+from .networks import FlattenSamples, StackedMember, StackedMLP, fit_width, mlp
 from .priors import make_prior
 
 
@@ -235,6 +235,37 @@ class MultiModalModule(nn.Module):
             lecun_init(self, skip=user)
         elif init != "torch":
             raise ValueError(f"unknown init {init!r}; choose 'lecun' or 'torch'")
+        # built-in networks of one shape run as one batched computation (after the
+        # initialisation, so that a model starts from the weights it always started from)
+        self.encoder_stacks, self._encoder_groups = self._stack(
+            self.encoders, [lik.input_features for lik in self.likelihoods.values()], set(encoders), False)
+        self.decoder_stacks, self._decoder_groups = self._stack(
+            self.decoders, [lik.n_params for lik in self.likelihoods.values()], set(decoders), True)
+
+    def _stacks(self, stacks, groups):
+        """The stacks to run as batched computations: in training mode only. In evaluation
+        mode each modality's network runs on its own (a matrix product per network), whose
+        rounding does not depend on the number of rows: a row alone scores and imputes
+        exactly as in a larger batch, which a batched product does not guarantee."""
+        return zip(stacks, groups) if self.training else ()
+
+    def _stack(self, nets, widths, custom, wrapped):
+        """Stack the built-in networks of ``nets`` (a ModuleList, one per modality) that share
+        their input and output widths into :class:`StackedMLP` s, replacing each by a
+        :class:`StackedMember` view; returns the stacks (a ModuleList) and the modality
+        indices of each."""
+        groups = {}
+        for s, (name, width) in enumerate(zip(self.names, widths)):
+            if name not in custom:
+                groups.setdefault(width, []).append(s)
+        groups = [group for group in groups.values() if len(group) > 1]
+        stacks = nn.ModuleList()
+        for group in groups:
+            stack = StackedMLP.from_mlps([nets[s].module if wrapped else nets[s] for s in group])
+            stacks.append(stack)
+            for k, s in enumerate(group):
+                nets[s] = StackedMember(stack, k)
+        return stacks, groups
 
     @property
     def n_modalities(self):
@@ -292,9 +323,18 @@ class MultiModalModule(nn.Module):
 
     def tokens(self, xs, mask):
         """Encode each modality: ``(B, M, E)``; rows of missing modalities are zeros."""
+        liks = list(self.likelihoods.values())
+        encoded = [None] * len(liks)
+        for stack, group in self._stacks(self.encoder_stacks, self._encoder_groups):
+            inputs = torch.stack([liks[s].encoder_input(xs[s]) for s in group])
+            # too large to gain from one product: the networks one by one; unbind, not h[k],
+            # so that the backward pass is one step (indexing gives each a full-size gradient)
+            h = stack(inputs).unbind(0) if stack.fits(inputs.shape[1]) else stack.each(inputs)
+            for s, h_s in zip(group, h):
+                encoded[s] = h_s
         out = []
-        for s, (x, enc, lik) in enumerate(zip(xs, self.encoders, self.likelihoods.values())):
-            h = enc(lik.encoder_input(x))
+        for s, (x, enc, lik) in enumerate(zip(xs, self.encoders, liks)):
+            h = encoded[s] if encoded[s] is not None else enc(lik.encoder_input(x))
             out.append(torch.where(mask[:, s : s + 1], h, torch.zeros((), dtype=h.dtype)))
         return torch.stack(out, 1)
 
@@ -335,9 +375,21 @@ class MultiModalModule(nn.Module):
         private = private_kl = None
         if self.n_private:
             private, private_kl = self.private_latents(tokens, enc_mask, z, common_noise)
+        decoded = [None] * self.n_modalities
+        for stack, group in self._stacks(self.decoder_stacks, self._decoder_groups):
+            shared = private is None
+            inputs = z if shared else torch.stack([torch.cat([z, private[..., s, :]], -1) for s in group])
+            if stack.fits(z[..., 0].numel()):
+                h = stack(inputs, shared=shared).unbind(0)
+            else:
+                h = stack.each(inputs, shared=shared)
+            for s, h_s in zip(group, h):
+                decoded[s] = h_s
         logliks = []
         for s, (x, lik) in enumerate(zip(xs, self.likelihoods.values())):
-            params = self.decode(z, s, None if private is None else private[..., s, :])
+            params = decoded[s]
+            if params is None:
+                params = self.decode(z, s, None if private is None else private[..., s, :])
             logliks.append(lik.log_prob(params, x))
         logliks = torch.stack(logliks, -1)
         if private_kl is None:
