@@ -573,6 +573,14 @@ def _check_sizes(klass, state, path):
             k: v for k, v in expected.items() if not k.startswith(("encoders.", "decoders."))
         }
         module_state = {k: v for k, v in module_state.items() if k in expected}
+    stacked = any(k.startswith(("encoder_stacks.", "decoder_stacks.")) for k in expected)
+    if stacked and not any(k.startswith(("encoder_stacks.", "decoder_stacks.")) for k in module_state):
+        raise ValueError(
+            f"{path} was saved by an skmmvae build from before the networks of modalities of one "
+            "shape were stacked (one parameter per layer for all of them): its weights are in "
+            "the earlier layout, which this version does not read. Fit the model again with this "
+            "version and save it."
+        )
     problems = sorted(set(expected) ^ set(module_state))
     problems += [
         f"{key}: {tuple(module_state[key].shape)} in the file, {tuple(tensor.shape)} "

@@ -118,6 +118,11 @@ class MultiModalModule(nn.Module):
         Custom networks for some modalities. An encoder maps the (one-hot for categorical)
         modality ``(B, d_s)`` to ``(B, width)``; a decoder maps ``(B, n_latent + n_private)``
         to ``(B, width)``. A ``Linear`` is appended when ``width`` is not the size needed.
+        The built-in networks of modalities with the same input (encoders) or output
+        (decoders) width are stacked: one :class:`~skmmvae.nn.networks.StackedMLP` per
+        group (``encoder_stacks``, ``decoder_stacks``) runs them as one batched computation in
+        training, and ``encoders[s]`` is then a parameter-free
+        :class:`~skmmvae.nn.networks.StackedMember` view of its network.
     n_mixture_components : int
         Components of the ``*_mixture`` aggregators' posteriors.
     activation : str

@@ -168,3 +168,20 @@ def test_large_activations_run_the_networks_one_by_one_with_the_same_results(mon
     for a, b in zip(batched[2], one_by_one[2]):
         torch.testing.assert_close(a, b)
 
+
+
+def test_a_file_in_the_layout_before_stacking_is_refused_with_what_to_do(tmp_path, monkeypatch):
+    import numpy as np
+
+    from skmmvae import MultiModalVAE
+
+    rng = np.random.default_rng(1)
+    X = {"a": rng.normal(size=(40, 3)), "b": rng.normal(size=(40, 3))}
+    params = dict(n_components=2, hidden_layer_sizes=(8,), embedding_size=8, max_epochs=1, random_state=0, n_jobs=1)
+    with monkeypatch.context() as patch:  # the layout of earlier builds: one network per modality
+        patch.setattr(MultiModalModule, "_stack", lambda self, nets, *a: (nn.ModuleList(), []))
+        MultiModalVAE(**params).fit(X).save(tmp_path / "old.zip")
+    with pytest.raises(ValueError, match="before the networks of modalities of one shape were stacked.*Fit the model again"):
+        MultiModalVAE.load(tmp_path / "old.zip")
+    MultiModalVAE(**params).fit(X).save(tmp_path / "new.zip")
+    MultiModalVAE.load(tmp_path / "new.zip")
