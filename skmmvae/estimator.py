@@ -554,6 +554,9 @@ class MultiModalVAE(InferenceMixin, TrainingMixin, ChecksMixin, PersistenceMixin
             with self._threads(), seeded(self._seed, self.net_.device):
                 self._train(tensors, epochs=epochs, partial=True)
             return self
+        # scikit-learn validates the parameters of partial_fit on the first call only; the
+        # training parameters may have been set since (set_params(lr=...)): check them again
+        self._validate_params()
         self._check_callbacks()  # before _restore_net takes the optimiser state
         tensors, _ = self._tensors(from_single_cell(X, self.modalities))
         snapshot = TrainingState(self)

@@ -376,3 +376,18 @@ def test_adam_is_fused_and_matches_the_unfused_update():
             opt.step()
     for p, q in zip(params, copies):
         torch.testing.assert_close(p, q, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("bad", [{"lr": -1.0}, {"batch_size": 0}, {"beta": -0.5}, {"n_iter_no_change": 0}])
+def test_parameters_set_before_partial_fit_on_a_fitted_model_are_validated(bad):
+    """scikit-learn checks partial_fit's parameters on the first call only; a training
+    parameter set afterwards is checked too, before any training, and the model is kept."""
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    est = MultiModalVAE(**SMALL).fit(make_data())
+    before = est.transform(make_data())
+    epochs = len(est.history_)
+    with pytest.raises(InvalidParameterError, match=next(iter(bad))):
+        est.set_params(**bad).partial_fit(make_data())
+    assert len(est.history_) == epochs
+    np.testing.assert_array_equal(est.transform(make_data()), before)
