@@ -79,9 +79,9 @@ class ModalityDict(dict):
                 f"modality {name!r} has {_n_rows(value)} rows, the others {n}: all modalities "
                 "must have the same number of rows"
             )
-        aligned = align_rows({**dict(self), name: value})  # pandas blocks paired by index, as at
-        super().__setitem__(name, value)  # construction (an error leaves the dict as it was)
-        dict.update(self, aligned)
+        # pandas blocks paired by index, as at construction; align_rows raises before anything
+        # is written, so an error leaves the dict as it was
+        dict.update(self, align_rows({**dict(self), name: value}))
 
     def __ior__(self, other):
         self.update(other)

@@ -173,34 +173,12 @@ def _stacked_mlp(nets, x, shared_input):
     return h
 
 
-def _stored_stack(nets):
-    """The weights and biases of the MLPs ``nets`` (equal shapes) copied once into stacked
-    parameters ``(G, in, out)`` and ``(G, 1, out)``: what a model storing its per-modality
-    networks stacked would train (one tensor per layer for Adam, no stacking per step)."""
-    layers = [[m for m in net if isinstance(m, torch.nn.Linear)] for net in nets]
-    weights = [torch.nn.Parameter(torch.stack([ls[i].weight.detach().t() for ls in layers]))
-               for i in range(len(layers[0]))]
-    biases = [torch.nn.Parameter(torch.stack([ls[i].bias.detach() for ls in layers]).unsqueeze(1))
-              for i in range(len(layers[0]))]
-    return weights, biases
-
-
-def _stored_mlp(weights, biases, x):
-    """Forward pass of :func:`_stored_stack`'s parameters; ``x`` is ``(G, B, d)`` or ``(B, d)``."""
-    h = x
-    for i, (weight, bias) in enumerate(zip(weights, biases)):
-        h = torch.baddbmm(bias, h.expand(len(weight), *h.shape[-2:]) if h.ndim == 2 else h, weight)
-        if i < len(weights) - 1:
-            h = torch.relu(h)
-    return h
-
-
 def batched(results, quick, repeats):
     """Per-modality encoders (10 -> w -> w -> 16) and decoders (8 -> w -> w -> 20) of M
     modalities, a training step on 256 rows (forward, backward, fused Adam): a loop over the
     modules against one batched computation, with the weights stacked at forward time from
     the per-modality modules, or stored stacked (equal up to float rounding, checked here)."""
-    from skmmvae.nn.networks import mlp
+    from skmmvae.nn.networks import StackedMLP, mlp
 
     torch.set_num_threads(1)
     out = {}
@@ -209,12 +187,11 @@ def batched(results, quick, repeats):
             torch.manual_seed(0)
             encs = [mlp(10, (width, width), 16) for _ in range(m)]
             decs = [mlp(8, (width, width), 20) for _ in range(m)]
-            enc_w, enc_b = _stored_stack(encs)
-            dec_w, dec_b = _stored_stack(decs)
+            enc_stack, dec_stack = StackedMLP.from_mlps(encs), StackedMLP.from_mlps(decs)
             xs = torch.randn(m, 256, 10)
             z = torch.randn(256, 8)
             params = [p for net in encs + decs for p in net.parameters()]
-            stored_params = enc_w + enc_b + dec_w + dec_b
+            stored_params = [*enc_stack.parameters(), *dec_stack.parameters()]
             optimisers = {"loop": torch.optim.Adam(params, lr=1e-6, fused=True),
                           "stacked": torch.optim.Adam(params, lr=1e-6, fused=True),
                           "stored": torch.optim.Adam(stored_params, lr=1e-6, fused=True)}
@@ -228,7 +205,7 @@ def batched(results, quick, repeats):
                 return _stacked_mlp(encs, xs, False), _stacked_mlp(decs, z, True)
 
             def stored():
-                return _stored_mlp(enc_w, enc_b, xs), _stored_mlp(dec_w, dec_b, z)
+                return enc_stack(xs), dec_stack(z, shared=True)
 
             with torch.no_grad():
                 for f in (stacked, stored):

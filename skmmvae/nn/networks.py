@@ -65,14 +65,14 @@ class FlattenSamples(nn.Module):
 
 
 class StackedMLP(nn.Module):
-    """``n`` MLPs of one shape, ``Linear -> act -> ... -> Linear``, as one computation.
+    """Several MLPs of one shape, run as one computation.
 
-    The weights of layer ``k`` of all ``n`` networks are one parameter ``weights[k]`` of shape
+    The ``n`` networks are :func:`mlp` s (``Linear``, activation, and so on, ``Linear``). The weights of layer ``k`` of all ``n`` networks are one parameter ``weights[k]`` of shape
     ``(n, in, out)`` (and ``biases[k]`` ``(n, 1, out)``): a layer is one batched matrix product
     over the networks, and the optimiser updates one tensor per layer instead of ``n``. The
     per-modality networks of :class:`~skmmvae.nn.MultiModalModule` whose shapes agree run so
-    (a training step 1.13-1.22 times faster with three or four equal views; see
-    ``benchmarks/speed``). :meth:`from_mlps` copies the networks it replaces, so a model
+    (a training step 1.10-1.14 times faster with three or four equal views; see
+    ``docs/benchmarks.rst``). :meth:`from_mlps` copies the networks it replaces, so a model
     starts from the weights its per-modality networks were initialised with.
 
     Parameters
@@ -95,6 +95,21 @@ class StackedMLP(nn.Module):
     torch.Size([4, 5, 2])
     """
 
+    def __init__(self, n, in_features, hidden_sizes, out_features, activation="relu"):
+        super().__init__()
+        sizes = [in_features, *hidden_sizes, out_features]
+        self.widest = max(sizes[1:])
+        self.weights = nn.ParameterList(
+            [nn.Parameter(torch.empty(n, a, b)) for a, b in zip(sizes[:-1], sizes[1:])])
+        self.biases = nn.ParameterList([nn.Parameter(torch.empty(n, 1, b)) for b in sizes[1:]])
+        self.activation = make_activation(activation)
+        self.n = n
+        with torch.no_grad():
+            for weight, bias in zip(self.weights, self.biases):  # nn.Linear's default, per network
+                bound = weight.shape[1] ** -0.5
+                weight.uniform_(-bound, bound)
+                bias.uniform_(-bound, bound)
+
     # The largest activation (networks x rows x width) computed stacked: beyond it (several
     # MB) the batched products and element-wise passes run from memory rather than cache,
     # and the networks one by one were faster (64 networks of width 128 on 512 rows: 0.93-0.98
@@ -104,21 +119,6 @@ class StackedMLP(nn.Module):
     def fits(self, rows):
         """Whether the stack should run as one computation on ``rows`` rows."""
         return self.n * rows * self.widest <= self.max_elements
-
-    def __init__(self, n, in_features, hidden_sizes, out_features, activation="relu"):
-        super().__init__()
-        sizes = [in_features, *hidden_sizes, out_features]
-        self.widest = max(sizes[1:])
-        self.weights = nn.ParameterList(
-            [nn.Parameter(torch.empty(n, a, b)) for a, b in zip(sizes[:-1], sizes[1:])])
-        self.biases = nn.ParameterList([nn.Parameter(torch.empty(n, 1, b)) for b in sizes[1:]])
-        self.activation = make_activation(activation)
-        self.n, self.in_features, self.out_features = n, in_features, out_features
-        with torch.no_grad():
-            for weight, bias in zip(self.weights, self.biases):  # nn.Linear's default, per network
-                bound = weight.shape[1] ** -0.5
-                weight.uniform_(-bound, bound)
-                bias.uniform_(-bound, bound)
 
     @classmethod
     def from_mlps(cls, nets):
@@ -141,17 +141,23 @@ class StackedMLP(nn.Module):
                 bias.copy_(torch.stack([ls[k].bias for ls in layers]).unsqueeze(1))
         return stack.to(first[0].weight.dtype)
 
+    def _chain(self, h, layers, product):
+        """``h`` through ``layers`` (``(weight, bias)`` pairs) with ``product`` (``baddbmm``
+        for the stack, ``addmm`` for one network), the activation between layers."""
+        last = len(layers) - 1
+        for k, (weight, bias) in enumerate(layers):
+            h = product(bias, h, weight)
+            if k < last:
+                h = self.activation(h)
+        return h
+
     def forward(self, x, shared=False):
         """``x`` ``(n, ..., in_features)``, one input per network, or with ``shared`` one
         input ``(..., in_features)`` for all; returns ``(n, ..., out_features)``."""
         lead = x.shape[:-1] if shared else x.shape[1:-1]
         rows = x.reshape(-1, x.shape[-1])
         h = rows.expand(self.n, *rows.shape) if shared else x.reshape(self.n, -1, x.shape[-1])
-        last = len(self.weights) - 1
-        for k, (weight, bias) in enumerate(zip(self.weights, self.biases)):
-            h = torch.baddbmm(bias, h, weight)
-            if k < last:
-                h = self.activation(h)
+        h = self._chain(h, list(zip(self.weights, self.biases)), torch.baddbmm)
         return h.reshape(self.n, *lead, h.shape[-1])
 
     def each(self, x, shared=False):
@@ -159,37 +165,41 @@ class StackedMLP(nn.Module):
         :meth:`forward` computes, for activations too large to gain from one batched product.
         The weights are unbound once, so that the backward pass gathers their gradients in one
         step (indexing ``weight[k]`` per network would give each a full-size zero gradient)."""
-        layers = [(weight.unbind(0), bias[:, 0].unbind(0)) for weight, bias in zip(self.weights, self.biases)]
-        last = len(layers) - 1
+        unbound = [list(zip(weight.unbind(0), bias[:, 0].unbind(0)))
+                   for weight, bias in zip(self.weights, self.biases)]
         inputs = [x] * self.n if shared else x.unbind(0)
-        out = []
-        for index, h in enumerate(inputs):
-            lead = h.shape[:-1]
-            h = h.reshape(-1, h.shape[-1])
-            for k, (weights, biases) in enumerate(layers):
-                h = torch.addmm(biases[index], h, weights[index])
-                if k < last:
-                    h = self.activation(h)
-            out.append(h.reshape(*lead, h.shape[-1]))
-        return out
+        return [self._flat(h, [layer[index] for layer in unbound]) for index, h in enumerate(inputs)]
 
     def member(self, index, x):
         """Network ``index`` alone on ``x`` ``(..., in_features)``: ``(..., out_features)``."""
-        lead = x.shape[:-1]
-        h = x.reshape(-1, x.shape[-1])
-        last = len(self.weights) - 1
-        for k, (weight, bias) in enumerate(zip(self.weights, self.biases)):
-            h = torch.addmm(bias[index, 0], h, weight[index])
-            if k < last:
-                h = self.activation(h)
-        return h.reshape(*lead, h.shape[-1])
+        layers = [(weight[index], bias[index, 0]) for weight, bias in zip(self.weights, self.biases)]
+        return self._flat(x, layers)
+
+    def _flat(self, x, layers):
+        """One network's ``layers`` on ``x`` with any leading axes."""
+        h = self._chain(x.reshape(-1, x.shape[-1]), layers, torch.addmm)
+        return h.reshape(*x.shape[:-1], h.shape[-1])
 
 
 class StackedMember(nn.Module):
     """Network ``index`` of a :class:`StackedMLP`, as a module of its own: what
     ``MultiModalModule.encoders[s]`` (or ``decoders[s]``) is for a modality whose network is
     stacked with others. It holds no parameters (they are the stack's, registered once by
-    the model); ``stack.weights[k][index]`` are its layer ``k``'s weights ``(in, out)``."""
+    the model); ``stack.weights[k][index]`` are its layer ``k``'s weights ``(in, out)``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skmmvae.nn import MultiModalModule, make_likelihood
+    >>> likelihoods = {"a": make_likelihood("gaussian", 3), "b": make_likelihood("gaussian", 3)}
+    >>> model = MultiModalModule(likelihoods, n_latent=2, hidden_sizes=(8,))
+    >>> member = model.encoders[1]  # both encoders take 3 features: one stack
+    >>> member.stack is model.encoder_stacks[0], member.index, len(list(member.parameters()))
+    (True, 1, 0)
+    >>> x = torch.randn(4, 3)
+    >>> torch.equal(member(x), model.encoder_stacks[0].member(1, x))
+    True
+    """
 
     def __init__(self, stack, index):
         super().__init__()
