@@ -297,16 +297,16 @@ def test_standardization_starts_the_decoders_at_the_data_marginals():
     est.fit(data)
     liks = est.module_.likelihoods
     gauss = data["gauss"]
-    np.testing.assert_allclose(liks["gauss"].output_shift.numpy(), gauss.mean(0), rtol=1e-5)
-    np.testing.assert_allclose(liks["gauss"].output_scale.numpy(), gauss.std(0), rtol=1e-5)
+    np.testing.assert_allclose(liks["gauss"].output_shift.cpu().numpy(), gauss.mean(0), rtol=1e-5)
+    np.testing.assert_allclose(liks["gauss"].output_scale.cpu().numpy(), gauss.std(0), rtol=1e-5)
     binary = data["binary"][~np.isnan(data["binary"][:, 0])]
     p = binary.mean(0)
-    np.testing.assert_allclose(liks["binary"].output_shift.numpy(), np.log(p / (1 - p)), rtol=1e-4)
+    np.testing.assert_allclose(liks["binary"].output_shift.cpu().numpy(), np.log(p / (1 - p)), rtol=1e-4)
     counts = data["counts"]
-    np.testing.assert_allclose(liks["counts"].output_shift.numpy(), np.log(counts.mean(0)), rtol=1e-4)
+    np.testing.assert_allclose(liks["counts"].output_shift.cpu().numpy(), np.log(counts.mean(0)), rtol=1e-4)
     labels = data["label"][~np.isnan(data["label"][:, 0]), 0]
     freq = np.unique(labels, return_counts=True)[1] / len(labels)
-    np.testing.assert_allclose(liks["label"].output_shift.numpy(), np.log(freq), rtol=1e-4)
+    np.testing.assert_allclose(liks["label"].output_shift.cpu().numpy(), np.log(freq), rtol=1e-4)
 
 
 def test_bfloat16_autocast_trains_in_mixed_precision_with_float32_weights():

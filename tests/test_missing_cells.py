@@ -120,9 +120,11 @@ def test_score_samples_scores_the_observed_cells_only():
     tensors, _ = vae._tensors(rows)
     batch, n = vae._padded(tensors.rows(torch.arange(len(tensors))))
     module = vae.module_.eval()
-    from skmmvae._runtime import seeded
+    from skmmvae._runtime import module_device, seeded
 
-    with torch.no_grad(), seeded(vae._seed, "cpu"):
+    device = module_device(module)
+    batch = batch.to(device)
+    with torch.no_grad(), seeded(vae._seed, device):
         q = module.encode(batch.xs, batch.mask)
         z = q.sample_common(8) if hasattr(q, "sample_common") else q.sample(8)
         log_w = module.prior.log_prob(z) - q.log_prob(z)
@@ -131,8 +133,8 @@ def test_score_samples_scores_the_observed_cells_only():
             normal = torch.distributions.Normal(lik.location(params), lik.scale)
             cells = normal.log_prob(torch.nan_to_num(x))
             observed = ~torch.isnan(x) & batch.mask[:, s, None]
-            log_w = log_w + torch.where(observed, cells, torch.zeros(())).sum(-1)
-        expected = (torch.logsumexp(log_w, 0) - np.log(8))[:n].double().numpy()
+            log_w = log_w + torch.where(observed, cells, torch.zeros((), device=device)).sum(-1)
+        expected = (torch.logsumexp(log_w, 0) - np.log(8))[:n].double().cpu().numpy()
     np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4)
 
 

@@ -123,7 +123,7 @@ def test_partial_fit_after_loading_continues_training(data):
 
 
 def test_a_model_set_to_an_absent_cuda_device_loads_on_cpu(data, monkeypatch):
-    est = MultiModalVAE(**SMALL).fit(data)
+    est = MultiModalVAE(**{**SMALL, "device": "cpu"}).fit(data)  # compared bit for bit on the CPU
     est.set_params(device="cuda")
     blob = pickle.dumps(est)
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
@@ -174,7 +174,7 @@ def test_a_gpu_trained_model_loads_on_a_cpu_only_machine(tmp_path, data):
         np.save(sys.argv[2], est.transform(data))
         """
     )
-    env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "PYTHONPATH": REPO}
+    env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "PYTHONPATH": os.pathsep.join([REPO, os.environ.get("PYTHONPATH", "")])}
     subprocess.run([sys.executable, "-c", script, str(tmp_path / "gpu.joblib"), str(tmp_path / "Z.npy")],
                    check=True, env=env, timeout=300)  # fmt: skip
     np.testing.assert_allclose(np.load(tmp_path / "Z.npy"), est.transform(data), rtol=1e-4, atol=1e-5)

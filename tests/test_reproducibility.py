@@ -121,7 +121,7 @@ def test_results_are_identical_across_processes_and_hash_seeds(tmp_path):
     for hash_seed in ("1", "4242"):
         (tmp_path / hash_seed).mkdir()
         env = dict(os.environ, PYTHONHASHSEED=hash_seed,
-                   PYTHONPATH=os.pathsep.join([str(TESTS), str(ROOT)]))  # fmt: skip
+                   PYTHONPATH=os.pathsep.join([str(TESTS), str(ROOT), os.environ.get("PYTHONPATH", "")]))  # fmt: skip
         processes[hash_seed] = subprocess.Popen(
             [sys.executable, "-c", _CHILD, str(tmp_path / hash_seed)],
             env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,

@@ -281,7 +281,7 @@ def test_a_gpu_trained_model_saves_cpu_tensors_and_loads_on_a_cpu_only_machine(t
     assert all(t.device.type == "cpu" for t in weights["module"].values())
     here = MultiModalVAE.load(tmp_path / "gpu.zip")
     np.testing.assert_array_equal(here.transform(data), est.transform(data))
-    env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "PYTHONPATH": os.pathsep.join([REPO, TESTS])}
+    env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "PYTHONPATH": os.pathsep.join([REPO, TESTS, os.environ.get("PYTHONPATH", "")])}
     subprocess.run(
         [sys.executable, "-c", GPU_LOAD, str(tmp_path / "gpu.zip"), str(tmp_path / "Z.npy")],
         check=True, env=env, cwd=tmp_path, timeout=300,

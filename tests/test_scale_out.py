@@ -42,6 +42,7 @@ def _launch_env():
     env = {k: v for k, v in os.environ.items()
            if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")}
     env["OMP_NUM_THREADS"] = "1"
+    env["CUDA_VISIBLE_DEVICES"] = ""  # CPU processes, also on a machine with a GPU (one GPU, two ranks)
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
     return env
 
@@ -112,7 +113,8 @@ def test_accelerator_auto_in_one_process_is_an_ordinary_fit(data):
     assert np.isfinite(est.transform(data)).all()
     assert pickle.loads(pickle.dumps(est)).accelerator == "auto"
 
-    accelerator = Accelerator(cpu=True)
+    # the accelerator state is process-wide: the same device as the "auto" fit above
+    accelerator = Accelerator(cpu=not torch.cuda.is_available())
     est = MultiModalVAE(**SMALL, accelerator=accelerator)
     assert clone(est).accelerator is accelerator  # shared, not deep-copied
     est.fit(data)

@@ -13,7 +13,7 @@ from skmmvae import MultiModalVAE
 def _fit_and_score(seed, out):
     X = make_data(seed=seed)
     vae = MultiModalVAE(**{**SMALL, "max_epochs": 4, "random_state": seed}).fit(X)
-    out[seed] = (np.concatenate([p.detach().numpy().ravel() for p in vae.module_.parameters()]),
+    out[seed] = (np.concatenate([p.detach().cpu().numpy().ravel() for p in vae.module_.parameters()]),
                  vae.score_samples(X), vae.sample_posterior(X, n_samples=2))
 
 

@@ -90,9 +90,9 @@ def learnt_linear_model(est):
     for dec, lik in zip(est.module_.decoders, est.module_.likelihoods.values()):
         linear = dec.module
         # location = output_shift + output_scale * (W z + b): identity unless standardize=True
-        shift, scale = lik.output_shift.double().numpy(), lik.output_scale.double().numpy()
-        W.append(scale[:, None] * linear.weight.detach().double().numpy())
-        b.append(shift + scale * linear.bias.detach().double().numpy())
+        shift, scale = lik.output_shift.double().cpu().numpy(), lik.output_scale.double().cpu().numpy()
+        W.append(scale[:, None] * linear.weight.detach().double().cpu().numpy())
+        b.append(shift + scale * linear.bias.detach().double().cpu().numpy())
     return W, b
 
 
@@ -102,8 +102,9 @@ def posterior_params(est, X, keep=None):
     mask = tensors.mask.clone()
     if keep is not None:
         mask &= torch.tensor([n in keep for n in est.modality_names_])
+    device = next(est.module_.parameters()).device
     with torch.no_grad():
-        return est.module_.encode(tensors.xs, mask)
+        return est.module_.encode([x.to(device) for x in tensors.xs], mask.to(device))
 
 
 def kl_to_posterior(q, X, W, b, modalities, rng, n_mc=100):
@@ -113,14 +114,14 @@ def kl_to_posterior(q, X, W, b, modalities, rng, n_mc=100):
         torch.manual_seed(int(rng.integers(2**31)))
         with torch.no_grad():
             z = q.sample(n_mc)  # (n_mc, n, d)
-            log_q = q.log_prob(z).double().numpy()
-        z = z.double().numpy()
+            log_q = q.log_prob(z).double().cpu().numpy()
+        z = z.double().cpu().numpy()
         chol = np.linalg.cholesky(cov[0])  # one pattern: fully observed data
         diff = np.linalg.solve(chol, (z - mean).reshape(-1, mean.shape[1]).T).T
         log_p = -0.5 * (diff**2).sum(1) - np.log(np.diag(chol)).sum() - 0.5 * mean.shape[1] * np.log(2 * np.pi)
         return (log_q - log_p.reshape(n_mc, -1)).mean(0)
     return kl_to_linear_gaussian_posterior(
-        q.loc.double().numpy(), (q.scale**2).double().numpy(), X, W, b, 1.0, modalities=modalities
+        q.loc.double().cpu().numpy(), (q.scale**2).double().cpu().numpy(), X, W, b, 1.0, modalities=modalities
     )
 
 

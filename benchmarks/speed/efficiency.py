@@ -399,7 +399,7 @@ print(json.dumps({"torch": t1 - t0, "sklearn_skorch": t2 - t1, "skmmvae_own": t3
 
 
 def startup(results, repeats):
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
     runs, parts = [], []
     for _ in range(repeats):
         for code, sink in ((_STARTUP, runs), (_IMPORTS, parts)):
