@@ -25,7 +25,9 @@ def lecun_init(module, skip=()):
     nats per sample below the maximum likelihood after 220 epochs).
     """
     for layer in module.modules():
-        if isinstance(layer, nn.Linear) and id(layer) not in skip:
+        # a module built on the meta device (the memory check) has no values to set; torch
+        # 2.11 imports its compiler for trunc_normal_ there, which fails inside the device context
+        if isinstance(layer, nn.Linear) and id(layer) not in skip and not layer.weight.is_meta:
             # std of a standard normal truncated to [-2, 2] is 0.8796: correct for it
             std = layer.in_features**-0.5 / 0.87962566103423978
             nn.init.trunc_normal_(layer.weight, std=std, a=-2 * std, b=2 * std)

@@ -253,3 +253,22 @@ def test_lecun_init_of_built_in_layers_leaves_custom_modules_alone():
     # PyTorch's default: uniform with variance 1 / (3 fan_in), non-zero biases
     assert abs(layer.weight.std().item() / (3 * 400) ** -0.5 - 1) < 0.05
     assert torch.count_nonzero(layer.bias) > 0
+
+
+def test_lecun_init_sets_nothing_on_the_meta_device(monkeypatch):
+    """The memory check builds the module on the meta device: no values to draw there, and
+    torch 2.11's trunc_normal_ on meta tensors imports torch's compiler inside the device
+    context, which failed with a circular import (seen on a GPU machine's first fit)."""
+    from torch import nn as _nn
+
+    from skmmvae.nn.model import lecun_init
+
+    def refuse(tensor, *args, **kwargs):
+        assert not tensor.is_meta, "initialised a meta tensor"
+        return tensor
+
+    monkeypatch.setattr(_nn.init, "trunc_normal_", refuse)
+    with torch.device("meta"):
+        layer = _nn.Linear(5, 3)
+    lecun_init(layer)
+    lecun_init(_nn.Linear(5, 3))  # a real layer is still initialised (through the stub)
