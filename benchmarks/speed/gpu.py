@@ -216,7 +216,7 @@ def main(argv=None):
             results["rows"].append(row)
             print(row, flush=True)
             write(results, out)
-    m_rows = 4096 if args.quick else 32768
+    m_rows = 1024 if args.quick else 32768
     for batch in ([256] if args.quick else [int(b) for b in args.modality_batches.split(",") if b]):
         one = None
         for layout, widths in (("1 x 640", [640]), ("64 x 10", [10] * 64)):
