@@ -13,6 +13,7 @@ from torch import nn
 from .aggregators import AGGREGATORS, make_aggregator
 from .distributions import gaussian_log_density, positive_scale, standard_normal
 from .networks import FlattenSamples, StackedMember, StackedMLP, fit_width, mlp
+from .likelihoods import Likelihood
 from .priors import make_prior
 
 
@@ -278,6 +279,16 @@ class MultiModalModule(nn.Module):
     def n_modalities(self):
         return len(self.names)
 
+    def _likelihood_groups(self):
+        """Groups (lists of modality indices, more than one) whose likelihoods score as one
+        computation: equal ``group_key``, not None (e.g. Gaussian modalities of one width)."""
+        groups = {}
+        for s, lik in enumerate(self.likelihoods.values()):
+            key = lik.group_key()
+            if key is not None:
+                groups.setdefault(key, []).append(s)
+        return [group for group in groups.values() if len(group) > 1]
+
     @torch.no_grad()
     def set_data_scaling(self, batches, standardize=True):
         """Standardise each modality with the moments of its observed rows in ``batches``.
@@ -331,18 +342,24 @@ class MultiModalModule(nn.Module):
     def tokens(self, xs, mask):
         """Encode each modality: ``(B, M, E)``; rows of missing modalities are zeros."""
         liks = list(self.likelihoods.values())
-        encoded = [None] * len(liks)
+        out = [None] * len(liks)  # each modality's token, zero in the rows where it is missing
         for stack, group in self._stacks(self.encoder_stacks, self._encoder_groups):
-            inputs = torch.stack([liks[s].encoder_input(xs[s]) for s in group])
-            # too large to gain from one product: the networks one by one; unbind, not h[k],
-            # so that the backward pass is one step (indexing gives each a full-size gradient)
-            h = stack(inputs).unbind(0) if stack.fits(inputs.shape[1]) else stack.each(inputs)
-            for s, h_s in zip(group, h):
-                encoded[s] = h_s
-        out = []
+            inputs = Likelihood.encoder_input_group([liks[s] for s in group], [xs[s] for s in group])
+            if stack.fits(inputs.shape[1]):
+                h = stack(inputs)  # (G, B, E), masked in one operation
+                h = torch.where(mask[:, group].T.unsqueeze(-1), h, torch.zeros((), dtype=h.dtype))
+                # unbind, not h[k], so that the backward pass is one step (indexing gives each a
+                # full-size gradient)
+                encoded = h.unbind(0)
+            else:  # too large to gain from one product: the networks one by one
+                encoded = [torch.where(mask[:, s : s + 1], h_s, torch.zeros((), dtype=h_s.dtype))
+                           for s, h_s in zip(group, stack.each(inputs))]
+            for s, h_s in zip(group, encoded):
+                out[s] = h_s
         for s, (x, enc, lik) in enumerate(zip(xs, self.encoders, liks)):
-            h = encoded[s] if encoded[s] is not None else enc(lik.encoder_input(x))
-            out.append(torch.where(mask[:, s : s + 1], h, torch.zeros((), dtype=h.dtype)))
+            if out[s] is None:
+                h = enc(lik.encoder_input(x))
+                out[s] = torch.where(mask[:, s : s + 1], h, torch.zeros((), dtype=h.dtype))
         return torch.stack(out, 1)
 
     def posterior(self, tokens, mask):
@@ -383,21 +400,37 @@ class MultiModalModule(nn.Module):
         if self.n_private:
             private, private_kl = self.private_latents(tokens, enc_mask, z, common_noise)
         decoded = [None] * self.n_modalities
+        stacked = {}  # a stack's group -> its outputs (G, ..., B, n_params)
         for stack, group in self._stacks(self.decoder_stacks, self._decoder_groups):
             shared = private is None
             inputs = z if shared else torch.stack([torch.cat([z, private[..., s, :]], -1) for s in group])
             if stack.fits(z[..., 0].numel()):
-                h = stack(inputs, shared=shared).unbind(0)
+                stacked[tuple(group)] = out = stack(inputs, shared=shared)
+                h = out.unbind(0)
             else:
                 h = stack.each(inputs, shared=shared)
             for s, h_s in zip(group, h):
                 decoded[s] = h_s
-        logliks = []
-        for s, (x, lik) in enumerate(zip(xs, self.likelihoods.values())):
+        liks = list(self.likelihoods.values())
+        logliks = [None] * self.n_modalities
+        for group in self._likelihood_groups():
+            # several modalities of one likelihood and width: one computation for the group
+            params = stacked.get(tuple(group))
+            if params is None:
+                params = torch.stack([decoded[s] if decoded[s] is not None else
+                                      self.decode(z, s, None if private is None else private[..., s, :])
+                                      for s in group])
+            group_ll = liks[group[0]].log_prob_group([liks[s] for s in group], params,
+                                                     torch.stack([xs[s] for s in group]))
+            for s, ll in zip(group, group_ll.unbind(0)):
+                logliks[s] = ll
+        for s, (x, lik) in enumerate(zip(xs, liks)):
+            if logliks[s] is not None:
+                continue
             params = decoded[s]
             if params is None:
                 params = self.decode(z, s, None if private is None else private[..., s, :])
-            logliks.append(lik.log_prob(params, x))
+            logliks[s] = lik.log_prob(params, x)
         logliks = torch.stack(logliks, -1)
         if private_kl is None:
             private_kl = torch.zeros((), dtype=logliks.dtype, device=logliks.device)

@@ -272,3 +272,35 @@ def test_lecun_init_sets_nothing_on_the_meta_device(monkeypatch):
         layer = _nn.Linear(5, 3)
     lecun_init(layer)
     lecun_init(_nn.Linear(5, 3))  # a real layer is still initialised (through the stub)
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_grouped_likelihoods_give_the_per_modality_scores(training, monkeypatch):
+    """Gaussian modalities of one width score as one group (with the decoder stack's output in
+    training): the log-likelihoods and their gradients are those of the modality-by-modality
+    computation, bit for bit; a modality of another width or likelihood scores alone."""
+    from skmmvae.nn import MultiModalModule, make_likelihood
+
+    torch.manual_seed(0)
+    liks = {"a": make_likelihood("gaussian", 3), "b": make_likelihood("gaussian", 3),
+            "c": make_likelihood("gaussian", 5), "d": make_likelihood("gaussian", 3),
+            "e": make_likelihood("bernoulli", 3)}
+    module = MultiModalModule(liks, 2, hidden_sizes=(8,), embedding_size=8).train(training)
+    assert module._likelihood_groups() == [[0, 1, 3]]
+    xs = [torch.randn(6, 3), torch.randn(6, 3), torch.randn(6, 5), torch.randn(6, 3),
+          torch.randint(0, 2, (6, 3)).float()]
+    xs[1][2, 1] = float("nan")
+    z = torch.randn(4, 6, 2)
+
+    def scores():
+        module.zero_grad()
+        ll, _ = module.log_likelihoods(xs, z)
+        ll.sum().backward()
+        return ll.detach(), [p.grad.clone() for p in module.parameters() if p.grad is not None]
+
+    grouped, grads = scores()
+    monkeypatch.setattr(type(module), "_likelihood_groups", lambda self: [])
+    alone, grads_alone = scores()
+    assert grouped.shape == (4, 6, 5) and torch.equal(grouped, alone)
+    for a, b in zip(grads, grads_alone):
+        torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-7)
