@@ -16,6 +16,7 @@ from sklearn.exceptions import ConvergenceWarning
 from . import _inference
 from ._net import TrainingDivergedError
 from ._runtime import module_device, seeded, memory_limit
+from ._sizes import FULL_WIDTH
 from .nn import OBJECTIVES
 
 # Fewer validation rows than this make early stopping's choice of epoch noise (a warning).
@@ -213,9 +214,14 @@ def falling_trend(losses, t=TREND_T):
 
 
 def _larger(value, reference):
-    """Whether a size parameter exceeds its default (the largest width, for a tuple)."""
+    """Whether a size parameter exceeds its default (the largest width, for a tuple; an
+    ``"auto"`` default counts as its largest resolution, ``FULL_WIDTH``)."""
+    if reference == "auto":
+        reference = FULL_WIDTH
     if isinstance(value, (tuple, list)):
-        value, reference = max(value, default=0), max(reference, default=0)
+        value = max(value, default=0)
+    if isinstance(reference, (tuple, list)):
+        reference = max(reference, default=0)
     if not isinstance(value, numbers.Number) or not isinstance(reference, numbers.Number):
         return False
     return value > reference

@@ -21,6 +21,7 @@ from ._layout import from_single_cell
 from ._net import ValidationEarlyStopping
 from ._progress import EpochProgress
 from ._runtime import seeded, check_device
+from ._sizes import auto_rank, auto_width
 from .nn import MultiModalModule
 
 # Components of the *_mixture aggregators' posteriors when n_prior_components is 1.
@@ -32,6 +33,8 @@ class TrainingMixin:
 
     def _check_hidden_layer_sizes(self):
         sizes = self.hidden_layer_sizes
+        if isinstance(sizes, str):  # "auto" (validated with the other parameters)
+            return
         if not all(isinstance(h, numbers.Integral) and not isinstance(h, bool) and h >= 1 for h in sizes):
             raise ValueError(f"hidden_layer_sizes must be positive integers, got {sizes!r}")
 
@@ -71,15 +74,39 @@ class TrainingMixin:
             aggregation=self.aggregation,
             n_prior_components=int(self.n_prior_components),
             n_private=int(self.n_private_components),
-            hidden_sizes=tuple(int(h) for h in self.hidden_layer_sizes),
-            embedding_size=int(self.embedding_size),
+            hidden_sizes=self._hidden_sizes(),
+            embedding_size=self._embedding_size(),
             activation=self.activation,
             init=self.weight_init,
             encoders=copy.deepcopy(self.encoders) if networks else None,
             decoders=copy.deepcopy(self.decoders) if networks else None,
             n_mixture_components=n_mixture,
-            aggregator_options=dict(self.aggregator_options or {}),
+            aggregator_options=self._aggregator_options(),
         )
+
+    def _hidden_sizes(self):
+        """``hidden_layer_sizes`` with ``"auto"`` resolved from the number of modalities."""
+        if isinstance(self.hidden_layer_sizes, str):
+            width = auto_width(len(self._schema.names))
+            return (width, width)
+        return tuple(int(h) for h in self.hidden_layer_sizes)
+
+    def _embedding_size(self):
+        """``embedding_size`` with ``"auto"`` resolved from the number of modalities."""
+        if isinstance(self.embedding_size, str):
+            return auto_width(len(self._schema.names))
+        return int(self.embedding_size)
+
+    def _aggregator_options(self):
+        """``aggregator_options``, with the rank of ``poe_full``'s experts set from the number
+        of modalities where it is not given (see :mod:`skmmvae._sizes`)."""
+        options = dict(self.aggregator_options or {})
+        if self.aggregation == "poe_full" and "rank" not in options:
+            d = int(self.n_components)
+            rank = auto_rank(len(self._schema.names), d)
+            if rank < d:
+                options["rank"] = rank
+        return options
 
     def _n_mixture_components(self):
         n = int(self.n_prior_components)
@@ -160,6 +187,7 @@ class TrainingMixin:
         self._check_fit_memory(device)
         self.modality_names_ = self._schema.names
         self.categories_ = self._schema.categories()
+        self.hidden_layer_sizes_, self.embedding_size_ = self._hidden_sizes(), self._embedding_size()
         self._n_features_out = self.n_components
         with self._threads(), seeded(self._seed, device):
             module = self._build_module()

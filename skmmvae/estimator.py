@@ -118,10 +118,17 @@ class MultiModalVAE(InferenceMixin, TrainingMixin, ChecksMixin, PersistenceMixin
         number of components of ``*_mixture`` posteriors; those use 5 when this is 1).
     n_private_components : int, default=0
         Size of the modality-specific (private) latents; 0 disables them.
-    hidden_layer_sizes : tuple of int, default=(128, 128)
-        Hidden widths of the encoder MLPs (decoders use the reverse).
-    embedding_size : int, default=128
-        Width of the modality tokens for the permutation-invariant aggregators.
+    hidden_layer_sizes : tuple of int or "auto", default="auto"
+        Hidden widths of the encoder MLPs (decoders use the reverse). ``"auto"``: two layers
+        of 128 for up to 8 modalities; beyond, ``128 * 8 / M`` (a multiple of 8, at least
+        32) for ``M`` modalities, so that the networks' total width and a training step's
+        cost stay about those of 8 modalities. With ``aggregation="poe_full"`` the rank of
+        the experts' precision terms follows the same rule (``n_components`` up to 8
+        modalities, ``ceil(n_components * 8 / M)`` beyond) unless ``aggregator_options``
+        gives it. The resolved widths are ``hidden_layer_sizes_``.
+    embedding_size : int or "auto", default="auto"
+        Width of the modality tokens for the permutation-invariant aggregators; ``"auto"``
+        is the width that ``hidden_layer_sizes="auto"`` gives (``embedding_size_``).
     activation : {"relu", "leaky_relu", "gelu", "silu", "tanh"}, default="relu"
         Activation of the hidden layers of the built-in encoder and decoder MLPs.
     weight_init : {"lecun", "torch"}, default="lecun"
@@ -236,6 +243,10 @@ class MultiModalVAE(InferenceMixin, TrainingMixin, ChecksMixin, PersistenceMixin
         ``train_cross_reconstruction`` and ``train_cross_kl``; ``valid_*`` alike).
     modality_names_ : list of str
         Modalities in model order.
+    hidden_layer_sizes_ : tuple of int
+        The hidden widths of the built-in networks (``hidden_layer_sizes`` resolved).
+    embedding_size_ : int
+        The width of the modality tokens (``embedding_size`` resolved).
     categories_ : dict of ndarray
         The classes of each categorical modality, in code order: the sorted labels (numbers,
         or strings as an object array), or ``0 .. k-1`` for one-hot rows.
@@ -305,8 +316,8 @@ class MultiModalVAE(InferenceMixin, TrainingMixin, ChecksMixin, PersistenceMixin
         "kl_warmup": [Interval(numbers.Integral, 0, None, closed="left"), StrOptions({"auto"})],
         "n_prior_components": [Interval(numbers.Integral, 1, None, closed="left")],
         "n_private_components": [Interval(numbers.Integral, 0, None, closed="left")],
-        "hidden_layer_sizes": [tuple, list],
-        "embedding_size": [Interval(numbers.Integral, 1, None, closed="left")],
+        "hidden_layer_sizes": [tuple, list, StrOptions({"auto"})],
+        "embedding_size": [Interval(numbers.Integral, 1, None, closed="left"), StrOptions({"auto"})],
         "max_epochs": [Interval(numbers.Integral, 0, None, closed="left")],
         "batch_size": [Interval(numbers.Integral, 1, None, closed="left"), StrOptions({"auto"})],
         "lr": [Interval(numbers.Real, 0, None, closed="neither")],
@@ -342,8 +353,8 @@ class MultiModalVAE(InferenceMixin, TrainingMixin, ChecksMixin, PersistenceMixin
         kl_warmup="auto",
         n_prior_components=1,
         n_private_components=0,
-        hidden_layer_sizes=(128, 128),
-        embedding_size=128,
+        hidden_layer_sizes="auto",
+        embedding_size="auto",
         activation="relu",
         weight_init="lecun",
         max_epochs=100,

@@ -264,17 +264,20 @@ def phase_times(module, tensors, batch, steps, objective="tight"):
 
 
 def widths(results, quick, repeats):
-    """ms per training step of 64 modalities of 10 features at several network widths,
-    against one modality of the same 640 features with the default widths (128)."""
+    """ms per training step of 64 modalities of 10 features with the default sizes ("auto":
+    widths 32, experts of rank 2) and at several explicit widths with full-rank experts,
+    against one modality of the same 640 features with the default sizes (widths 128)."""
     torch.set_num_threads(1)
-    cases = {"1 x 640, widths 128 (default)": ([640], 128)}
+    base_name = "1 x 640, default sizes (widths 128, rank 12)"
+    cases = {base_name: ([640], {}), "64 x 10, default sizes (widths 32, rank 2)": ([10] * 64, {})}
     for width in (128, 32, 16):
-        cases[f"64 x 10, widths {width}" + (" (default)" if width == 128 else "")] = ([10] * 64, width)
+        cases[f"64 x 10, widths {width}, rank 12"] = ([10] * 64, dict(
+            hidden_layer_sizes=(width, width), embedding_size=width, aggregator_options={"rank": 12}))
     prepared = {}
-    for name, (features, width) in cases.items():
+    for name, (features, sizes) in cases.items():
         X = make_data(2048, features, seed=len(features))
         est = MultiModalVAE(max_epochs=1, validation_fraction=0.0, early_stopping=False, random_state=0,
-                            n_jobs=1, batch_size=256, hidden_layer_sizes=(width, width), embedding_size=width)
+                            n_jobs=1, batch_size=256, **sizes)
         est.fit(X)
         prepared[name] = (est.module_, est._tensors(X)[0], len(features))
     times = {name: [] for name in cases}
@@ -284,7 +287,7 @@ def widths(results, quick, repeats):
         for name, (module, tensors, m) in prepared.items():
             times[name].append(baseline_steps(module, tensors, 256, 3 if m > 1 else 12))
             phases[name].append(phase_times(module, tensors, 256, 3 if m > 1 else 12))
-        base = times["1 x 640, widths 128 (default)"][-1]
+        base = times[base_name][-1]
         for name in cases:
             ratios[name].append(times[name][-1] / base)
     results["widths"] = {"repeats": repeats, "cases": {
@@ -448,14 +451,17 @@ def write_report(results, path):
     if "widths" in results:
         w = results["widths"]
         lines += [
-            "", "## Many small modalities: time per step against the network width", "",
+            "", "## Many small modalities: time per step against the network sizes", "",
             "64 modalities of 10 features against one modality of the same 640 features (default "
-            "parameters, hidden and embedding widths as given, batch 256; plain loop as above). "
+            "parameters but for the sizes given, batch 256; plain loop as above). The default "
+            "sizes (`hidden_layer_sizes=\"auto\"`) narrow the networks of more than 8 modalities "
+            "to 128 * 8 / M wide (32 here) and the experts' precision terms of `poe_full` to "
+            "rank ceil(12 * 8 / M) (2 here); the other rows keep full-rank experts. "
             f"Medians of {w['repeats']} interleaved repeats. The shares of a step's time (timed "
             "phase by phase in a separate loop) show where it goes. The modalities' networks "
             "are stacked (one parameter per layer for all 64), so Adam's update is a small "
-            "share; what grows with the number of modalities is the full-precision product of "
-            "experts (64 experts of rank 12 per posterior) and the per-modality likelihoods, not "
+            "share; with full-rank experts, what grows with the number of modalities is the "
+            "full-precision product of experts (64 experts of rank 12 per posterior) more than "
             "the networks' widths.", "",
             "| set-up | ms per step | x one modality of 640 | parameter tensors | forward share | backward share | Adam share |",
             "|---|---|---|---|---|---|---|"]
