@@ -148,11 +148,7 @@ class Likelihood(nn.Module):
         outside it add nothing, whatever ``x`` holds there (NaN included: they are replaced
         by a finite filler before the density is computed, so gradients stay finite).
         """
-        if observed is None:
-            observed = ~torch.isnan(x)
-        zero = torch.zeros((), dtype=x.dtype, device=x.device)
-        cells = self.log_prob_cells(params, torch.where(observed, x, zero))
-        return torch.where(observed, cells, zero.to(cells.dtype)).sum(-1)
+        return _observed_sum(lambda filled: self.log_prob_cells(params, filled), x, observed)
 
     def log_prob_cells(self, params, x):  # pragma: no cover - abstract
         """Per-feature log-densities ``(..., n_features)``."""
@@ -287,6 +283,16 @@ class Gaussian(_LocationScale):
         return location + self.scale * torch.randn_like(location)
 
 
+def _observed_sum(cells_of, x, observed=None):
+    """``cells_of(x with its unobserved cells zero)`` summed over the observed cells of the
+    last axis (``observed`` None: the cells of ``x`` that are not NaN)."""
+    if observed is None:
+        observed = ~torch.isnan(x)
+    zero = torch.zeros((), dtype=x.dtype, device=x.device)
+    cells = cells_of(torch.where(observed, x, zero))
+    return torch.where(observed, cells, zero.to(cells.dtype)).sum(-1)
+
+
 def _gaussian_log_prob(params, x, observed, shift, output_scale, relative, scale):
     """Gaussian log-density of ``x`` summed over the observed features (the last axis): the
     location ``shift + output_scale * params``, the scale ``output_scale * relative`` (given
@@ -341,14 +347,31 @@ class Bernoulli(Likelihood):
         self.output_shift.copy_(torch.log(p) - torch.log1p(-p))
 
     def log_prob_cells(self, params, x):
-        logits = self._natural(params)
-        return -F.binary_cross_entropy_with_logits(logits, x.expand_as(logits), reduction="none")
+        return _bernoulli_cells(self._natural(params), x)
+
+    def group_key(self):
+        """Bernoulli modalities of one width score as one group (:meth:`log_prob_group`)."""
+        return (type(self), self.n_features)
+
+    @staticmethod
+    def log_prob_group(likelihoods, params, x):
+        """The log-probabilities of a group of Bernoulli modalities of one width in one
+        computation (shapes as :meth:`Gaussian.log_prob_group`), each entry what
+        :meth:`~Likelihood.log_prob` gives for its member."""
+        shift = torch.stack([lik.output_shift for lik in likelihoods])
+        shift = shift.view(len(likelihoods), *([1] * (params.dim() - 2)), -1)
+        x = x.view(x.shape[0], *([1] * (params.dim() - 3)), *x.shape[1:])
+        return _observed_sum(lambda filled: _bernoulli_cells(shift + params, filled), x)
 
     def mean(self, params):
         return torch.sigmoid(self._natural(params))
 
     def sample(self, params):
         return torch.bernoulli(self.mean(params))
+
+
+def _bernoulli_cells(logits, x):
+    return -F.binary_cross_entropy_with_logits(logits, x.expand_as(logits), reduction="none")
 
 
 class Poisson(Likelihood):

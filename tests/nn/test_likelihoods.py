@@ -330,5 +330,29 @@ def test_a_group_of_gaussians_scores_as_each_member_alone(scale, draws):
 def test_only_likelihoods_of_one_kind_and_width_group():
     keys = [make_likelihood(*args).group_key() for args in
             (("gaussian", 4), ("gaussian", 5), ("laplace", 4), ("bernoulli", 4))]
-    assert keys[0] != keys[1] and keys[0] != keys[2] and keys[2] is None and keys[3] is None
+    assert keys[0] != keys[1] and keys[0] != keys[2] and keys[2] is None and keys[3] != keys[0]
     assert make_likelihood("gaussian", 4, scale=0.5).group_key() != keys[0]
+
+
+@pytest.mark.parametrize("draws", [(), (3,)])
+def test_a_group_of_bernoullis_scores_as_each_member_alone(draws):
+    """``Bernoulli.log_prob_group``: bit for bit each member's ``log_prob`` (NaN cells skipped),
+    the cross-entropy computed by hand, and the same gradients."""
+    torch.manual_seed(4)
+    liks = [make_likelihood("bernoulli", 4).double() for _ in range(3)]
+    for lik in liks:
+        lik.set_data_scaling(torch.rand(4, dtype=DTYPE) * 0.8 + 0.1, torch.rand(4, dtype=DTYPE))
+    assert len({lik.group_key() for lik in liks}) == 1
+    params = torch.randn(3, *draws, 6, 4, dtype=DTYPE, requires_grad=True)
+    x = torch.bernoulli(torch.full((3, 6, 4), 0.4, dtype=DTYPE))
+    x[1, 0, 3] = x[2, 4, 1] = math.nan
+    got = liks[0].log_prob_group(liks, params, x)
+    assert got.shape == (3, *draws, 6)
+    for g, lik in enumerate(liks):
+        assert torch.equal(got[g], lik.log_prob(params[g], x[g]))
+        p = expit((lik.output_shift + params[g]).detach().numpy())
+        cells = x[g].numpy() * np.log(p) + (1 - x[g].numpy()) * np.log1p(-p)
+        np.testing.assert_allclose(got[g].detach().numpy(), np.nansum(cells, -1), rtol=1e-10)
+    grouped = torch.autograd.grad(got.sum(), params)[0]
+    alone = torch.autograd.grad(sum(lik.log_prob(params[g], x[g]).sum() for g, lik in enumerate(liks)), params)[0]
+    torch.testing.assert_close(grouped, alone, rtol=1e-12, atol=1e-14)
