@@ -131,13 +131,13 @@ print(f"label predicted from three quadrants: {accuracy:.1%} correct")
 
 # %%
 # In this run :class:`~sklearn.impute.KNNImputer` and the VAE imputed the quadrant about
-# equally well (mean squared errors 0.0377 and 0.0369, printed above; the VAE slightly better
+# equally well (mean squared errors 0.0377 and 0.0366, printed above; the VAE slightly better
 # in this run, KNN in others: small changes of the training's float rounding turn it either
 # way), and both did
 # far better than the training mean (0.0887): on digits this small the nearest
 # training images are hard to beat (:ref:`sphx_glr_auto_examples_plot_imputation.py`
 # compares more imputers, in two settings). The VAE's one model did more with the same
-# training digits: it predicted the missing label of 92.9% of the test digits from three
+# training digits: it predicted the missing label of 93.3% of the test digits from three
 # quadrants, having seen the labels of only half of the training digits, and it embeds,
 # scores and samples, as the next steps show.
 #
@@ -211,8 +211,8 @@ axes[0].set_ylabel("validation log-likelihood\n(nats per digit, higher is better
 plt.show()
 
 # %%
-# Here both criteria prefer the 2-dimensional model (in this run -24.54 against -26.73 nats
-# per digit jointly, and -5.83 against -5.96 for the bottom-right quadrant given the others),
+# Here both criteria prefer the 2-dimensional model (in this run -24.49 against -26.74 nats
+# per digit jointly, and -5.82 against -5.92 for the bottom-right quadrant given the others),
 # yet the test digits tell another story for imputation: the default 12-dimensional model
 # imputes the quadrant with a much lower squared error and predicts the label far more often
 # correctly. A log-likelihood rewards a well-calibrated spread over every pixel, the squared
