@@ -3,7 +3,8 @@
 ``joblib``/``pickle`` files run code on load. The files written here do not: ``load`` parses
 ``metadata.json`` with :mod:`json` and ``weights.pt`` with ``torch.load(weights_only=True)``,
 which only rebuilds tensors and plain containers, and rebuilds the estimator through the same
-path as unpickling (``__setstate__``: the module is built from the parameters and the schema,
+path as unpickling (``__setstate__``: the module is built from the parameters, the schema and
+the sizes it was fitted with, ``hidden_layer_sizes_``, ``embedding_size_`` and ``_expert_rank``,
 then the weights are loaded into it).
 
 What is stored is what pickling stores (``MultiModalVAE.__getstate__``), split in two:
@@ -80,7 +81,7 @@ _SCHEMA_KEYS = {"input_kind", "modalities"}
 _INPUT_KINDS = ("dict", "array", "frame")
 # Private fitted attributes a file may set (public ones end with "_"; none may be a name the
 # class defines, such as a method or property). ``save`` refuses to write any other.
-_PRIVATE_ATTRIBUTES = {"_n_fit_rows", "_seed", "_split_seed", "_n_features_out"}
+_PRIVATE_ATTRIBUTES = {"_n_fit_rows", "_seed", "_split_seed", "_n_features_out", "_expert_rank"}
 _MAX_SIZE = 2**31 - 1  # widths, counts and seeds
 _INT_ATTRIBUTES = {
     "n_features_in_": (0, _MAX_SIZE),
@@ -510,6 +511,15 @@ def _check_attribute(name, value):
         low, high = _INT_ATTRIBUTES[name]
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
             raise ValueError(f"attribute {name} must be an integer in [{low}, {high}], got {value!r}")
+    elif name == "hidden_layer_sizes_":
+        if not isinstance(value, tuple) or not all(_is_size(h) for h in value):
+            raise ValueError(f"attribute hidden_layer_sizes_ must be a tuple of positive integers, got {value!r}")
+    elif name == "embedding_size_":
+        if not _is_size(value):
+            raise ValueError(f"attribute embedding_size_ must be a positive integer, got {value!r}")
+    elif name == "_expert_rank":
+        if value is not None and not _is_size(value):
+            raise ValueError(f"attribute _expert_rank must be a positive integer or null, got {value!r}")
     elif name == "modality_names_":
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise ValueError("attribute modality_names_ must be a list of strings")
@@ -519,6 +529,11 @@ def _check_attribute(name, value):
     elif name == "feature_names_in_":
         if not isinstance(value, np.ndarray) or value.ndim != 1:
             raise ValueError("attribute feature_names_in_ must be a 1-D array")
+
+
+def _is_size(value):
+    """Whether ``value`` is a width or rank (an integer in [1, _MAX_SIZE])."""
+    return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= _MAX_SIZE
 
 
 # Fields added to ModalityInfo since format version 1: files written before lack them (their
@@ -561,7 +576,7 @@ def _check_sizes(klass, state, path):
     )
     try:
         with torch.device("meta"):
-            expected = probe._build_module(networks=not custom).state_dict()
+            expected = probe._build_module(networks=not custom, sizes=probe._fitted_sizes()).state_dict()
     except Exception as exc:  # noqa: BLE001 - sizes or options the network refuses
         raise ValueError(
             f"{path} is not a valid skmmvae model file: its weights and metadata do not make a "

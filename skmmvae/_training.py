@@ -62,9 +62,15 @@ class TrainingMixin:
                     f"{param} names unknown modalities {unknown}; modalities are {self._schema.names}"
                 )
 
-    def _build_module(self, networks=True):
+    def _build_module(self, networks=True, sizes=None):
         """The module for the fitted schema (``networks=False``: the built-in networks in
-        place of custom ``encoders``/``decoders``, for a size estimate on the meta device)."""
+        place of custom ``encoders``/``decoders``, for a size estimate on the meta device).
+        ``sizes``: ``(hidden_sizes, embedding_size, expert_rank)`` to build with (those of the
+        fitted module, :meth:`_fitted_sizes`); None resolves them from the parameters."""
+        hidden_sizes, embedding_size, rank = self._resolved_sizes() if sizes is None else sizes
+        options = dict(self.aggregator_options or {})
+        if rank is not None:
+            options["rank"] = rank
         liks = self._schema.likelihoods()
         # plain ints: numpy integers (GridSearchCV over np.arange) are not ints to torch
         n_mixture = self._n_mixture_components()
@@ -74,39 +80,44 @@ class TrainingMixin:
             aggregation=self.aggregation,
             n_prior_components=int(self.n_prior_components),
             n_private=int(self.n_private_components),
-            hidden_sizes=self._hidden_sizes(),
-            embedding_size=self._embedding_size(),
+            hidden_sizes=hidden_sizes,
+            embedding_size=embedding_size,
             activation=self.activation,
             init=self.weight_init,
             encoders=copy.deepcopy(self.encoders) if networks else None,
             decoders=copy.deepcopy(self.decoders) if networks else None,
             n_mixture_components=n_mixture,
-            aggregator_options=self._aggregator_options(),
+            aggregator_options=options,
         )
 
-    def _hidden_sizes(self):
-        """``hidden_layer_sizes`` with ``"auto"`` resolved from the number of modalities."""
-        if isinstance(self.hidden_layer_sizes, str):
-            width = auto_width(len(self._schema.names))
-            return (width, width)
-        return tuple(int(h) for h in self.hidden_layer_sizes)
-
-    def _embedding_size(self):
-        """``embedding_size`` with ``"auto"`` resolved from the number of modalities."""
-        if isinstance(self.embedding_size, str):
-            return auto_width(len(self._schema.names))
-        return int(self.embedding_size)
-
-    def _aggregator_options(self):
-        """``aggregator_options``, with the rank of ``poe_full``'s experts set from the number
-        of modalities where it is not given (see :mod:`skmmvae._sizes`)."""
-        options = dict(self.aggregator_options or {})
-        if self.aggregation == "poe_full" and "rank" not in options:
+    def _resolved_sizes(self):
+        """``(hidden_sizes, embedding_size, expert_rank)`` from the parameters, ``"auto"``
+        resolved from the number of modalities (see :mod:`skmmvae._sizes`): the hidden widths,
+        the token width, and the rank of ``poe_full``'s experts (None for the other
+        aggregations)."""
+        width = auto_width(len(self._schema.names))
+        hidden = self.hidden_layer_sizes
+        hidden = (width, width) if isinstance(hidden, str) else tuple(int(h) for h in hidden)
+        embedding = width if isinstance(self.embedding_size, str) else int(self.embedding_size)
+        rank = None
+        if self.aggregation == "poe_full":
             d = int(self.n_components)
-            rank = auto_rank(len(self._schema.names), d)
-            if rank < d:
-                options["rank"] = rank
-        return options
+            rank = (self.aggregator_options or {}).get("rank", auto_rank(len(self._schema.names), d))
+            rank = d if rank is None else rank
+        return hidden, embedding, rank
+
+    def _fitted_sizes(self):
+        """``(hidden_sizes, embedding_size, expert_rank)`` of the fitted module: its fitted
+        attributes ``hidden_layer_sizes_``, ``embedding_size_`` and ``_expert_rank``, which
+        parameters set since (``partial_fit`` keeps the architecture) do not change. A model
+        fitted before they were recorded (before ``"auto"`` sizes) has its sizes in its
+        parameters and experts of the rank ``aggregator_options`` gives (full by default)."""
+        state = self.__dict__
+        if "hidden_layer_sizes_" not in state:
+            hidden, embedding, _ = self._resolved_sizes()
+            return hidden, embedding, None
+        rank = state["_expert_rank"] if "_expert_rank" in state else self._resolved_sizes()[2]
+        return tuple(int(h) for h in state["hidden_layer_sizes_"]), int(state["embedding_size_"]), rank
 
     def _n_mixture_components(self):
         n = int(self.n_prior_components)
@@ -187,10 +198,10 @@ class TrainingMixin:
         self._check_fit_memory(device)
         self.modality_names_ = self._schema.names
         self.categories_ = self._schema.categories()
-        self.hidden_layer_sizes_, self.embedding_size_ = self._hidden_sizes(), self._embedding_size()
+        self.hidden_layer_sizes_, self.embedding_size_, self._expert_rank = self._resolved_sizes()
         self._n_features_out = self.n_components
         with self._threads(), seeded(self._seed, device):
-            module = self._build_module()
+            module = self._build_module(sizes=self._fitted_sizes())
             # the moments (with standardize) and the count likelihoods' library sizes
             module.set_data_scaling(
                 ((b.xs, b.mask) for b in self._batches(tensors, _inference.INFERENCE_CHUNK_ROWS, "cpu")),

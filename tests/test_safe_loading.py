@@ -201,8 +201,10 @@ def test_metadata_of_the_wrong_type_or_inconsistent_is_refused(
     [
         lambda m: m["params"].update(n_components=10**6),  # ~100 MB of network if it were built
         lambda m: m["params"].update(n_components=3),
-        lambda m: m["params"].update(hidden_layer_sizes={"__tuple__": [16]}),
-        lambda m: m["params"].update(hidden_layer_sizes={"__tuple__": [8, 8]}),
+        # the module is built with the sizes it was fitted with (parameters set since do not count)
+        lambda m: m["attributes"].update(hidden_layer_sizes_={"__tuple__": [16]}),
+        lambda m: m["attributes"].update(hidden_layer_sizes_={"__tuple__": [8, 8]}),
+        lambda m: m["attributes"].update(_expert_rank=1),  # poe_full (the default)
         lambda m: m["schema"]["modalities"][0].update(n_input=5),
     ],
 )
