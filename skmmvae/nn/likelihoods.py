@@ -257,7 +257,10 @@ class Gaussian(_LocationScale):
         return positive_scale(self.raw_scale, self.min_scale)
 
     def group_key(self):
-        """Likelihoods with equal keys score as one group (:meth:`log_prob_group`)."""
+        """Likelihoods with equal keys score as one group (:meth:`log_prob_group`); None for a
+        subclass that scores otherwise (it may define its own key and group computation)."""
+        if _overrides(self, Gaussian, ("log_prob", "_relative_scale", "scale")):
+            return None
         return (type(self), self.n_features, self.min_scale, self.raw_scale is None)
 
     @staticmethod
@@ -281,6 +284,13 @@ class Gaussian(_LocationScale):
     def sample(self, params):
         location = self.location(params)
         return location + self.scale * torch.randn_like(location)
+
+
+def _overrides(lik, cls, names):
+    """Whether the class of ``lik`` (``cls`` or a subclass) redefines any of the attributes
+    ``names`` of ``cls``: then ``cls.log_prob_group``, which knows only ``cls``'s density,
+    must not score it."""
+    return any(getattr(type(lik), name) is not getattr(cls, name) for name in names)
 
 
 def _observed_sum(cells_of, x, observed=None):
@@ -350,7 +360,10 @@ class Bernoulli(Likelihood):
         return _bernoulli_cells(self._natural(params), x)
 
     def group_key(self):
-        """Bernoulli modalities of one width score as one group (:meth:`log_prob_group`)."""
+        """Bernoulli modalities of one width score as one group (:meth:`log_prob_group`); None
+        for a subclass that scores otherwise (as :meth:`Gaussian.group_key`)."""
+        if _overrides(self, Bernoulli, ("log_prob", "log_prob_cells", "_natural")):
+            return None
         return (type(self), self.n_features)
 
     @staticmethod

@@ -9,6 +9,7 @@ from scipy import stats
 from scipy.special import expit, log_softmax, softmax
 
 from skmmvae.nn import LIKELIHOODS, make_likelihood
+from skmmvae.nn.likelihoods import Likelihood
 
 DTYPE = torch.float64
 B, F = 5, 4  # batch, features
@@ -356,3 +357,42 @@ def test_a_group_of_bernoullis_scores_as_each_member_alone(draws):
     grouped = torch.autograd.grad(got.sum(), params)[0]
     alone = torch.autograd.grad(sum(lik.log_prob(params[g], x[g]).sum() for g, lik in enumerate(liks)), params)[0]
     torch.testing.assert_close(grouped, alone, rtol=1e-12, atol=1e-14)
+
+
+class _ContinuousBernoulli(LIKELIHOODS["bernoulli"]):
+    """A user's likelihood: the Bernoulli cross-entropy plus the continuous Bernoulli's
+    log-normaliser (a new density, its own ``log_prob_cells``)."""
+
+    def log_prob_cells(self, params, x):
+        logits = self._natural(params)
+        cells = super().log_prob_cells(params, x)
+        return cells + torch.log(2 * torch.atanh(1 - 2 * torch.sigmoid(logits)) / (1 - 2 * torch.sigmoid(logits)))
+
+
+class _StudentLike(LIKELIHOODS["gaussian"]):
+    """A user's location-scale likelihood on the Gaussian's machinery, with its own density."""
+
+    def log_prob_cells(self, params, x):
+        return torch.distributions.StudentT(3.0, self.location(params), self.scale).log_prob(x)
+
+    def log_prob(self, params, x, observed=None):  # the base class's: a sum of log_prob_cells
+        return Likelihood.log_prob(self, params, x, observed)
+
+
+@pytest.mark.parametrize("cls", [_ContinuousBernoulli, _StudentLike])
+def test_a_subclass_with_its_own_density_scores_with_it_in_a_model(cls):
+    """Subclasses of Gaussian or Bernoulli that score otherwise must not be scored as a group by
+    the parent's ``log_prob_group`` (which knows only the parent's density)."""
+    from skmmvae.nn import MultiModalModule
+
+    torch.manual_seed(5)
+    liks = {name: cls(3) for name in "abc"}
+    model = MultiModalModule(liks, n_latent=2, hidden_sizes=(8,), embedding_size=8).double()
+    xs = [torch.rand(4, 3, dtype=DTYPE) * 0.8 + 0.1 for _ in liks]
+    z = torch.randn(2, 4, 2, dtype=DTYPE)
+    for training in (True, False):
+        model.train(training)
+        got, _ = model.log_likelihoods(xs, z)
+        for s, lik in enumerate(liks.values()):
+            expected = lik.log_prob(model.decode(z, s), xs[s])
+            torch.testing.assert_close(got[..., s], expected, rtol=1e-12, atol=1e-12)
