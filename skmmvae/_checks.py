@@ -16,7 +16,7 @@ from sklearn.exceptions import ConvergenceWarning
 from . import _inference
 from ._net import TrainingDivergedError
 from ._runtime import module_device, seeded, memory_limit
-from ._sizes import FULL_WIDTH
+from ._sizes import FULL_WIDTH, auto_width
 from .nn import OBJECTIVES
 
 # Fewer validation rows than this make early stopping's choice of epoch noise (a warning).
@@ -74,7 +74,8 @@ class ChecksMixin:
         above their defaults)."""
         if names is None:
             defaults = type(self)().get_params()
-            names = [name for name in self._SIZE_PARAMS if _larger(getattr(self, name), defaults[name])]
+            auto = auto_width(len(self._schema.names))  # what "auto" gives these modalities
+            names = [name for name in self._SIZE_PARAMS if _larger(getattr(self, name), defaults[name], auto)]
             names = names or list(self._SIZE_PARAMS)
         sizes = ", ".join(f"{name}={getattr(self, name)!r}" for name in names)
         columns = sum(m.n_input for m in self._schema.modalities)
@@ -213,11 +214,11 @@ def falling_trend(losses, t=TREND_T):
     return None
 
 
-def _larger(value, reference):
+def _larger(value, reference, auto=FULL_WIDTH):
     """Whether a size parameter exceeds its default (the largest width, for a tuple; an
-    ``"auto"`` default counts as its largest resolution, ``FULL_WIDTH``)."""
-    if reference == "auto":
-        reference = FULL_WIDTH
+    ``"auto"`` default counts as ``auto``, the width it resolves to, by default its largest)."""
+    if isinstance(reference, str) and reference == "auto":
+        reference = auto
     if isinstance(value, (tuple, list)):
         value = max(value, default=0)
     if isinstance(reference, (tuple, list)):

@@ -108,3 +108,15 @@ def test_a_file_with_bad_resolved_sizes_is_refused(tmp_path, name, value):
         archive.writestr(WEIGHTS, weights)
     with pytest.raises(ValueError, match="not a valid skmmvae model file"):
         MultiModalVAE.load(path)
+
+
+def test_the_memory_error_names_sizes_above_what_auto_gives_these_modalities(monkeypatch):
+    """With 12 modalities ``"auto"`` is 88 wide: widths of 100 are above the default, and the
+    error names them alone (compared with 128, the widest ``"auto"``, it named every size)."""
+    from skmmvae import _checks
+
+    monkeypatch.setattr(_checks, "memory_limit", lambda device: 2**20)
+    with pytest.raises(ValueError, match=r"^hidden_layer_sizes=\(100,\), embedding_size=100: .*"
+                                         r"use a smaller hidden_layer_sizes or embedding_size$"):
+        MultiModalVAE(hidden_layer_sizes=(100,), embedding_size=100, aggregation="sumpooling",
+                      max_epochs=1).fit(_many(12))
