@@ -179,7 +179,19 @@ class TrainingMixin:
         return min(256, max(32, getattr(self, "_n_fit_rows", 256) // 16))
 
     def _initialize(self, X):
-        """Validate the training data, fix the schema and seeds, build module and net."""
+        """Validate the training data, fix the schema and seeds, build module and net. A
+        failure here (bad data, sizes beyond memory) leaves the estimator as it was: a model
+        fitted before keeps its schema and module, which must never be paired with the
+        schema of data it refused (that transformed rows with the wrong columns)."""
+        before = dict(self.__dict__)
+        try:
+            return self._prepare(X)
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(before)
+            raise
+
+    def _prepare(self, X):
         X = from_single_cell(X, self.modalities)
         self._check_hidden_layer_sizes()
         self._check_callbacks()

@@ -9,6 +9,7 @@ or inf in them cannot leak).
 """
 import inspect
 import math
+import numbers
 
 import torch
 from torch import nn
@@ -164,9 +165,9 @@ class FullProductOfExperts(Aggregator):
     def __init__(self, n_latent, min_scale=1e-3, rank=None):
         super().__init__()
         self.n_latent = n_latent
-        if rank is not None and (not isinstance(rank, int) or isinstance(rank, bool) or rank < 1):
+        if rank is not None and (not isinstance(rank, numbers.Integral) or isinstance(rank, bool) or rank < 1):
             raise ValueError(f"rank of 'poe_full' must be a positive integer or None, got {rank!r}")
-        self.rank = n_latent if rank is None else rank
+        self.rank = n_latent if rank is None else int(rank)  # numpy integers (a search grid) too
         self.token_size = 2 * n_latent + n_latent * self.rank
         self.min_scale = min_scale
 
