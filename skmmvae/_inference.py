@@ -118,7 +118,7 @@ class InferenceMixin:
             tensors, _ = self._tensors(chunk)
             self._schema.mask(tensors.mask, modalities)  # validate names before any work
             if out is None:
-                out = np.empty((n_out, _data.n_samples(X), self.n_components))
+                out = np.empty((n_out, _data.n_samples(X), self._n_features_out))
             with self._threads(), torch.no_grad():
                 self.module_.eval()
                 for batch in self._batches(tensors):
@@ -214,8 +214,8 @@ class InferenceMixin:
         """
         check_is_fitted(self, "module_")
         Z = np.asarray(Z, dtype=np.float64)
-        if Z.ndim != 2 or Z.shape[1] != self.n_components:
-            raise ValueError(f"Z must have shape (n_samples, {self.n_components}), got {Z.shape}")
+        if Z.ndim != 2 or Z.shape[1] != self._n_features_out:
+            raise ValueError(f"Z must have shape (n_samples, {self._n_features_out}), got {Z.shape}")
         if not np.isfinite(Z).all():
             raise ValueError("Z contains NaN or inf")
         if Z.shape[0] == 0:

@@ -44,6 +44,7 @@ from ._snapshot import KEYS as _TRAINING_KEYS
 from ._snapshot import MODULE_STATE as _MODULE_STATE
 from ._snapshot import OPTIMIZER_STATE as _OPTIMIZER_STATE
 from ._snapshot import VERSION as _VERSION
+from ._training import ARCHITECTURE
 from ._version import __version__
 
 FORMAT = "skmmvae-model"
@@ -81,7 +82,8 @@ _SCHEMA_KEYS = {"input_kind", "modalities"}
 _INPUT_KINDS = ("dict", "array", "frame")
 # Private fitted attributes a file may set (public ones end with "_"; none may be a name the
 # class defines, such as a method or property). ``save`` refuses to write any other.
-_PRIVATE_ATTRIBUTES = {"_n_fit_rows", "_seed", "_split_seed", "_n_features_out", "_expert_rank"}
+_PRIVATE_ATTRIBUTES = {"_n_fit_rows", "_seed", "_split_seed", "_n_features_out", "_expert_rank",
+                       "_architecture"}
 _MAX_SIZE = 2**31 - 1  # widths, counts and seeds
 _INT_ATTRIBUTES = {
     "n_features_in_": (0, _MAX_SIZE),
@@ -517,6 +519,10 @@ def _check_attribute(name, value):
     elif name == "embedding_size_":
         if not _is_size(value):
             raise ValueError(f"attribute embedding_size_ must be a positive integer, got {value!r}")
+    elif name == "_architecture":
+        # the parameters that decide the fitted module (the rebuild checks their values)
+        if not isinstance(value, dict) or not set(value) <= set(ARCHITECTURE):
+            raise ValueError(f"attribute _architecture must be an object with keys among {list(ARCHITECTURE)}")
     elif name == "_expert_rank":
         if value is not None and not _is_size(value):
             raise ValueError(f"attribute _expert_rank must be a positive integer or null, got {value!r}")
@@ -576,7 +582,7 @@ def _check_sizes(klass, state, path):
     )
     try:
         with torch.device("meta"):
-            expected = probe._build_module(networks=not custom, sizes=probe._fitted_sizes()).state_dict()
+            expected = probe._build_module(networks=not custom, fitted=True).state_dict()
     except Exception as exc:  # noqa: BLE001 - sizes or options the network refuses
         raise ValueError(
             f"{path} is not a valid skmmvae model file: its weights and metadata do not make a "

@@ -204,11 +204,12 @@ class PersistenceMixin:
             )
         self.__dict__.update(state)
         if module_state is not None:
-            sizes = self._fitted_sizes()  # those it was built with (see _fitted_sizes)
             if "hidden_layer_sizes_" not in self.__dict__:  # fitted before they were recorded
-                self.hidden_layer_sizes_, self.embedding_size_, self._expert_rank = sizes
+                self.hidden_layer_sizes_, self.embedding_size_, self._expert_rank = self._fitted_sizes()
+            if "_architecture" not in self.__dict__:  # likewise: its parameters are its architecture
+                self._architecture = self._architecture_params()
             with seeded(0, "cpu"):  # building draws initial weights: keep the caller's RNG
-                module = self._build_module(sizes=sizes)
+                module = self._build_module(fitted=True)
             module.load_state_dict(module_state)
             self.module_ = module.to(self._load_device()).eval()
             self.net_ = None

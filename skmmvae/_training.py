@@ -24,6 +24,11 @@ from ._runtime import seeded, check_device
 from ._sizes import auto_rank, auto_width
 from .nn import MultiModalModule
 
+# The parameters that decide the architecture of the module: a fit records them
+# (``_architecture``) so that the fitted module is rebuilt as fitted (pickle, load).
+ARCHITECTURE = ("n_components", "aggregation", "n_prior_components", "n_private_components",
+                "activation", "aggregator_options")
+
 # Components of the *_mixture aggregators' posteriors when n_prior_components is 1.
 _MIXTURE_DEFAULT_COMPONENTS = 5
 
@@ -62,33 +67,50 @@ class TrainingMixin:
                     f"{param} names unknown modalities {unknown}; modalities are {self._schema.names}"
                 )
 
-    def _build_module(self, networks=True, sizes=None):
-        """The module for the fitted schema (``networks=False``: the built-in networks in
-        place of custom ``encoders``/``decoders``, for a size estimate on the meta device).
-        ``sizes``: ``(hidden_sizes, embedding_size, expert_rank)`` to build with (those of the
-        fitted module, :meth:`_fitted_sizes`); None resolves them from the parameters."""
-        hidden_sizes, embedding_size, rank = self._resolved_sizes() if sizes is None else sizes
-        options = dict(self.aggregator_options or {})
+    def _build_module(self, networks=True, fitted=False):
+        """The module for the schema (``networks=False``: the built-in networks in place of
+        custom ``encoders``/``decoders``, for a size estimate on the meta device). With
+        ``fitted``, the module of the fitted model: its architecture and sizes as fitted
+        (:meth:`_fitted_architecture`, :meth:`_fitted_sizes`), whatever ``set_params`` changed
+        since; else the one the parameters give (a new fit)."""
+        arch = self._fitted_architecture() if fitted else self._architecture_params()
+        hidden_sizes, embedding_size, rank = self._fitted_sizes() if fitted else self._resolved_sizes()
+        options = dict(arch["aggregator_options"] or {})
         if rank is not None:
             options["rank"] = rank
         liks = self._schema.likelihoods()
-        # plain ints: numpy integers (GridSearchCV over np.arange) are not ints to torch
-        n_mixture = self._n_mixture_components()
+        n_prior = int(arch["n_prior_components"])
         return MultiModalModule(
             liks,
-            int(self.n_components),
-            aggregation=self.aggregation,
-            n_prior_components=int(self.n_prior_components),
-            n_private=int(self.n_private_components),
+            int(arch["n_components"]),
+            aggregation=arch["aggregation"],
+            n_prior_components=n_prior,
+            n_private=int(arch["n_private_components"]),
             hidden_sizes=hidden_sizes,
             embedding_size=embedding_size,
-            activation=self.activation,
+            activation=arch["activation"],
             init=self.weight_init,
             encoders=copy.deepcopy(self.encoders) if networks else None,
             decoders=copy.deepcopy(self.decoders) if networks else None,
-            n_mixture_components=n_mixture,
+            n_mixture_components=n_prior if n_prior > 1 else _MIXTURE_DEFAULT_COMPONENTS,
             aggregator_options=options,
         )
+
+    def _architecture_params(self):
+        """The parameters that decide the module's architecture (``ARCHITECTURE``), as plain
+        data: numpy integers (GridSearchCV over np.arange) are not ints to torch."""
+        arch = {name: getattr(self, name) for name in ARCHITECTURE}
+        for name in ("n_components", "n_prior_components", "n_private_components"):
+            arch[name] = int(arch[name])
+        arch["aggregator_options"] = dict(arch["aggregator_options"]) if arch["aggregator_options"] else None
+        return arch
+
+    def _fitted_architecture(self):
+        """The architecture parameters of the fitted module: as recorded by its fit
+        (``_architecture``), not as ``set_params`` may have changed them since (``partial_fit``
+        keeps training the fitted module; pickling and loading rebuild it). A model fitted
+        before they were recorded has them in its parameters."""
+        return {**self._architecture_params(), **(self.__dict__.get("_architecture") or {})}
 
     def _resolved_sizes(self):
         """``(hidden_sizes, embedding_size, expert_rank)`` from the parameters, ``"auto"``
@@ -119,7 +141,7 @@ class TrainingMixin:
         rank = state["_expert_rank"] if "_expert_rank" in state else self._resolved_sizes()[2]
         return tuple(int(h) for h in state["hidden_layer_sizes_"]), int(state["embedding_size_"]), rank
 
-    def _n_mixture_components(self):
+    def _n_mixture_components(self):  # of a new fit
         n = int(self.n_prior_components)
         return n if n > 1 else _MIXTURE_DEFAULT_COMPONENTS
 
@@ -211,9 +233,10 @@ class TrainingMixin:
         self.modality_names_ = self._schema.names
         self.categories_ = self._schema.categories()
         self.hidden_layer_sizes_, self.embedding_size_, self._expert_rank = self._resolved_sizes()
+        self._architecture = self._architecture_params()
         self._n_features_out = self.n_components
         with self._threads(), seeded(self._seed, device):
-            module = self._build_module(sizes=self._fitted_sizes())
+            module = self._build_module(fitted=True)
             # the moments (with standardize) and the count likelihoods' library sizes
             module.set_data_scaling(
                 ((b.xs, b.mask) for b in self._batches(tensors, _inference.INFERENCE_CHUNK_ROWS, "cpu")),

@@ -55,3 +55,47 @@ def test_a_numpy_integer_rank_is_a_rank():
     est = MultiModalVAE(**{**SMALL, "n_components": 3}, aggregator_options={"rank": np.int64(2)})
     est.fit(_data())
     assert est.module_.aggregator.rank == 2 and type(est.module_.aggregator.rank) is int
+
+
+@pytest.mark.parametrize("change", [
+    {"n_components": 5}, {"aggregation": "sumpooling"}, {"n_private_components": 2},
+    {"activation": "tanh"}, {"n_prior_components": 3, "aggregation": "sumpooling"},
+    {"aggregator_options": {"rank": 1}},
+    {"hidden_layer_sizes": (4, 4), "embedding_size": 6},
+])
+def test_parameters_set_after_a_fit_do_not_change_the_fitted_model(change, tmp_path):
+    """``set_params`` changes the next fit, not the fitted model: pickling and loading rebuild
+    the module as it was fitted (a changed activation rebuilt a tanh network around ReLU
+    weights, silently; other changes failed to load), and transform keeps its width."""
+    import pickle
+
+    X = _data()
+    est = MultiModalVAE(**SMALL).fit(X)
+    Z = est.transform(X)
+    est.set_params(**change)
+    np.testing.assert_array_equal(est.transform(X), Z)
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(est)).transform(X), Z)
+    est.save(tmp_path / "m.zip")
+    loaded = MultiModalVAE.load(tmp_path / "m.zip")
+    np.testing.assert_array_equal(loaded.transform(X), Z)
+    assert loaded.get_params()[next(iter(change))] == change[next(iter(change))]  # the new parameters
+    refit = loaded.fit(X)  # and the next fit uses them
+    assert refit.transform(X).shape[1] == change.get("n_components", SMALL["n_components"])
+
+
+def test_a_file_with_an_unknown_architecture_entry_is_refused(tmp_path):
+    import json
+    import zipfile
+
+    from skmmvae._persistence import METADATA, WEIGHTS
+
+    est = MultiModalVAE(**SMALL).fit(_data())
+    est.save(tmp_path / "m.zip")
+    with zipfile.ZipFile(tmp_path / "m.zip") as archive:
+        metadata, weights = json.loads(archive.read(METADATA)), archive.read(WEIGHTS)
+    metadata["attributes"]["_architecture"]["__class__"] = "os.system"
+    with zipfile.ZipFile(tmp_path / "bad.zip", "w") as archive:
+        archive.writestr(METADATA, json.dumps(metadata))
+        archive.writestr(WEIGHTS, weights)
+    with pytest.raises(ValueError, match="_architecture"):
+        MultiModalVAE.load(tmp_path / "bad.zip")

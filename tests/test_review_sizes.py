@@ -24,7 +24,7 @@ def _as_before_auto(path):
     ``aggregator_options``."""
     with zipfile.ZipFile(path) as archive:
         metadata, weights = json.loads(archive.read(METADATA)), archive.read(WEIGHTS)
-    for name in ("hidden_layer_sizes_", "embedding_size_", "_expert_rank"):
+    for name in ("hidden_layer_sizes_", "embedding_size_", "_expert_rank", "_architecture"):
         metadata["attributes"].pop(name, None)
     metadata["params"]["aggregator_options"] = None
     with zipfile.ZipFile(path, "w") as archive:
@@ -60,7 +60,7 @@ def test_a_pickle_from_before_auto_sizes_gets_the_resolved_sizes():
     est = MultiModalVAE(n_components=2, hidden_layer_sizes=(16, 8), embedding_size=12, max_epochs=1,
                         random_state=0).fit(X)
     state = est.__getstate__()
-    for name in ("hidden_layer_sizes_", "embedding_size_", "_expert_rank"):
+    for name in ("hidden_layer_sizes_", "embedding_size_", "_expert_rank", "_architecture"):
         state.pop(name, None)
     old = MultiModalVAE.__new__(MultiModalVAE)
     old.__setstate__(state)

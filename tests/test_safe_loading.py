@@ -199,8 +199,9 @@ def test_metadata_of_the_wrong_type_or_inconsistent_is_refused(
 @pytest.mark.parametrize(
     "change",
     [
-        lambda m: m["params"].update(n_components=10**6),  # ~100 MB of network if it were built
-        lambda m: m["params"].update(n_components=3),
+        # the fitted architecture (set_params since does not change the fitted module)
+        lambda m: m["attributes"]["_architecture"].update(n_components=10**6),  # ~100 MB if built
+        lambda m: m["attributes"]["_architecture"].update(n_components=3),
         # the module is built with the sizes it was fitted with (parameters set since do not count)
         lambda m: m["attributes"].update(hidden_layer_sizes_={"__tuple__": [16]}),
         lambda m: m["attributes"].update(hidden_layer_sizes_={"__tuple__": [8, 8]}),

@@ -457,7 +457,7 @@ def test_an_unknown_class_is_an_error(tmp_path, saved):
 @pytest.mark.parametrize(
     "change, message",
     [
-        (lambda m: m["params"].update(n_components=5), "weights and metadata do not make a model"),
+        (lambda m: m["attributes"]["_architecture"].update(n_components=5), "weights and metadata do not make a model"),
         (lambda m: m["params"].update(n_components=-1), "'n_components' parameter"),
         (lambda m: m["params"].update(no_such_parameter=1), "unknown to MultiModalVAE"),
         (lambda m: m["attributes"].update(__class__="x"), "unexpected attribute name"),
