@@ -105,6 +105,22 @@ class TrainingMixin:
         arch["aggregator_options"] = dict(arch["aggregator_options"]) if arch["aggregator_options"] else None
         return arch
 
+    def _warn_architecture_changed(self):
+        """Warn where ``set_params`` changed the architecture since the fit: ``partial_fit``
+        trains the fitted module on, and only a new ``fit`` uses the new values."""
+        fitted, now = self._fitted_architecture(), self._architecture_params()
+        changed = [name for name in ARCHITECTURE if now[name] != fitted[name]]
+        if self._resolved_sizes()[:2] != self._fitted_sizes()[:2]:
+            changed += ["hidden_layer_sizes/embedding_size"]
+        if changed:
+            warnings.warn(
+                f"{', '.join(changed)} changed since the fit: partial_fit trains the fitted model "
+                "on, whose architecture stays as fitted; call fit to train a model with the new "
+                "values",
+                UserWarning,
+                stacklevel=4,  # the caller of partial_fit
+            )
+
     def _fitted_architecture(self):
         """The architecture parameters of the fitted module: as recorded by its fit
         (``_architecture``), not as ``set_params`` may have changed them since (``partial_fit``

@@ -569,6 +569,7 @@ class MultiModalVAE(InferenceMixin, TrainingMixin, ChecksMixin, PersistenceMixin
         # training parameters may have been set since (set_params(lr=...)): check them again
         self._validate_params()
         self._check_callbacks()  # before _restore_net takes the optimiser state
+        self._warn_architecture_changed()
         tensors, _ = self._tensors(from_single_cell(X, self.modalities))
         snapshot = TrainingState(self)
         # a new net around the trained module, so that the current parameters (lr,

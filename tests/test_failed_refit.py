@@ -1,5 +1,7 @@
 """A fit refused before training leaves a fitted model as it was (its schema and module
 together), and numpy integers are sizes like ints."""
+import warnings
+
 import numpy as np
 import pytest
 
@@ -99,3 +101,15 @@ def test_a_file_with_an_unknown_architecture_entry_is_refused(tmp_path):
         archive.writestr(WEIGHTS, weights)
     with pytest.raises(ValueError, match="_architecture"):
         MultiModalVAE.load(tmp_path / "bad.zip")
+
+
+def test_partial_fit_says_that_architecture_changes_wait_for_fit():
+    X = _data()
+    est = MultiModalVAE(**SMALL).fit(X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        est.set_params(lr=1e-4, max_epochs=3).partial_fit(X)  # training parameters: no warning
+    est.set_params(activation="tanh", hidden_layer_sizes=(4,))
+    with pytest.warns(UserWarning, match=r"activation, hidden_layer_sizes/embedding_size changed since the fit"):
+        est.partial_fit(X)
+    assert est.module_.encoders[0] is not None and est._fitted_architecture()["activation"] == "relu"
