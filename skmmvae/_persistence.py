@@ -3,9 +3,9 @@
 ``joblib``/``pickle`` files run code on load. The files written here do not: ``load`` parses
 ``metadata.json`` with :mod:`json` and ``weights.pt`` with ``torch.load(weights_only=True)``,
 which only rebuilds tensors and plain containers, and rebuilds the estimator through the same
-path as unpickling (``__setstate__``: the module is built from the parameters, the schema and
-the sizes it was fitted with, ``hidden_layer_sizes_``, ``embedding_size_`` and ``_expert_rank``,
-then the weights are loaded into it).
+path as unpickling (``__setstate__``: the module is built from the schema and the
+architecture it was fitted with, ``_architecture``, ``hidden_layer_sizes_``,
+``embedding_size_`` and ``_expert_rank``, then the weights are loaded into it).
 
 What is stored is what pickling stores (``MultiModalVAE.__getstate__``), split in two:
 

@@ -33,6 +33,11 @@ ARCHITECTURE = ("n_components", "aggregation", "n_prior_components", "n_private_
 _MIXTURE_DEFAULT_COMPONENTS = 5
 
 
+def _mixture_components(n_prior_components):
+    """Components of a ``*_mixture`` posterior: the prior's, or the default for N(0, I)."""
+    return n_prior_components if n_prior_components > 1 else _MIXTURE_DEFAULT_COMPONENTS
+
+
 class TrainingMixin:
     """Building, initialising and training the model of :class:`~skmmvae.MultiModalVAE`."""
 
@@ -92,7 +97,7 @@ class TrainingMixin:
             init=self.weight_init,
             encoders=copy.deepcopy(self.encoders) if networks else None,
             decoders=copy.deepcopy(self.decoders) if networks else None,
-            n_mixture_components=n_prior if n_prior > 1 else _MIXTURE_DEFAULT_COMPONENTS,
+            n_mixture_components=_mixture_components(n_prior),
             aggregator_options=options,
         )
 
@@ -158,8 +163,7 @@ class TrainingMixin:
         return tuple(int(h) for h in state["hidden_layer_sizes_"]), int(state["embedding_size_"]), rank
 
     def _n_mixture_components(self):  # of a new fit
-        n = int(self.n_prior_components)
-        return n if n > 1 else _MIXTURE_DEFAULT_COMPONENTS
+        return _mixture_components(int(self.n_prior_components))
 
     def _build_net(self, module, device):
         callbacks = list(self.callbacks or [])

@@ -102,8 +102,7 @@ class Likelihood(nn.Module):
         observed = ~torch.isnan(x)
         if self.missing_cells and self.training and self.cell_dropout > 0:
             observed = observed & (torch.rand(x.shape, device=x.device) >= self.cell_dropout)
-        z = torch.where(observed, (x - self.input_shift) / self.input_scale,
-                        torch.zeros((), dtype=x.dtype, device=x.device))
+        z = _standardised(x, observed, self.input_shift, self.input_scale)
         if self.missing_cells:
             return torch.cat([z, observed.to(z.dtype)], -1)
         return z
@@ -119,9 +118,9 @@ class Likelihood(nn.Module):
         if not plain:
             return torch.stack([lik.encoder_input(x) for lik, x in zip(likelihoods, xs)])
         x = torch.stack(xs)
-        shift = torch.stack([lik.input_shift for lik in likelihoods]).unsqueeze(1)
-        scale = torch.stack([lik.input_scale for lik in likelihoods]).unsqueeze(1)
-        return torch.where(~torch.isnan(x), (x - shift) / scale, torch.zeros((), dtype=x.dtype, device=x.device))
+        shift = _stack_against(x, [lik.input_shift for lik in likelihoods])
+        scale = _stack_against(x, [lik.input_scale for lik in likelihoods])
+        return _standardised(x, ~torch.isnan(x), shift, scale)
 
     def statistics_input(self, x):
         """What ``set_data_scaling`` takes moments of: the data itself (one-hot for labels)."""
@@ -271,19 +270,33 @@ class Gaussian(_LocationScale):
         ``(G, ..., B)``, each entry what :meth:`log_prob` gives for its member (the same
         operations per cell, the same sums over features). With many modalities this replaces
         a dozen small operations per modality by a dozen for the group."""
-        def stacked(tensors):  # (G, n_features) -> (G, 1, ..., 1, n_features) against params
-            return torch.stack(tensors).view(len(tensors), *([1] * (params.dim() - 2)), -1)
-
-        x = x.view(x.shape[0], *([1] * (params.dim() - 3)), *x.shape[1:])
-        shift = stacked([lik.output_shift for lik in likelihoods])
-        output_scale = stacked([lik.output_scale for lik in likelihoods])
-        relative = stacked([lik._relative_scale() for lik in likelihoods])
-        scale = stacked([lik.scale for lik in likelihoods])
+        x = _data_against(params, x)
+        shift = _stack_against(params, [lik.output_shift for lik in likelihoods])
+        output_scale = _stack_against(params, [lik.output_scale for lik in likelihoods])
+        relative = _stack_against(params, [lik._relative_scale() for lik in likelihoods])
+        scale = _stack_against(params, [lik.scale for lik in likelihoods])
         return _gaussian_log_prob(params, x, None, shift, output_scale, relative, scale)
 
     def sample(self, params):
         location = self.location(params)
         return location + self.scale * torch.randn_like(location)
+
+
+def _standardised(x, observed, shift, scale):
+    """``(x - shift) / scale`` in the ``observed`` cells, 0 (the feature's mean) elsewhere."""
+    return torch.where(observed, (x - shift) / scale, torch.zeros((), dtype=x.dtype, device=x.device))
+
+
+def _stack_against(target, tensors):
+    """Per-feature tensors of a group's members ``(n_features,)`` stacked as ``(G, 1, ..., 1,
+    n_features)``, to broadcast against ``target`` ``(G, ..., n_features)``."""
+    return torch.stack(tensors).view(len(tensors), *([1] * (target.dim() - 2)), -1)
+
+
+def _data_against(params, x):
+    """A group's data ``(G, B, n_features)`` viewed against its decoder outputs ``params``
+    ``(G, ..., B, n_features)`` (a singleton for each draw axis)."""
+    return x.view(x.shape[0], *([1] * (params.dim() - 3)), *x.shape[1:])
 
 
 def _overrides(lik, cls, names):
@@ -371,10 +384,8 @@ class Bernoulli(Likelihood):
         """The log-probabilities of a group of Bernoulli modalities of one width in one
         computation (shapes as :meth:`Gaussian.log_prob_group`), each entry what
         :meth:`~Likelihood.log_prob` gives for its member."""
-        shift = torch.stack([lik.output_shift for lik in likelihoods])
-        shift = shift.view(len(likelihoods), *([1] * (params.dim() - 2)), -1)
-        x = x.view(x.shape[0], *([1] * (params.dim() - 3)), *x.shape[1:])
-        return _observed_sum(lambda filled: _bernoulli_cells(shift + params, filled), x)
+        shift = _stack_against(params, [lik.output_shift for lik in likelihoods])
+        return _observed_sum(lambda filled: _bernoulli_cells(shift + params, filled), _data_against(params, x))
 
     def mean(self, params):
         return torch.sigmoid(self._natural(params))

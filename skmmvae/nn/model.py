@@ -411,26 +411,23 @@ class MultiModalModule(nn.Module):
                 h = stack.each(inputs, shared=shared)
             for s, h_s in zip(group, h):
                 decoded[s] = h_s
+        for s in range(self.n_modalities):  # the networks that are not stacked
+            if decoded[s] is None:
+                decoded[s] = self.decode(z, s, None if private is None else private[..., s, :])
         liks = list(self.likelihoods.values())
         logliks = [None] * self.n_modalities
         for group in self._likelihood_groups():
             # several modalities of one likelihood and width: one computation for the group
             params = stacked.get(tuple(group))
             if params is None:
-                params = torch.stack([decoded[s] if decoded[s] is not None else
-                                      self.decode(z, s, None if private is None else private[..., s, :])
-                                      for s in group])
+                params = torch.stack([decoded[s] for s in group])
             group_ll = liks[group[0]].log_prob_group([liks[s] for s in group], params,
                                                      torch.stack([xs[s] for s in group]))
             for s, ll in zip(group, group_ll.unbind(0)):
                 logliks[s] = ll
         for s, (x, lik) in enumerate(zip(xs, liks)):
-            if logliks[s] is not None:
-                continue
-            params = decoded[s]
-            if params is None:
-                params = self.decode(z, s, None if private is None else private[..., s, :])
-            logliks[s] = lik.log_prob(params, x)
+            if logliks[s] is None:
+                logliks[s] = lik.log_prob(decoded[s], x)
         logliks = torch.stack(logliks, -1)
         if private_kl is None:
             private_kl = torch.zeros((), dtype=logliks.dtype, device=logliks.device)
