@@ -44,7 +44,7 @@ from ._snapshot import KEYS as _TRAINING_KEYS
 from ._snapshot import MODULE_STATE as _MODULE_STATE
 from ._snapshot import OPTIMIZER_STATE as _OPTIMIZER_STATE
 from ._snapshot import VERSION as _VERSION
-from ._training import ARCHITECTURE
+from ._training import ARCHITECTURE, ARCHITECTURE_BEFORE
 from ._version import __version__
 
 FORMAT = "skmmvae-model"
@@ -442,8 +442,11 @@ def _state(klass, metadata, params, path):
     unknown = sorted(set(saved) - set(names))
     if unknown:
         raise ValueError(f"parameters {unknown} are unknown to {klass.__name__} in skmmvae {__version__}")
-    defaults = inspect.signature(klass.__init__).parameters  # for parameters newer than the file
-    state = {name: params.get(name, saved.get(name, defaults[name].default)) for name in names}
+    # parameters newer than the file: the value that its model was built with where that is
+    # recorded (ARCHITECTURE_BEFORE), else the default
+    defaults = {name: p.default for name, p in inspect.signature(klass.__init__).parameters.items()}
+    defaults.update(ARCHITECTURE_BEFORE)
+    state = {name: params.get(name, saved.get(name, defaults[name])) for name in names}
     for name, value in metadata["attributes"].items():
         if not _allowed_attribute(klass, name):
             raise ValueError(f"unexpected attribute name {name!r}")

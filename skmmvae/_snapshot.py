@@ -12,6 +12,7 @@ import torch
 from sklearn.utils.validation import check_is_fitted
 
 from ._runtime import module_device, seeded, to_cpu
+from ._training import ARCHITECTURE_BEFORE
 from ._version import __version__
 
 # Keys of the pickled state of an estimator (and so of what save writes): a file format.
@@ -194,6 +195,8 @@ class PersistenceMixin:
 
     def __setstate__(self, state):
         state = dict(state)
+        for name, value in ARCHITECTURE_BEFORE.items():  # a pickle from before the parameter
+            state.setdefault(name, value)
         module_state, version = TrainingState.read(state)
         if version != __version__:
             warnings.warn(
@@ -207,7 +210,7 @@ class PersistenceMixin:
             if "hidden_layer_sizes_" not in self.__dict__:  # fitted before they were recorded
                 self.hidden_layer_sizes_, self.embedding_size_, self._expert_rank = self._fitted_sizes()
             if "_architecture" not in self.__dict__:  # likewise: its parameters are its architecture
-                self._architecture = self._architecture_params()
+                self._architecture = {**self._architecture_params(), **ARCHITECTURE_BEFORE}
             with seeded(0, "cpu"):  # building draws initial weights: keep the caller's RNG
                 module = self._build_module(fitted=True)
             module.load_state_dict(module_state)

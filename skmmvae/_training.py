@@ -27,7 +27,10 @@ from .nn import MultiModalModule
 # The parameters that decide the architecture of the module: a fit records them
 # (``_architecture``) so that the fitted module is rebuilt as fitted (pickle, load).
 ARCHITECTURE = ("n_components", "aggregation", "n_prior_components", "n_private_components",
-                "activation", "aggregator_options")
+                "activation", "aggregator_options", "decoder_skip")
+# The architecture of models fitted before a parameter of ARCHITECTURE existed: a recorded
+# architecture without it (a file or pickle of an earlier release) had this value.
+ARCHITECTURE_BEFORE = {"decoder_skip": False}
 
 # Components of the *_mixture aggregators' posteriors when n_prior_components is 1.
 _MIXTURE_DEFAULT_COMPONENTS = 5
@@ -99,6 +102,7 @@ class TrainingMixin:
             decoders=copy.deepcopy(self.decoders) if networks else None,
             n_mixture_components=_mixture_components(n_prior),
             aggregator_options=options,
+            decoder_skip=bool(arch["decoder_skip"]),
         )
 
     def _architecture_params(self):
@@ -108,6 +112,7 @@ class TrainingMixin:
         for name in ("n_components", "n_prior_components", "n_private_components"):
             arch[name] = int(arch[name])
         arch["aggregator_options"] = dict(arch["aggregator_options"]) if arch["aggregator_options"] else None
+        arch["decoder_skip"] = bool(arch["decoder_skip"])
         return arch
 
     def _warn_architecture_changed(self):
@@ -131,7 +136,10 @@ class TrainingMixin:
         (``_architecture``), not as ``set_params`` may have changed them since (``partial_fit``
         keeps training the fitted module; pickling and loading rebuild it). A model fitted
         before they were recorded has them in its parameters."""
-        return {**self._architecture_params(), **(self.__dict__.get("_architecture") or {})}
+        recorded = self.__dict__.get("_architecture")
+        if recorded is None:
+            return self._architecture_params()
+        return {**self._architecture_params(), **ARCHITECTURE_BEFORE, **recorded}
 
     def _resolved_sizes(self):
         """``(hidden_sizes, embedding_size, expert_rank)`` from the parameters, ``"auto"``

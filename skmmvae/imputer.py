@@ -90,6 +90,7 @@ class MultiModalImputer(MultiModalVAE):
         aggregator_options=None,
         sample_posterior=False,
         lr_schedule="cosine",
+        decoder_skip=True,
     ):
         super().__init__(
             modalities=modalities,
@@ -125,6 +126,7 @@ class MultiModalImputer(MultiModalVAE):
             accelerator=accelerator,
             aggregator_options=aggregator_options,
             lr_schedule=lr_schedule,
+            decoder_skip=decoder_skip,
         )
         self.sample_posterior = sample_posterior
 

@@ -26,7 +26,7 @@ PARAMETERS = {
     "n_iter_no_change", "n_importance_samples", "device", "random_state", "verbose",
     "callbacks", "encoders", "decoders", "n_jobs", "accelerator", "standardize", "autocast",
     "compile", "activation", "weight_init", "kl_warmup", "aggregator_options",
-    "lr_schedule",
+    "lr_schedule", "decoder_skip",
 }  # fmt: skip
 
 
@@ -529,8 +529,9 @@ def test_conditional_score_follows_the_chain_rule(fitted, data):
     Sumpooling: PoE's subset posteriors q(z | x_a) are narrower proposals, with which the
     self-normalised estimate converges more slowly (0.2-0.5 nats low at K=4096 here). The
     estimate's error depends on the proposals, so the training the tolerance was set with is
-    pinned (a constant lr of 1e-3)."""
-    est = clone(fitted).set_params(aggregation="sumpooling", lr=1e-3, lr_schedule="constant",
+    pinned (a constant lr of 1e-3, plain MLP decoders: trained with decoder_skip, 8 of 64 rows
+    were up to 0.27 nats off at K=4096)."""
+    est = clone(fitted).set_params(aggregation="sumpooling", lr=1e-3, lr_schedule="constant", decoder_skip=False,
                                    device="cpu").fit(data)  # the training of the tolerance (a GPU's differs)
     est.set_params(n_importance_samples=4096)
     joint = est.score_samples(data)
@@ -708,7 +709,8 @@ def test_activation_and_weight_init_reach_the_networks(data):
     est = MultiModalVAE(**dict(SMALL, activation="tanh", max_epochs=1)).fit(data)
     kinds = {type(m).__name__ for m in est.module_.encoders.modules()}
     assert "Tanh" in kinds and "ReLU" not in kinds
-    biases = lambda e: torch.cat([m.bias for m in e.net_.module_.modules() if isinstance(m, torch.nn.Linear)])
+    biases = lambda e: torch.cat([m.bias for m in e.net_.module_.modules()
+                                  if isinstance(m, torch.nn.Linear) and m.bias is not None])
     est_lecun = MultiModalVAE(**SMALL)
     est_lecun._initialize(data)
     est_torch = MultiModalVAE(**dict(SMALL, weight_init="torch"))

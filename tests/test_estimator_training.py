@@ -174,7 +174,8 @@ class BlowUpDecoders(Callback):
         if len(net.history) == self.epoch:
             with torch.no_grad():
                 for decoder in net.module_.decoders:
-                    last = [m for m in decoder.modules() if isinstance(m, torch.nn.Linear)][-1]
+                    # the MLP's last layer (a decoder's linear path has no bias)
+                    last = [m for m in decoder.modules() if isinstance(m, torch.nn.Linear) and m.bias is not None][-1]
                     last.weight.mul_(self.factor)
                     last.bias.add_(self.factor)
 

@@ -7,8 +7,11 @@ import pytest
 from skmmvae import MultiModalVAE
 from skmmvae._schema import OFFSET_RATIO, learn_offset
 
+# plain MLP decoders: the R^2 thresholds below were set with them; with decoder_skip this
+# 30-epoch fit of one linear factor imputes b from a with a held-out R^2 of 0.905-0.959
+# (median 0.936 over 5 data seeds x 2 random states) against 0.922-0.965 (0.947)
 KW = dict(n_components=2, hidden_layer_sizes=(16,), embedding_size=16, max_epochs=30, batch_size=32,
-          random_state=0, n_jobs=1, early_stopping=False)
+          random_state=0, n_jobs=1, early_stopping=False, decoder_skip=False)
 OFFSET = 1e9
 
 

@@ -139,6 +139,9 @@ class MultiModalModule(nn.Module):
     init : {"lecun", "torch"}
         Initialisation of the built-in linear layers (custom modules keep theirs):
         :func:`lecun_init`, or PyTorch's defaults.
+    decoder_skip : bool
+        Whether each built-in decoder MLP (with hidden layers) also maps its input linearly
+        to its output: :class:`~skmmvae.nn.networks.SkipMLP`, ``MLP(z) + z @ W``.
 
     Examples
     --------
@@ -185,6 +188,7 @@ class MultiModalModule(nn.Module):
         min_scale=1e-3,
         aggregator_options=None,
         init="lecun",
+        decoder_skip=False,
     ):
         super().__init__()
         self.names = list(likelihoods)
@@ -230,7 +234,7 @@ class MultiModalModule(nn.Module):
             dec_in = self.n_latent + self.n_private
             dec = decoders.get(name)
             if dec is None:
-                dec = mlp(dec_in, decoder_hidden, lik.n_params, activation)
+                dec = mlp(dec_in, decoder_hidden, lik.n_params, activation, skip=decoder_skip)
             else:
                 dec = fit_width(dec, dec_in, lik.n_params)
             self.decoders.append(FlattenSamples(dec))

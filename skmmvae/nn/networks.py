@@ -18,14 +18,53 @@ def make_activation(name):
         raise ValueError(f"unknown activation {name!r}; choose from {sorted(ACTIVATIONS)}") from None
 
 
-def mlp(in_features, hidden_sizes, out_features, activation="relu"):
-    """``Linear -> act -> ... -> Linear``; with no hidden sizes it is a single ``Linear``."""
+def mlp(in_features, hidden_sizes, out_features, activation="relu", skip=False):
+    """``Linear -> act -> ... -> Linear``; with no hidden sizes it is a single ``Linear``.
+    With ``skip`` (and hidden layers), a :class:`SkipMLP`: that network plus a linear map of
+    its input."""
     layers, width = [], in_features
     for size in hidden_sizes:
         layers += [nn.Linear(width, size), make_activation(activation)]
         width = size
     layers.append(nn.Linear(width, out_features))
-    return nn.Sequential(*layers)
+    body = nn.Sequential(*layers)
+    if skip and hidden_sizes:
+        return SkipMLP(body, nn.Linear(in_features, out_features, bias=False))
+    return body
+
+
+class SkipMLP(nn.Module):
+    """An MLP plus a linear map of its input: ``body(x) + x @ W``.
+
+    The decoders of :class:`~skmmvae.nn.MultiModalModule` are built so with
+    ``decoder_skip=True``: a linear decoder (factor analysis, whose conditional means are
+    linear regressions) is then one setting of the weights, which the MLP alone reaches only
+    approximately; on nearly linear data (the breast-cancer views) it imputed 3-4% better,
+    and on the other data sets of the quality benchmark within 1.5% (``docs/quality.rst``).
+
+    Parameters
+    ----------
+    body : nn.Sequential
+        An :func:`mlp`.
+    skip : nn.Linear
+        The linear path, without bias (``body``'s last layer has one).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skmmvae.nn.networks import mlp
+    >>> net = mlp(3, (8,), 2, skip=True)
+    >>> x = torch.randn(5, 3)
+    >>> torch.allclose(net(x), net.body(x) + net.skip(x))
+    True
+    """
+
+    def __init__(self, body, skip):
+        super().__init__()
+        self.body, self.skip = body, skip
+
+    def forward(self, x):
+        return self.body(x) + self.skip(x)
 
 
 def infer_output_width(module, in_features, dtype=torch.float32):
@@ -95,13 +134,15 @@ class StackedMLP(nn.Module):
     torch.Size([4, 5, 2])
     """
 
-    def __init__(self, n, in_features, hidden_sizes, out_features, activation="relu"):
+    def __init__(self, n, in_features, hidden_sizes, out_features, activation="relu", skip=False):
         super().__init__()
         sizes = [in_features, *hidden_sizes, out_features]
         self.widest = max(sizes[1:])
         self.weights = nn.ParameterList(
             [nn.Parameter(torch.empty(n, a, b)) for a, b in zip(sizes[:-1], sizes[1:])])
         self.biases = nn.ParameterList([nn.Parameter(torch.empty(n, 1, b)) for b in sizes[1:]])
+        # the linear paths of SkipMLP networks: (n, in, out), or None
+        self.skip_weight = nn.Parameter(torch.empty(n, in_features, out_features)) if skip else None
         self.activation = make_activation(activation)
         self.n = n
         with torch.no_grad():
@@ -109,6 +150,8 @@ class StackedMLP(nn.Module):
                 bound = weight.shape[1] ** -0.5
                 weight.uniform_(-bound, bound)
                 bias.uniform_(-bound, bound)
+            if skip:
+                self.skip_weight.uniform_(-in_features**-0.5, in_features**-0.5)
 
     # The largest activation (networks x rows x width) computed stacked: beyond it (several
     # MB) the batched products and element-wise passes run from memory rather than cache,
@@ -123,9 +166,14 @@ class StackedMLP(nn.Module):
     @classmethod
     def from_mlps(cls, nets):
         """A stack holding copies of the weights of the :func:`mlp` networks ``nets`` (all of
-        one shape and activation), in their order."""
-        layers = [[m for m in net if isinstance(m, nn.Linear)] for net in nets]
-        activations = {type(m) for net in nets for m in net if not isinstance(m, nn.Linear)}
+        one shape and activation, all or none of them :class:`SkipMLP`), in their order."""
+        skips = {isinstance(net, SkipMLP) for net in nets}
+        if len(skips) != 1:
+            raise ValueError("stacked networks must all have a linear path or none")
+        skip = skips.pop()
+        bodies = [net.body if skip else net for net in nets]
+        layers = [[m for m in net if isinstance(m, nn.Linear)] for net in bodies]
+        activations = {type(m) for net in bodies for m in net if not isinstance(m, nn.Linear)}
         first = layers[0]
         shapes = {tuple((layer.in_features, layer.out_features) for layer in ls) for ls in layers}
         if len(shapes) != 1 or len(activations) > 1:
@@ -134,11 +182,13 @@ class StackedMLP(nn.Module):
         hidden = tuple(layer.out_features for layer in first[:-1])
         device = first[0].weight.device
         with torch.device(device):
-            stack = cls(len(nets), first[0].in_features, hidden, first[-1].out_features, name)
+            stack = cls(len(nets), first[0].in_features, hidden, first[-1].out_features, name, skip)
         with torch.no_grad():
             for k, (weight, bias) in enumerate(zip(stack.weights, stack.biases)):
                 weight.copy_(torch.stack([ls[k].weight.t() for ls in layers]))
                 bias.copy_(torch.stack([ls[k].bias for ls in layers]).unsqueeze(1))
+            if skip:
+                stack.skip_weight.copy_(torch.stack([net.skip.weight.t() for net in nets]))
         return stack.to(first[0].weight.dtype)
 
     def _chain(self, h, layers, product):
@@ -156,8 +206,10 @@ class StackedMLP(nn.Module):
         input ``(..., in_features)`` for all; returns ``(n, ..., out_features)``."""
         lead = x.shape[:-1] if shared else x.shape[1:-1]
         rows = x.reshape(-1, x.shape[-1])
-        h = rows.expand(self.n, *rows.shape) if shared else x.reshape(self.n, -1, x.shape[-1])
-        h = self._chain(h, list(zip(self.weights, self.biases)), torch.baddbmm)
+        inputs = rows.expand(self.n, *rows.shape) if shared else x.reshape(self.n, -1, x.shape[-1])
+        h = self._chain(inputs, list(zip(self.weights, self.biases)), torch.baddbmm)
+        if self.skip_weight is not None:
+            h = torch.baddbmm(h, inputs, self.skip_weight)
         return h.reshape(self.n, *lead, h.shape[-1])
 
     def each(self, x, shared=False):
@@ -167,17 +219,22 @@ class StackedMLP(nn.Module):
         step (indexing ``weight[k]`` per network would give each a full-size zero gradient)."""
         unbound = [list(zip(weight.unbind(0), bias[:, 0].unbind(0)))
                    for weight, bias in zip(self.weights, self.biases)]
+        skips = [None] * self.n if self.skip_weight is None else self.skip_weight.unbind(0)
         inputs = [x] * self.n if shared else x.unbind(0)
-        return [self._flat(h, [layer[index] for layer in unbound]) for index, h in enumerate(inputs)]
+        return [self._flat(h, [layer[index] for layer in unbound], skips[index])
+                for index, h in enumerate(inputs)]
 
     def member(self, index, x):
         """Network ``index`` alone on ``x`` ``(..., in_features)``: ``(..., out_features)``."""
         layers = [(weight[index], bias[index, 0]) for weight, bias in zip(self.weights, self.biases)]
-        return self._flat(x, layers)
+        return self._flat(x, layers, None if self.skip_weight is None else self.skip_weight[index])
 
-    def _flat(self, x, layers):
-        """One network's ``layers`` on ``x`` with any leading axes."""
-        h = self._chain(x.reshape(-1, x.shape[-1]), layers, torch.addmm)
+    def _flat(self, x, layers, skip=None):
+        """One network's ``layers`` (and linear path ``skip``) on ``x`` with any leading axes."""
+        rows = x.reshape(-1, x.shape[-1])
+        h = self._chain(rows, layers, torch.addmm)
+        if skip is not None:
+            h = torch.addmm(h, rows, skip)
         return h.reshape(*x.shape[:-1], h.shape[-1])
 
 
