@@ -14,7 +14,7 @@ all with default parameters and fitted on the same training data, in two setting
   real multi-view data do. This is where the VAE is strongest: it learns from every
   observed quadrant of every row, where a per-feature imputer sees scattered holes.
 * **complete training data**: here :class:`~sklearn.impute.KNNImputer` is better on these
-  pixels (in our run by 11%: 0.0322 against 0.0357), in a fraction of the time (the errors and
+  pixels (in our run by 9%: 0.0322 against 0.0350), in a fraction of the time (the errors and
   times are printed below). We show it because it is what you would see.
 
 Unlike the per-feature imputers, the VAE treats each quadrant as one unit: a modality is
