@@ -211,6 +211,25 @@ class MultiModalNet(NeuralNet):
             "Call partial_fit to train on."
         )
 
+    def _set_training(self, training=True):
+        """skorch's: every module and criterion in ``training`` mode (before each batch), but
+        ``train`` is called only where some submodule is in the other mode. ``train`` walks
+        every submodule and sets an attribute on each: 0.3 ms for a default model of six
+        modalities, twice a step (the criterion holds the module), against tens of
+        microseconds for reading the flags of a list of the submodules made once per module
+        object."""
+        cache = self.__dict__.setdefault("_mode_modules", {})
+        for name in self._modules + self._criteria:
+            module = getattr(self, name + "_", None)
+            if not isinstance(module, torch.nn.Module):
+                continue
+            owner, submodules = cache.get(name, (None, ()))
+            if owner is not module:
+                submodules = tuple(module.modules())
+                cache[name] = (module, submodules)
+            if any(m.training != training for m in submodules):
+                module.train(training)
+
     # ---------------------------------------------------------------- steps
     def initialize_criterion(self):
         loss = ObjectiveLoss(self.module_, self.objective, self.autocast_dtype, self.compile_options)
