@@ -583,9 +583,16 @@ def _check_sizes(klass, state, path):
     probe.__dict__.update(
         {k: v for k, v in state.items() if k not in _TRAINING_KEYS}
     )
+    for param in ("encoders", "decoders"):
+        # parameter-free stand-ins (their weights are left out below): the built-in network in
+        # place of a custom one would join the stack of the other modalities of its width
+        networks = probe.__dict__.get(param)
+        if networks is not None:
+            probe.__dict__[param] = {name: None if net is None else torch.nn.Identity()
+                                     for name, net in networks.items()}
     try:
         with torch.device("meta"):
-            expected = probe._build_module(networks=not custom, fitted=True).state_dict()
+            expected = probe._build_module(fitted=True).state_dict()
     except Exception as exc:  # noqa: BLE001 - sizes or options the network refuses
         raise ValueError(
             f"{path} is not a valid skmmvae model file: its weights and metadata do not make a "

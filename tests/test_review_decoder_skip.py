@@ -1,0 +1,47 @@
+"""Review of ``decoder_skip`` (decoders with a linear path) and what it touches: persistence
+with custom networks, the recorded architecture read from a file, and the claims of the
+docstrings against the committed benchmark records."""
+import json
+import zipfile
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from skmmvae import MultiModalVAE
+from skmmvae._persistence import METADATA, WEIGHTS
+
+
+def _three_views(n=80, seed=0):
+    """Three Gaussian views of 3 features each: their built-in networks are stacked."""
+    rng = np.random.default_rng(seed)
+    z = rng.normal(size=(n, 2))
+    return {name: z @ rng.normal(size=(2, 3)) + 0.1 * rng.normal(size=(n, 3)) for name in ("a", "b", "c")}
+
+
+SMALL = dict(n_components=2, hidden_layer_sizes=(8,), embedding_size=8, max_epochs=2, batch_size=32,
+             random_state=0)
+
+
+def _decoder():
+    return nn.Sequential(nn.Linear(2, 5), nn.Tanh(), nn.Linear(5, 3))
+
+
+def _encoder():
+    return nn.Sequential(nn.Linear(3, 6), nn.Tanh())
+
+
+@pytest.mark.parametrize("decoder_skip", [True, False])
+@pytest.mark.parametrize("param, make", [("decoders", _decoder), ("encoders", _encoder)])
+def test_a_custom_network_of_a_modality_that_would_be_stacked_loads(tmp_path, decoder_skip, param, make):
+    """The load's check of the weights' shapes built the built-in network in place of the
+    custom one, which then joined the stack of the other views of its width: a stack of 3
+    against the file's stack of 2, and the file was refused as invalid."""
+    X = _three_views()
+    est = MultiModalVAE(**SMALL, decoder_skip=decoder_skip, **{param: {"b": make()}}).fit(X)
+    path = tmp_path / "model.zip"
+    est.save(path)
+    loaded = MultiModalVAE.load(path, **{param: {"b": make()}})
+    np.testing.assert_array_equal(loaded.transform(X), est.transform(X))
+    np.testing.assert_array_equal(loaded.score_samples(X), est.score_samples(X))
