@@ -526,6 +526,9 @@ def _check_attribute(name, value):
         # the parameters that decide the fitted module (the rebuild checks their values)
         if not isinstance(value, dict) or not set(value) <= set(ARCHITECTURE):
             raise ValueError(f"attribute _architecture must be an object with keys among {list(ARCHITECTURE)}")
+        if not isinstance(value.get("decoder_skip", False), bool):  # the rebuild takes its truth
+            raise ValueError(f"attribute _architecture: decoder_skip must be true or false, "
+                             f"got {value['decoder_skip']!r}")
     elif name == "_expert_rank":
         if value is not None and not _is_size(value):
             raise ValueError(f"attribute _expert_rank must be a positive integer or null, got {value!r}")

@@ -45,3 +45,25 @@ def test_a_custom_network_of_a_modality_that_would_be_stacked_loads(tmp_path, de
     loaded = MultiModalVAE.load(path, **{param: {"b": make()}})
     np.testing.assert_array_equal(loaded.transform(X), est.transform(X))
     np.testing.assert_array_equal(loaded.score_samples(X), est.score_samples(X))
+
+
+def _edit_architecture(path, value):
+    with zipfile.ZipFile(path) as archive:
+        metadata, weights = json.loads(archive.read(METADATA)), archive.read(WEIGHTS)
+    metadata["attributes"]["_architecture"]["decoder_skip"] = value
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr(METADATA, json.dumps(metadata))
+        archive.writestr(WEIGHTS, weights)
+
+
+@pytest.mark.parametrize("value", ["false", "no", 1, None])
+def test_a_recorded_decoder_skip_that_is_not_a_boolean_is_refused(tmp_path, value):
+    """``bool("false")`` is True: a file whose recorded architecture says ``"false"`` loaded
+    as a model with linear paths, and kept the string as its fitted architecture (so that
+    ``partial_fit`` warned that ``decoder_skip`` had changed)."""
+    est = MultiModalVAE(**SMALL).fit(_three_views())
+    path = tmp_path / "model.zip"
+    est.save(path)
+    _edit_architecture(path, value)
+    with pytest.raises(ValueError, match="not a valid skmmvae model file.*decoder_skip"):
+        MultiModalVAE.load(path)
