@@ -39,8 +39,10 @@ class SkipMLP(nn.Module):
     The decoders of :class:`~skmmvae.nn.MultiModalModule` are built so with
     ``decoder_skip=True``: a linear decoder (factor analysis, whose conditional means are
     linear regressions) is then one setting of the weights, which the MLP alone reaches only
-    approximately; on nearly linear data (the breast-cancer views) it imputed 3-4% better,
-    and on the other data sets of the quality benchmark within 1.5% (``docs/quality.rst``).
+    approximately. On nearly linear data (the breast-cancer views) it imputed 3-4% better
+    with complete views and with 30% of the cells missing, not consistently so in the other
+    regimes (7% worse with 10% of the cells missing); on the other data sets of the quality
+    benchmark within 2% either way (``docs/quality.rst``).
 
     Parameters
     ----------
