@@ -121,6 +121,9 @@ class StackedMLP(nn.Module):
     n, in_features, hidden_sizes, out_features, activation
         ``n`` networks of :func:`mlp` ``(in_features, hidden_sizes, out_features,
         activation)``; the weights start as :class:`torch.nn.Linear`'s default.
+    skip : bool, default=False
+        Whether the networks are :class:`SkipMLP` s: their linear paths are one parameter
+        ``skip_weight`` ``(n, in_features, out_features)`` (else it is None).
 
     Examples
     --------
