@@ -15,6 +15,7 @@ REQUIRED = [
     "plot_custom_encoder.py",
     "plot_save_load.py",
     "plot_single_cell.py",
+    "plot_missing_cells.py",
 ]
 SCRIPTS = sorted(p.name for p in EXAMPLES.glob("*.py"))
 
