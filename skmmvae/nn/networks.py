@@ -41,7 +41,7 @@ class SkipMLP(nn.Module):
     linear regressions) is then one setting of the weights, which the MLP alone reaches only
     approximately. On nearly linear data (the breast-cancer views) it imputed 3-4% better
     with complete views and with 30% of the cells missing, not consistently so in the other
-    regimes (7% worse with 10% of the cells missing); on the other data sets of the quality
+    regimes (equal with 10% or 50% of the cells missing); on the other data sets of the quality
     benchmark within 2% either way (``docs/quality.rst``).
 
     Parameters
