@@ -18,6 +18,7 @@ from ._net import TrainingDivergedError
 from ._runtime import module_device, seeded, memory_limit
 from ._sizes import FULL_WIDTH, auto_width
 from .nn import OBJECTIVES
+from .nn.networks import StackedMLP
 
 # Fewer validation rows than this make early stopping's choice of epoch noise (a warning).
 _MIN_VALIDATION_ROWS = 20
@@ -42,8 +43,13 @@ class ChecksMixin:
         """``(parameters, widths)`` of ``module``: its number of parameters and buffers, and
         the summed input and output widths of its linear layers (floats per row and draw)."""
         n_params = sum(t.numel() for t in (*module.parameters(), *module.buffers())) + extra_parameters
-        widths = sum(layer.in_features + layer.out_features for layer in module.modules()
-                     if isinstance(layer, torch.nn.Linear))
+        widths = 0
+        for layer in module.modules():
+            if isinstance(layer, torch.nn.Linear):
+                widths += layer.in_features + layer.out_features
+            elif isinstance(layer, StackedMLP):  # n networks: weights (n, in, out) per layer
+                stacked = [*layer.weights, *([] if layer.skip_weight is None else [layer.skip_weight])]
+                widths += sum(w.shape[0] * (w.shape[1] + w.shape[2]) for w in stacked)
         return n_params, widths
 
     def _check_fit_memory(self, device):
