@@ -120,6 +120,8 @@ class TrainingMixin:
         trains the fitted module on, and only a new ``fit`` uses the new values."""
         fitted, now = self._fitted_architecture(), self._architecture_params()
         changed = [name for name in ARCHITECTURE if now[name] != fitted[name]]
+        if not self._fitted_sizes()[0] and "decoder_skip" in changed:
+            changed.remove("decoder_skip")  # decoders without hidden layers are linear either way
         if self._resolved_sizes()[:2] != self._fitted_sizes()[:2]:
             changed += ["hidden_layer_sizes/embedding_size"]
         if changed:

@@ -149,3 +149,19 @@ def test_a_pickle_of_an_earlier_release_loads_with_plain_decoders():
     old.__setstate__(state)
     assert old.get_params()["decoder_skip"] is False
     np.testing.assert_array_equal(old.transform(X), est.transform(X))
+
+
+def test_partial_fit_warns_about_decoder_skip_only_where_it_changes_the_decoders():
+    import warnings
+
+    X = _data()
+    linear = MultiModalVAE(n_components=2, hidden_layer_sizes=(), max_epochs=1, random_state=0).fit(X)
+    linear.set_params(decoder_skip=False)  # a decoder without hidden layers is linear either way
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        linear.partial_fit(X, epochs=1)
+    assert not [w for w in caught if "changed since the fit" in str(w.message)]
+    deep = MultiModalVAE(n_components=2, hidden_layer_sizes=(8,), max_epochs=1, random_state=0).fit(X)
+    deep.set_params(decoder_skip=False)
+    with pytest.warns(UserWarning, match="decoder_skip changed since the fit"):
+        deep.partial_fit(X, epochs=1)
