@@ -45,6 +45,8 @@ from ._snapshot import MODULE_STATE as _MODULE_STATE
 from ._snapshot import OPTIMIZER_STATE as _OPTIMIZER_STATE
 from ._snapshot import VERSION as _VERSION
 from ._training import ARCHITECTURE, ARCHITECTURE_BEFORE
+from .nn.aggregators import AGGREGATORS
+from .nn.networks import ACTIVATIONS
 from ._version import __version__
 
 FORMAT = "skmmvae-model"
@@ -511,6 +513,28 @@ def _allowed_attribute(klass, name):
     return name.endswith("_") and not hasattr(klass, name) and name not in ("module_", "net_")
 
 
+def _architecture_problem(key, value):
+    """What the recorded architecture entry ``key`` must be, if ``value`` is not that (else
+    None): the rebuild takes the values as they are (``bool("false")`` is True,
+    ``int("3")`` is 3), so their types are checked here."""
+    def integer(low):
+        return isinstance(value, int) and not isinstance(value, bool) and value >= low
+
+    if key in ("n_components", "n_prior_components"):
+        return None if integer(1) else "a positive integer"
+    if key == "n_private_components":
+        return None if integer(0) else "a non-negative integer"
+    if key == "aggregation":
+        return None if isinstance(value, str) and value in AGGREGATORS else f"one of {sorted(AGGREGATORS)}"
+    if key == "activation":
+        return None if isinstance(value, str) and value in ACTIVATIONS else f"one of {sorted(ACTIVATIONS)}"
+    if key == "aggregator_options":
+        return None if value is None or isinstance(value, dict) else "an object or null"
+    if key == "decoder_skip":
+        return None if isinstance(value, bool) else "true or false"
+    return None
+
+
 def _check_attribute(name, value):
     if name in _INT_ATTRIBUTES:
         low, high = _INT_ATTRIBUTES[name]
@@ -526,9 +550,10 @@ def _check_attribute(name, value):
         # the parameters that decide the fitted module (the rebuild checks their values)
         if not isinstance(value, dict) or not set(value) <= set(ARCHITECTURE):
             raise ValueError(f"attribute _architecture must be an object with keys among {list(ARCHITECTURE)}")
-        if not isinstance(value.get("decoder_skip", False), bool):  # the rebuild takes its truth
-            raise ValueError(f"attribute _architecture: decoder_skip must be true or false, "
-                             f"got {value['decoder_skip']!r}")
+        for key, entry in value.items():
+            problem = _architecture_problem(key, entry)
+            if problem:
+                raise ValueError(f"attribute _architecture: {key} must be {problem}, got {entry!r}")
     elif name == "_expert_rank":
         if value is not None and not _is_size(value):
             raise ValueError(f"attribute _expert_rank must be a positive integer or null, got {value!r}")

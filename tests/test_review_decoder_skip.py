@@ -67,3 +67,25 @@ def test_a_recorded_decoder_skip_that_is_not_a_boolean_is_refused(tmp_path, valu
     _edit_architecture(path, value)
     with pytest.raises(ValueError, match="not a valid skmmvae model file.*decoder_skip"):
         MultiModalVAE.load(path)
+
+
+@pytest.mark.parametrize("key, value", [
+    ("n_components", "3"), ("n_components", 2.0), ("n_components", True), ("n_components", 0),
+    ("n_prior_components", "1"), ("n_private_components", -1), ("n_private_components", "0"),
+    ("aggregation", "no-such"), ("aggregation", 3), ("activation", "Relu"),
+    ("aggregator_options", "rank=4"), ("aggregator_options", [4]),
+])
+def test_every_recorded_architecture_entry_is_type_checked(tmp_path, key, value):
+    """The rebuild takes the recorded values as they are (``int("3")`` is 3): a file whose
+    architecture entries are not what fit records is refused, naming the entry."""
+    est = MultiModalVAE(**SMALL).fit(_three_views())
+    path = tmp_path / "model.zip"
+    est.save(path)
+    with zipfile.ZipFile(path) as archive:
+        metadata, weights = json.loads(archive.read(METADATA)), archive.read(WEIGHTS)
+    metadata["attributes"]["_architecture"][key] = value
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr(METADATA, json.dumps(metadata))
+        archive.writestr(WEIGHTS, weights)
+    with pytest.raises(ValueError, match=f"not a valid skmmvae model file.*_architecture: {key}"):
+        MultiModalVAE.load(path)
