@@ -37,6 +37,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from sklearn.utils._param_validation import InvalidParameterError, validate_parameter_constraints
 from skorch.history import History
 
 from ._schema import ModalityInfo, Schema
@@ -45,8 +46,6 @@ from ._snapshot import MODULE_STATE as _MODULE_STATE
 from ._snapshot import OPTIMIZER_STATE as _OPTIMIZER_STATE
 from ._snapshot import VERSION as _VERSION
 from ._training import ARCHITECTURE, ARCHITECTURE_BEFORE
-from .nn.aggregators import AGGREGATORS
-from .nn.networks import ACTIVATIONS
 from ._version import __version__
 
 FORMAT = "skmmvae-model"
@@ -513,28 +512,6 @@ def _allowed_attribute(klass, name):
     return name.endswith("_") and not hasattr(klass, name) and name not in ("module_", "net_")
 
 
-def _architecture_problem(key, value):
-    """What the recorded architecture entry ``key`` must be, if ``value`` is not that (else
-    None): the rebuild takes the values as they are (``bool("false")`` is True,
-    ``int("3")`` is 3), so their types are checked here."""
-    def integer(low):
-        return isinstance(value, int) and not isinstance(value, bool) and value >= low
-
-    if key in ("n_components", "n_prior_components"):
-        return None if integer(1) else "a positive integer"
-    if key == "n_private_components":
-        return None if integer(0) else "a non-negative integer"
-    if key == "aggregation":
-        return None if isinstance(value, str) and value in AGGREGATORS else f"one of {sorted(AGGREGATORS)}"
-    if key == "activation":
-        return None if isinstance(value, str) and value in ACTIVATIONS else f"one of {sorted(ACTIVATIONS)}"
-    if key == "aggregator_options":
-        return None if value is None or isinstance(value, dict) else "an object or null"
-    if key == "decoder_skip":
-        return None if isinstance(value, bool) else "true or false"
-    return None
-
-
 def _check_attribute(name, value):
     if name in _INT_ATTRIBUTES:
         low, high = _INT_ATTRIBUTES[name]
@@ -550,10 +527,16 @@ def _check_attribute(name, value):
         # the parameters that decide the fitted module (the rebuild checks their values)
         if not isinstance(value, dict) or not set(value) <= set(ARCHITECTURE):
             raise ValueError(f"attribute _architecture must be an object with keys among {list(ARCHITECTURE)}")
-        for key, entry in value.items():
-            problem = _architecture_problem(key, entry)
-            if problem:
-                raise ValueError(f"attribute _architecture: {key} must be {problem}, got {entry!r}")
+        # the rebuild takes the values as they are (bool("false") is True, int("3") is 3):
+        # they must satisfy the estimator's own constraints on these parameters
+        from .estimator import MultiModalVAE
+
+        constraints = MultiModalVAE._parameter_constraints
+        try:
+            validate_parameter_constraints({key: constraints[key] for key in value}, value,
+                                           caller_name="the recorded architecture")
+        except InvalidParameterError as exc:
+            raise ValueError(f"attribute _architecture: {exc}") from None
     elif name == "_expert_rank":
         if value is not None and not _is_size(value):
             raise ValueError(f"attribute _expert_rank must be a positive integer or null, got {value!r}")

@@ -102,7 +102,7 @@ class TrainingMixin:
             decoders=copy.deepcopy(self.decoders) if networks else None,
             n_mixture_components=_mixture_components(n_prior),
             aggregator_options=options,
-            decoder_skip=bool(arch["decoder_skip"]),
+            decoder_skip=arch["decoder_skip"],
         )
 
     def _architecture_params(self):

@@ -47,10 +47,11 @@ def test_a_custom_network_of_a_modality_that_would_be_stacked_loads(tmp_path, de
     np.testing.assert_array_equal(loaded.score_samples(X), est.score_samples(X))
 
 
-def _edit_architecture(path, value):
+def _edit_architecture(path, value, key="decoder_skip"):
+    """Set entry ``key`` of the recorded architecture in the file ``path``."""
     with zipfile.ZipFile(path) as archive:
         metadata, weights = json.loads(archive.read(METADATA)), archive.read(WEIGHTS)
-    metadata["attributes"]["_architecture"]["decoder_skip"] = value
+    metadata["attributes"]["_architecture"][key] = value
     with zipfile.ZipFile(path, "w") as archive:
         archive.writestr(METADATA, json.dumps(metadata))
         archive.writestr(WEIGHTS, weights)
@@ -70,7 +71,7 @@ def test_a_recorded_decoder_skip_that_is_not_a_boolean_is_refused(tmp_path, valu
 
 
 @pytest.mark.parametrize("key, value", [
-    ("n_components", "3"), ("n_components", 2.0), ("n_components", True), ("n_components", 0),
+    ("n_components", "3"), ("n_components", 2.0), ("n_components", 0),
     ("n_prior_components", "1"), ("n_private_components", -1), ("n_private_components", "0"),
     ("aggregation", "no-such"), ("aggregation", 3), ("activation", "Relu"),
     ("aggregator_options", "rank=4"), ("aggregator_options", [4]),
@@ -81,11 +82,17 @@ def test_every_recorded_architecture_entry_is_type_checked(tmp_path, key, value)
     est = MultiModalVAE(**SMALL).fit(_three_views())
     path = tmp_path / "model.zip"
     est.save(path)
-    with zipfile.ZipFile(path) as archive:
-        metadata, weights = json.loads(archive.read(METADATA)), archive.read(WEIGHTS)
-    metadata["attributes"]["_architecture"][key] = value
-    with zipfile.ZipFile(path, "w") as archive:
-        archive.writestr(METADATA, json.dumps(metadata))
-        archive.writestr(WEIGHTS, weights)
-    with pytest.raises(ValueError, match=f"not a valid skmmvae model file.*_architecture: {key}"):
+    _edit_architecture(path, value, key)
+    with pytest.raises(ValueError, match=f"not a valid skmmvae model file.*_architecture.*'{key}'"):
+        MultiModalVAE.load(path)
+
+
+def test_a_recorded_count_given_as_a_boolean_is_refused(tmp_path):
+    """``True`` passes as the integer 1 (as for the parameter itself); the weights, fitted
+    with 2 latent dimensions, then refuse it."""
+    est = MultiModalVAE(**SMALL).fit(_three_views())
+    path = tmp_path / "model.zip"
+    est.save(path)
+    _edit_architecture(path, True, "n_components")
+    with pytest.raises(ValueError, match="not a valid skmmvae model file"):
         MultiModalVAE.load(path)

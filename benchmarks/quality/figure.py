@@ -61,8 +61,7 @@ def draw(records, path, every_configuration=False):
     methods.sort(key=lambda m: m != "default")  # the package's defaults first
     palette = plt.get_cmap("tab10")
     # the defaults in black, every other method its own colour (tab10 has ten)
-    colors = {m: "black" if m == "default" else palette(k % 10)
-              for k, m in enumerate(m for m in methods if m != "default")}
+    colors = {m: palette(k % 10) for k, m in enumerate(m for m in methods if m != "default")}
     colors["default"] = "black"
     fig, axes = plt.subplots(1, len(regimes), figsize=(3.4 * len(regimes), 3.6), sharey=True,
                              layout="constrained", squeeze=False)
