@@ -154,11 +154,12 @@ class InferenceMixin:
         check_is_fitted(self, "module_")
         return self._impute(X)
 
-    def _impute(self, X, draw=False):
+    def _impute(self, X, draw=False, seed=None):
         """``X`` with its missing blocks and cells filled in: decoder means at the posterior
         mean, or (``draw``) draws ``x ~ p(x | z)`` with ``z ~ q(z | x_observed)``, seeded by
-        the seed fixed at fit (the same ``X`` gets the same draws)."""
-        with seeded(self._seed, module_device(self.module_)) if draw else contextlib.nullcontext():
+        ``seed`` (``None``: the seed fixed at fit, so the same ``X`` gets the same draws)."""
+        seed = self._seed if seed is None else seed
+        with seeded(seed, module_device(self.module_)) if draw else contextlib.nullcontext():
             return self._filled(X, draw)
 
     def _filled(self, X, draw):
