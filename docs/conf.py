@@ -49,7 +49,8 @@ API_MEMBERS = {
         "get_feature_names_out", "save", "load", "get_params", "set_params", "set_output",
     ],
     "skmmvae.MultiModalImputer": [
-        "fit", "partial_fit", "transform", "fit_transform", "encode", "encode_samples", "predict",
+        "fit", "partial_fit", "transform", "fit_transform", "multiple_imputations", "encode",
+        "encode_samples", "predict",
         "inverse_transform", "score", "score_samples",
         "get_feature_names_out", "save", "load", "get_params", "set_params", "set_output",
     ],

@@ -29,6 +29,12 @@ def test_quick_run_and_report(tmp_path):
     assert {r["method"] for r in records} == {"mean", "knn", "vae_oneblock"}
     assert all(np.isfinite(r["error"]) and r["cpu_s"] >= 0 for r in records)
     assert all(abs(r["missing_fraction"] - 0.3) < 0.03 for r in records)
+    # error_raw, in the data's units, against an independent computation for the mean imputer
+    train, _, truth, mask, _ = cells.make_cell_split(
+        cells.load_dataset("breast_cancer", quick=True), "mcar30", 0)
+    expected = np.mean(((np.nanmean(train, axis=0) - truth) ** 2)[mask])
+    mean_record = next(r for r in records if r["method"] == "mean")
+    assert np.isclose(mean_record["error_raw"], expected, rtol=1e-9)
     table = cells.report(records)
     best = min(records, key=lambda r: r["error"])["method"]
     row = table.splitlines()[2]
