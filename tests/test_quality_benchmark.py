@@ -126,3 +126,32 @@ def test_compare_matches_seeds_with_the_reference_and_the_baselines():
     [row] = compare([rec("big", "vae", 1, 0.2, {"n_components": 16})], results)
     assert row[:5] == ["d", "complete", "big", "n_components=16", "1"]
     assert [float(x) for x in row[5:]] == [0.2, 0.4, 0.5, 0.5, 0.4]
+
+
+def test_kl_weights_bound_is_the_package_bound_at_1_1_and_reweights_each_kl():
+    import torch
+
+    from benchmarks.quality.kl_weights import weighted_bound
+    from skmmvae.nn import MultiModalModule, TightBound, make_likelihood
+
+    torch.manual_seed(0)
+    liks = {"a": make_likelihood("gaussian", 2), "b": make_likelihood("gaussian", 3)}
+    model = MultiModalModule(liks, n_latent=2, hidden_sizes=(8,), embedding_size=4)
+    xs = [torch.randn(6, 2), torch.randn(6, 3)]
+    mask = torch.ones(6, 2, dtype=torch.bool)
+    subset = torch.tensor([[True, False]] * 3 + [[False, True]] * 3)
+    tokens = model.tokens(xs, mask)
+
+    def terms(bound):
+        torch.manual_seed(1)  # the same draws of z
+        return bound(TightBound(), model, xs, mask, tokens, subset, 0.5)
+
+    package = terms(TightBound.bound)
+    same = terms(weighted_bound(1.0, 1.0))
+    for name in package:
+        torch.testing.assert_close(same[name], package[name])
+    reweighted = terms(weighted_bound(0.5, 2.0))
+    expected = (package["reconstruction"] - 0.25 * package["kl"] + package["cross_reconstruction"]
+                - 1.0 * package["cross_kl"])
+    torch.testing.assert_close(reweighted["objective"], expected)
+    assert not torch.allclose(reweighted["objective"], package["objective"])
