@@ -38,3 +38,23 @@ def test_step_flops_match_a_count_by_hand(efficiency, hidden):
     backward = 2 * forward - 2 * batch * enc[0] * enc[1]
     assert flops == forward + backward
     assert all(p.grad is None for p in model.parameters())  # left as it was found
+
+
+class _Tensors(SimpleNamespace):
+    def __len__(self):
+        return len(self.mask)
+
+
+def test_matmul_seconds_counts_the_matrix_products(efficiency):
+    """The time inside the products grows with their size (hidden 512 against 8: about 4,000
+    times the FLOPs of the hidden layer), and is a part of a step, never all of it."""
+    torch.manual_seed(0)
+    batch = 64
+    tensors = _Tensors(xs=[torch.randn(256, 20)], mask=torch.ones(256, 1, dtype=torch.bool))
+    seconds = {}
+    for hidden in (8, 512):
+        model = MultiModalModule({"a": make_likelihood("gaussian", 20)}, n_latent=3,
+                                 aggregation="poe", hidden_sizes=(hidden, hidden))
+        seconds[hidden] = efficiency.matmul_seconds(model, tensors, batch, steps=3, objective="elbo")
+    assert 0 < seconds[8] < seconds[512]
+    assert seconds[512] > 5 * seconds[8]

@@ -87,6 +87,23 @@ def step_flops(module, tensors, batch, objective="tight"):
     return counter.get_total_flops()
 
 
+MATMUL_OPS = ("aten::mm", "aten::addmm", "aten::bmm", "aten::baddbmm")
+
+
+def matmul_seconds(module, tensors, batch, steps=8, objective="tight"):
+    """Seconds per training step spent inside the matrix products (``MATMUL_OPS``, their own
+    time as ``torch.profiler`` records it), over ``steps`` steps of the plain loop. The
+    profiler's per-operator overhead inflates the many small element-wise operators, hardly
+    these; so their time over an unprofiled step's gives the products' share of a step."""
+    from torch.profiler import ProfilerActivity, profile
+
+    baseline_steps(module, tensors, batch, 2, objective)  # warm-up
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        baseline_steps(module, tensors, batch, steps, objective)
+    own = sum(e.self_cpu_time_total for e in prof.key_averages() if e.key in MATMUL_OPS)
+    return own / 1e6 / steps
+
+
 # ------------------------------------------------------------------ FLOP rate
 
 
@@ -123,7 +140,7 @@ def flop_rate(results, quick, repeats):
         flops = step_flops(est.module_, tensors, s["batch"])
         prepared[name] = (est.module_, tensors, flops)
         print(name, f"{flops / 1e9:.3f} GFLOP per step", flush=True)
-    rows = {name: {"ratio": [], "step_ms": [], "shape_ratio": []} for name in setups}
+    rows = {name: {"ratio": [], "step_ms": [], "shape_ratio": [], "matmul_ms": []} for name in setups}
     refs = []
     steps = 4 if quick else 8
     for r in range(repeats):
@@ -136,6 +153,7 @@ def flop_rate(results, quick, repeats):
             rows[name]["step_ms"].append(1e3 * t)
             rows[name]["ratio"].append(rate / ref)
             rows[name]["shape_ratio"].append(shape_rate(s["batch"], s["width"]) / ref)
+            rows[name]["matmul_ms"].append(1e3 * matmul_seconds(module, tensors, s["batch"], steps))
         print(f"repeat {r}: matmul {ref:.1f} GFLOP/s", {n: round(v["ratio"][-1], 3) for n, v in rows.items()}, flush=True)
     out = {}
     for name, v in rows.items():
@@ -146,7 +164,15 @@ def flop_rate(results, quick, repeats):
             "step_ms": statistics.median(v["step_ms"]),
             "fraction_of_matmul_rate": statistics.median(v["ratio"]),
             "shape_matmul_fraction": statistics.median(v["shape_ratio"]),
+            "matmul_ms": statistics.median(v["matmul_ms"]),
         }
+        row = out[name]
+        row["matmul_share"] = row["matmul_ms"] / row["step_ms"]
+        # the FLOP rate of the products alone, and the time the rest of a step may take for
+        # the whole step to reach half the reference rate
+        row["matmul_fraction_of_rate"] = flops / (row["matmul_ms"] / 1e3) / 1e9 / statistics.median(refs)
+        row["rest_ms"] = row["step_ms"] - row["matmul_ms"]
+        row["rest_ms_for_half"] = max(0.0, 1e3 * flops / (0.5 * statistics.median(refs) * 1e9) - row["matmul_ms"])
     results["flops"] = {"matmul_gflops": statistics.median(refs), "repeats": repeats, "setups": out}
 
 
@@ -442,12 +468,25 @@ def write_report(results, path):
             f"(median {f['matmul_gflops']:.1f} GFLOP/s; {f['repeats']} repeats). 'shape ceiling' is the "
             "same ratio for a lone matmul of the set-up's typical shape (batch x width @ width x width) "
             "repeated on the same operands, which stay in cache: an upper bound that a step, whose "
-            "many weight and activation matrices do not fit in cache together, does not reach.", "",
-            "| set-up | GFLOP per step | ms per step | fraction of matmul rate | shape ceiling |",
-            "|---|---|---|---|---|"]
+            "many weight and activation matrices do not fit in cache together, does not reach. "
+            "'products' is the time per step inside the matrix products themselves (`mm`, `addmm`, "
+            "`bmm`, `baddbmm`, as `torch.profiler` records it) and their own FLOP rate against "
+            "the reference; 'rest' is the remainder of a step (the element-wise operators, the "
+            "Cholesky factorisations of `poe_full`, autograd's and Python's overhead, Adam), "
+            "and 'rest for 0.5' what the remainder may take for the whole step to reach half "
+            "the reference rate at the products' measured speed.", "",
+            "| set-up | GFLOP per step | ms per step | fraction of matmul rate | shape ceiling "
+            "| products ms (share) | products' own rate | rest ms | rest for 0.5 ms |",
+            "|---|---|---|---|---|---|---|---|---|"]
         for name, r in f["setups"].items():
-            lines.append(f"| {name}: {r['describe']} | {r['gflop_per_step']:.3f} | {r['step_ms']:.2f} | "
-                         f"{r['fraction_of_matmul_rate']:.2f} | {r['shape_matmul_fraction']:.2f} |")
+            line = (f"| {name}: {r['describe']} | {r['gflop_per_step']:.3f} | {r['step_ms']:.2f} | "
+                    f"{r['fraction_of_matmul_rate']:.2f} | {r['shape_matmul_fraction']:.2f} |")
+            if "matmul_ms" in r:
+                line += (f" {r['matmul_ms']:.2f} ({r['matmul_share']:.2f}) | {r['matmul_fraction_of_rate']:.2f} | "
+                         f"{r['rest_ms']:.2f} | {r['rest_ms_for_half']:.2f} |")
+            else:
+                line += " | | | |"
+            lines.append(line)
     if "widths" in results:
         w = results["widths"]
         lines += [
