@@ -631,10 +631,14 @@ def _check_sizes(klass, state, path):
         if key in module_state and module_state[key].shape != tensor.shape
     ]
     if problems:
+        # the parameters whose recorded values decide the weights that differ
+        skip = any("skip" in str(p) for p in problems)
         raise ValueError(
             f"{path} is not a valid skmmvae model file: its weights and metadata do not make a "
             f"model: the weights do not fit the network the metadata describes (n_components, "
-            f"hidden_layer_sizes, embedding_size, modality widths): {problems[:5]}"
+            f"hidden_layer_sizes, embedding_size, modality widths"
+            + (", decoder_skip: the decoders' linear paths" if skip else "")
+            + f"): {problems[:5]}"
         )
 
 

@@ -96,3 +96,15 @@ def test_a_recorded_count_given_as_a_boolean_is_refused(tmp_path):
     _edit_architecture(path, True, "n_components")
     with pytest.raises(ValueError, match="not a valid skmmvae model file"):
         MultiModalVAE.load(path)
+
+
+@pytest.mark.parametrize("fitted, recorded", [(True, False), (False, True)])
+def test_a_recorded_decoder_skip_that_does_not_fit_the_weights_is_named(tmp_path, fitted, recorded):
+    """A file whose recorded ``decoder_skip`` disagrees with its weights (a linear path's
+    weights too many, or missing) was refused without naming ``decoder_skip``."""
+    est = MultiModalVAE(**SMALL, decoder_skip=fitted).fit(_three_views())
+    path = tmp_path / "model.zip"
+    est.save(path)
+    _edit_architecture(path, recorded)
+    with pytest.raises(ValueError, match="not a valid skmmvae model file.*decoder_skip.*skip_weight"):
+        MultiModalVAE.load(path)
