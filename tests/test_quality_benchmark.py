@@ -13,7 +13,8 @@ from benchmarks.quality.regimes import drop_views
 COMMON = {"dataset", "regime", "seed", "method", "family", "kind", "view", "n_train", "n_test",
           "quick", "fit_cpu_s", "predict_cpu_s", "warnings", "command", "machine"}
 METRICS = {"imputation": {"mse"}, "label": {"accuracy", "accuracy_proba", "log_loss"},
-           "representation": {"accuracy", "pca_accuracy", "n_components", "pca_components"}}
+           "representation": {"accuracy", "pca_accuracy", "n_components", "pca_components",
+                              "accuracy_scaled", "pca_accuracy_scaled"}}
 
 
 def test_quick_run_records_and_report(tmp_path):
@@ -155,3 +156,19 @@ def test_kl_weights_bound_is_the_package_bound_at_1_1_and_reweights_each_kl():
                 - 1.0 * package["cross_kl"])
     torch.testing.assert_close(reweighted["objective"], expected)
     assert not torch.allclose(reweighted["objective"], package["objective"])
+
+
+def test_the_scaled_probe_does_not_depend_on_the_codes_scale():
+    """The unscaled probe's L2 penalty makes a code worth less the smaller its scale; the
+    scaled probe reads the same codes alike at any scale."""
+    from benchmarks.quality.representation import probe_accuracy
+
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 200)
+    Z = y[:, None] + rng.normal(scale=0.8, size=(200, 3))
+    train, test = slice(0, 40), slice(40, None)
+    small = 0.01 * Z
+    scaled = [probe_accuracy(z[train], y[train], z[test], y[test], scaled=True) for z in (Z, small)]
+    assert scaled[0] == scaled[1]
+    unscaled = [probe_accuracy(z[train], y[train], z[test], y[test]) for z in (Z, small)]
+    assert unscaled[1] < unscaled[0]  # the penalty flattens the small codes' weights

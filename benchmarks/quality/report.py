@@ -117,6 +117,15 @@ def section(records, views):
         widths = sorted({(r["n_components"], r["pca_components"]) for r in rep})
         lines += ["", "Representation widths (latent, PCA): "
                   + ", ".join(f"{a}, {b}" for a, b in widths) + "."]
+        scaled = [m for m in methods if any("accuracy_scaled" in r for r in rep if r["method"] == m)]
+        if scaled:
+            parts = []
+            for m in scaled:
+                rs = [r for r in rep if r["method"] == m and "accuracy_scaled" in r]
+                parts.append(f"{m} {fmt([r['accuracy_scaled'] for r in rs])} "
+                             f"(PCA {fmt([r['pca_accuracy_scaled'] for r in rs])})")
+            lines += ["", "The same probe on standardised codes (StandardScaler first): "
+                      + "; ".join(parts) + "."]
     errors = [r for r in records if r["kind"] == "error"]
     for r in errors:
         lines += ["", f"- {r['method']}, seed {r['seed']}: {r.get('stage', 'fit')} failed: "

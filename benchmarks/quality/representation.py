@@ -1,16 +1,24 @@
 """Representation test: a linear probe (``LogisticRegression(max_iter=2000)``) of the class y
 on an encoding of the non-label views, for the VAE's latent means and for PCA of the same
-width on the standardised, mean-imputed views."""
+width on the standardised, mean-imputed views. The probe's L2 penalty weighs on the codes as
+they are scaled (latent means have a standard deviation near 1, PCA scores that of their
+component), so the same probe is also run on codes standardised with their training mean and
+standard deviation (``scaled=True``), which compares what the codes hold, not their scales."""
 import numpy as np
 from sklearn.decomposition import PCA
 from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 
 from .baselines import Layout
 from .metrics import training_scale
 
 
-def probe_accuracy(Z_train, y_train, Z_test, y_test):
-    clf = LogisticRegression(max_iter=2000).fit(Z_train, y_train)
+def probe_accuracy(Z_train, y_train, Z_test, y_test, scaled=False):
+    clf = LogisticRegression(max_iter=2000)
+    if scaled:
+        clf = make_pipeline(StandardScaler(), clf)
+    clf.fit(Z_train, y_train)
     return float(clf.score(Z_test, y_test))
 
 

@@ -93,10 +93,14 @@ def evaluate(method, split, base):
             Z_train, Z_test = (method.transform(X, views) for X in (split.train, split.test))
         rec["n_components"] = Z_train.shape[1]
         rec["accuracy"] = probe_accuracy(Z_train, split.y_train, Z_test, split.y_test)
+        rec["accuracy_scaled"] = probe_accuracy(Z_train, split.y_train, Z_test, split.y_test,
+                                                scaled=True)
         P_train, P_test, k = pca_codes(split.train, split.test, views, Z_train.shape[1],
                                        split.seed)
         rec["pca_components"] = k
         rec["pca_accuracy"] = probe_accuracy(P_train, split.y_train, P_test, split.y_test)
+        rec["pca_accuracy_scaled"] = probe_accuracy(P_train, split.y_train, P_test, split.y_test,
+                                                    scaled=True)
         records.append(rec)
     return records
 
