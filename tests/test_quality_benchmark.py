@@ -172,3 +172,18 @@ def test_the_scaled_probe_does_not_depend_on_the_codes_scale():
     assert scaled[0] == scaled[1]
     unscaled = [probe_accuracy(z[train], y[train], z[test], y[test]) for z in (Z, small)]
     assert unscaled[1] < unscaled[0]  # the penalty flattens the small codes' weights
+
+
+def test_training_curves_evaluates_the_weights_of_each_kept_epoch():
+    """The error at the last kept epoch is the fitted model's own (an independent
+    prediction), and the kept weights differ along training."""
+    from benchmarks.quality import training_curves as tc
+
+    points = tc.curve("wine", "complete", 0, n_components=2, every=2, max_epochs=4)
+    assert [e for e, _, _ in points] == [2, 4]
+    assert points[0][1] != points[1][1]
+    ds = tc.load_dataset("wine")
+    split = tc.make_split(ds, "complete", 0)
+    est = tc.MultiModalVAE(likelihoods=ds.likelihoods, random_state=0, n_jobs=1, n_components=2,
+                           max_epochs=4, early_stopping=False).fit(split.train)
+    assert np.isclose(points[-1][1], tc.imputation_error(est, split))
