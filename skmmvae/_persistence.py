@@ -584,6 +584,10 @@ def _check_modality(info):
                          f"one value per feature")
 
 
+# the parameters of the built-in decoders' linear paths (decoder_skip=True)
+_LINEAR_PATH_KEY = re.compile(r"decoders\.\d+\.module\.skip\.|decoder_stacks\.\d+\.skip_weight$")
+
+
 def _check_sizes(klass, state, path):
     """The network the metadata describes, built on the meta device (no memory), must have
     the weights' names and shapes: checked before the real network is built."""
@@ -623,7 +627,8 @@ def _check_sizes(klass, state, path):
             "the earlier layout, which this version does not read. Fit the model again with this "
             "version and save it."
         )
-    problems = sorted(set(expected) ^ set(module_state))
+    unmatched = sorted(set(expected) ^ set(module_state))
+    problems = list(unmatched)
     problems += [
         f"{key}: {tuple(module_state[key].shape)} in the file, {tuple(tensor.shape)} "
         "from the metadata"
@@ -631,8 +636,10 @@ def _check_sizes(klass, state, path):
         if key in module_state and module_state[key].shape != tensor.shape
     ]
     if problems:
-        # the parameters whose recorded values decide the weights that differ
-        skip = any("skip" in str(p) for p in problems)
+        # decoder_skip decides whether the built-in decoders' linear paths exist: it is the
+        # cause when such a parameter is in one of file and metadata only (matched by the
+        # key's structure: a modality's name, such as "skipgram", may hold "skip" too)
+        skip = any(_LINEAR_PATH_KEY.match(key) for key in unmatched)
         raise ValueError(
             f"{path} is not a valid skmmvae model file: its weights and metadata do not make a "
             f"model: the weights do not fit the network the metadata describes (n_components, "

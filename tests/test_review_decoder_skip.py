@@ -108,3 +108,26 @@ def test_a_recorded_decoder_skip_that_does_not_fit_the_weights_is_named(tmp_path
     _edit_architecture(path, recorded)
     with pytest.raises(ValueError, match="not a valid skmmvae model file.*decoder_skip.*skip_weight"):
         MultiModalVAE.load(path)
+
+
+def test_a_width_mismatch_of_a_modality_named_skip_does_not_blame_decoder_skip(tmp_path):
+    """``decoder_skip`` was named whenever a mismatched key held "skip" anywhere, so a
+    modality called ``skipgram`` whose recorded width disagrees with its weights (its
+    likelihood's parameters, ``likelihoods.skipgram.*``) was reported as a linear-path
+    problem, though the file and its metadata agree on ``decoder_skip``."""
+    rng = np.random.default_rng(0)
+    X = {"skipgram": rng.normal(size=(60, 3)), "b": rng.normal(size=(60, 5))}
+    MultiModalVAE(**SMALL, decoder_skip=False).fit(X).save(tmp_path / "model.zip")
+    with zipfile.ZipFile(tmp_path / "model.zip") as archive:
+        metadata, weights = json.loads(archive.read(METADATA)), archive.read(WEIGHTS)
+    modality = metadata["schema"]["modalities"][0]
+    modality["n_input"] = 4
+    modality["feature_names"].append("skipgram3")
+    metadata["attributes"]["n_features_in_"] = 9
+    with zipfile.ZipFile(tmp_path / "model.zip", "w") as archive:
+        archive.writestr(METADATA, json.dumps(metadata))
+        archive.writestr(WEIGHTS, weights)
+    with pytest.raises(ValueError, match="modality widths") as info:
+        MultiModalVAE.load(tmp_path / "model.zip")
+    assert "likelihoods.skipgram" in str(info.value)
+    assert "decoder_skip" not in str(info.value)
