@@ -1,0 +1,89 @@
+"""Could the data choose the latent size? Held-out imputation picks between 12 and 24.
+
+For each data set, regime (complete, missing) and seed of the quality suite, 10% of the
+training rows are held out (seeded), the default VAE is fitted with 12 and with 24 latent
+dimensions on the other 90%, and each predicts every non-label view of the held-out rows from
+the others (rows where the view is observed; standardised MSE, features scaled by the fitted
+rows' sd). The size with the lower error is the choice. The test errors that choice would
+give are read from the suite's full fits (``default`` and ``nc24`` in
+``results/latent_beta*.jsonl``)::
+
+    python benchmarks/quality/select_latent.py --datasets breast_cancer nonlinear --out /tmp/s.jsonl
+
+Results: ``results/select_latent.jsonl`` and ``docs/quality.rst``.
+"""
+import argparse
+import json
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.quality.datasets import load_dataset  # noqa: E402
+from benchmarks.quality.regimes import make_split  # noqa: E402
+from skmmvae import MultiModalVAE  # noqa: E402
+
+SIZES = (12, 24)
+
+
+def holdout_error(est, fitted, held, dataset):
+    """Mean over the non-label views of the standardised MSE of each view of the held-out
+    rows predicted from their other views (rows where it is observed)."""
+    errors = []
+    for view in dataset.non_label:
+        observed = ~np.isnan(held[view]).all(1)
+        if not observed.any():
+            continue
+        given = {k: v[observed] for k, v in held.items() if k != view}
+        rows = fitted[view][~np.isnan(fitted[view]).all(1)]
+        sd = rows.std(0)
+        sd[sd == 0] = 1.0
+        errors.append(np.mean(((est.predict(given)[view] - held[view][observed]) / sd) ** 2))
+    return float(np.mean(errors))
+
+
+def choose(dataset, regime, seed, sizes=SIZES, max_epochs=None):
+    """The record of one split: held-out errors per size and the choice."""
+    ds = load_dataset(dataset)
+    split = make_split(ds, regime, seed)
+    n = len(split.y_train)
+    held_rows = np.zeros(n, dtype=bool)
+    held_rows[np.random.default_rng(100 + seed).choice(n, max(1, n // 10), replace=False)] = True
+    fitted = {k: v[~held_rows] for k, v in split.train.items()}
+    held = {k: v[held_rows] for k, v in split.train.items()}
+    extra = {} if max_epochs is None else {"max_epochs": max_epochs}
+    errors = {}
+    for d in sizes:
+        est = MultiModalVAE(likelihoods=ds.likelihoods, random_state=seed, n_jobs=1,
+                            n_components=d, **extra).fit(fitted)
+        errors[d] = holdout_error(est, fitted, held, ds)
+    return {"dataset": dataset, "regime": regime, "seed": seed, "n_holdout": int(held_rows.sum()),
+            "errors": {str(d): e for d, e in errors.items()}, "choice": min(errors, key=errors.get)}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--datasets", nargs="+", default=["breast_cancer", "digits", "nonlinear",
+                                                           "wine", "diabetes"])
+    parser.add_argument("--regimes", nargs="+", default=["complete", "missing"])
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--out", required=True)
+    args = parser.parse_args(argv)
+    torch.set_num_threads(1)
+    warnings.filterwarnings("ignore")
+    with open(args.out, "a") as f:
+        for dataset in args.datasets:
+            for regime in args.regimes:
+                for seed in args.seeds:
+                    record = choose(dataset, regime, seed)
+                    f.write(json.dumps(record) + "\n")
+                    print(record, flush=True)
+
+
+if __name__ == "__main__":
+    main()
