@@ -198,3 +198,16 @@ def test_select_latent_scores_each_size_on_the_held_out_rows():
     assert set(record["errors"]) == {"2", "3"} and record["n_holdout"] == 12
     assert record["choice"] == min((2, 3), key=lambda d: record["errors"][str(d)])
     assert all(np.isfinite(e) and e > 0 for e in record["errors"].values())
+
+
+def test_select_latent_pilot_scores_the_early_weights():
+    """The pilot's error is that of the weights after ``pilot_epochs`` epochs: with the pilot
+    at the last epoch (no early stopping, which would keep an earlier epoch's weights) it
+    equals the full fit's error."""
+    from benchmarks.quality import select_latent as sl
+
+    record = sl.choose("wine", "complete", 0, sizes=(2,), max_epochs=3, pilot_epochs=3,
+                       params={"early_stopping": False})
+    assert np.isclose(record["pilot_errors"]["2"], record["errors"]["2"])
+    early = sl.choose("wine", "complete", 0, sizes=(2,), max_epochs=3, pilot_epochs=1)
+    assert early["pilot_errors"]["2"] != early["errors"]["2"] and early["pilot_choice"] == 2
