@@ -1,0 +1,110 @@
+"""``cross_modal_imputation_error`` / ``_scorer``: each modality predicted from the others,
+the standardised squared error of its observed cells; a scorer for GridSearchCV."""
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.exceptions import NotFittedError
+from sklearn.model_selection import GridSearchCV, ShuffleSplit
+
+from skmmvae import ModalityDict, MultiModalImputer, MultiModalVAE
+from skmmvae.metrics import cross_modal_imputation_error, cross_modal_imputation_scorer
+
+FAST = dict(n_components=2, hidden_layer_sizes=(16,), embedding_size=8, max_epochs=20,
+            early_stopping=False, random_state=0)
+
+
+@pytest.fixture(autouse=True)
+def _quiet():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        yield
+
+
+def _data(n=240, seed=0):
+    rng = np.random.default_rng(seed)
+    z = rng.normal(size=(n, 2))
+    return {"a": z @ rng.normal(size=(2, 4)) + 0.1 * rng.normal(size=(n, 4)),
+            "b": np.tanh(z @ rng.normal(size=(2, 3))) + 0.1 * rng.normal(size=(n, 3)),
+            "label": (z[:, :1] > 0).astype(float)}
+
+
+def _by_hand(est, X, name):
+    rows = ~np.isnan(X[name]).all(1)
+    given = {k: v[rows] for k, v in X.items() if k != name}
+    truth = X[name][rows]
+    sd = np.nanstd(truth, axis=0)
+    sd[sd == 0] = 1.0
+    cells = ~np.isnan(truth)
+    return np.mean((((est.predict(given)[name] - truth) / sd) ** 2)[cells])
+
+
+def test_matches_a_computation_by_hand_and_skips_categorical_modalities():
+    X = _data()
+    X["a"][:30] = np.nan                  # a missing modality: those rows are not scored for 'a'
+    X["b"][40, 1] = np.nan                # a missing cell: not scored
+    est = MultiModalVAE(likelihoods={"label": "categorical"}, **FAST).fit(X)
+    errors = cross_modal_imputation_error(est, X, per_modality=True)
+    assert sorted(errors) == ["a", "b"]   # the label is categorical
+    for name in ("a", "b"):
+        assert np.isclose(errors[name], _by_hand(est, X, name), rtol=1e-12)
+    assert np.isclose(cross_modal_imputation_error(est, X), np.mean(list(errors.values())))
+    assert np.isclose(cross_modal_imputation_scorer(est, X), -np.mean(list(errors.values())))
+
+
+def test_a_trained_model_imputes_better_than_an_untrained_one():
+    X = _data()
+    trained = MultiModalVAE(**{**FAST, "max_epochs": 60}).fit(X)
+    untrained = MultiModalVAE(**{**FAST, "max_epochs": 0}).fit(X)
+    # better than the features' means (about 1), where the untrained decoders are worse
+    assert cross_modal_imputation_error(trained, X) < 0.6 < 1 < cross_modal_imputation_error(untrained, X)
+
+
+def test_every_container_gives_the_same_error():
+    X = _data()
+    blocks = {"a": X["a"], "b": X["b"]}
+    table = np.hstack([X["a"], X["b"]])
+    frame = pd.DataFrame(table, columns=[f"c{i}" for i in range(7)])
+    layouts = [
+        (MultiModalVAE(**FAST), blocks),
+        (MultiModalVAE(**FAST), ModalityDict(blocks)),
+        (MultiModalVAE(modalities={"a": 4, "b": 3}, **FAST), table),
+        (MultiModalImputer(modalities={"a": [f"c{i}" for i in range(4)],
+                                       "b": [f"c{i}" for i in range(4, 7)]}, **FAST), frame),
+    ]
+    values = [cross_modal_imputation_error(est.fit(data), data) for est, data in layouts]
+    np.testing.assert_allclose(values, values[0], rtol=1e-6)
+    before = table.copy()
+    cross_modal_imputation_error(layouts[2][0], table)
+    np.testing.assert_array_equal(table, before)  # the user's data is not modified
+
+
+def test_grid_search_by_imputation_prefers_the_trained_model():
+    """An untrained model (``max_epochs=0``) imputes worse than the features' means; the
+    search must prefer the trained one, and its held-out score is the error computed
+    directly on the test rows, negated."""
+    X = ModalityDict({k: v for k, v in _data(n=300).items() if k != "label"})
+    cv = ShuffleSplit(n_splits=1, test_size=0.25, random_state=0)
+    search = GridSearchCV(MultiModalVAE(**FAST), {"max_epochs": [0, 40]},
+                          scoring=cross_modal_imputation_scorer, cv=cv).fit(X)
+    assert search.best_params_ == {"max_epochs": 40}
+    train, test = next(cv.split(np.zeros(300)))
+    trained = MultiModalVAE(**{**FAST, "max_epochs": 40}).fit(X[train])
+    assert np.isclose(search.cv_results_["split0_test_score"][1],
+                      -cross_modal_imputation_error(trained, X[test]))
+
+
+def test_bad_requests_are_clear_errors():
+    X = _data()
+    est = MultiModalVAE(likelihoods={"label": "categorical"}, **{**FAST, "max_epochs": 1}).fit(X)
+    with pytest.raises(ValueError, match="unknown modality 'c'"):
+        cross_modal_imputation_error(est, X, modalities=["c"])
+    with pytest.raises(ValueError, match="modality 'label' is categorical"):
+        cross_modal_imputation_error(est, X, modalities="label")
+    with pytest.raises(ValueError, match="modality 'a' is not observed in any row"):
+        cross_modal_imputation_error(est, {"b": X["b"]}, modalities=["a"])
+    with pytest.raises(ValueError, match="no numeric modality observed"):
+        cross_modal_imputation_error(est, {"label": X["label"]})
+    with pytest.raises(NotFittedError):
+        cross_modal_imputation_error(MultiModalVAE(), X)
