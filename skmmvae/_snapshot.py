@@ -125,8 +125,10 @@ class PersistenceMixin:
         >>> rng = np.random.default_rng(0)
         >>> X = {"a": rng.normal(size=(100, 3)), "b": rng.normal(size=(100, 2))}
         >>> vae = MultiModalVAE(n_components=2, max_epochs=2, random_state=0).fit(X)
-        >>> vae.save("vae.zip")
-        >>> loaded = MultiModalVAE.load("vae.zip")
+        >>> import os, tempfile
+        >>> path = os.path.join(tempfile.mkdtemp(), "vae.zip")  # or simply "vae.zip"
+        >>> vae.save(path)
+        >>> loaded = MultiModalVAE.load(path)
         >>> bool(np.array_equal(loaded.transform(X), vae.transform(X)))
         True
         """

@@ -194,9 +194,9 @@ class MultiModalImputer(MultiModalVAE):
         True
         """
         check_is_fitted(self, "module_")
-        if isinstance(n_imputations, (bool, np.bool_)) or not isinstance(n_imputations, numbers.Integral):
-            raise TypeError(f"n_imputations must be a positive integer, got {n_imputations!r}")
-        if n_imputations < 1:
+        # ValueError for any count that is not a positive integer, as sample_posterior's
+        if isinstance(n_imputations, (bool, np.bool_)) or not isinstance(n_imputations, numbers.Integral) \
+                or n_imputations < 1:
             raise ValueError(f"n_imputations must be a positive integer, got {n_imputations!r}")
         rng = check_random_state(self._seed if random_state is None else random_state)
         seeds = rng.randint(np.iinfo(np.int32).max, size=int(n_imputations))

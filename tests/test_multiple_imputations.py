@@ -106,13 +106,17 @@ def test_containers_round_trip():
     assert all(set(c) == {"a", "b"} and not np.isnan(c["a"]).any() for c in dict_copies)
 
 
-@pytest.mark.parametrize("bad, error", [(0, ValueError), (-2, ValueError), (1.5, TypeError),
-                                        (True, TypeError), ("3", TypeError)])
-def test_n_imputations_is_validated(bad, error):
+@pytest.mark.parametrize("bad", [0, -2, 1.5, 2.0, True, "3", None])
+def test_n_imputations_is_validated(bad):
+    """A ValueError for every count that is not a positive integer, as ``sample_posterior``
+    and ``sample`` raise for theirs (a float was a TypeError at first)."""
     X = _table(n=60)
     imputer = MultiModalImputer(modalities=[4, 3], **FAST).fit(X)
-    with pytest.raises(error, match="n_imputations must be a positive integer"):
+    with pytest.raises(ValueError, match="n_imputations must be a positive integer"):
         imputer.multiple_imputations(X, n_imputations=bad)
+    with pytest.raises(ValueError):
+        imputer.encode_samples(X, n_samples=bad)  # the same contract
+    assert len(imputer.multiple_imputations(X, n_imputations=np.int64(2))) == 2
 
 
 def test_needs_a_fitted_imputer():
