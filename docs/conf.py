@@ -54,21 +54,24 @@ API_MEMBERS = {
         "inverse_transform", "score", "score_samples",
         "get_feature_names_out", "save", "load", "get_params", "set_params", "set_output",
     ],
-    "skmmvae.ModalityDict": ["shape", "copy"],
+    "skmmvae.ModalityDict": ["shape", "copy", "update", "setdefault"],
     "skmmvae.nn.MultiModalModule": [
-        "tokens", "posterior", "encode", "decode", "decode_means", "log_likelihoods",
+        "tokens", "posterior", "encode", "decode", "decode_means", "decode_samples",
+        "log_likelihoods", "private_latents", "set_data_scaling", "n_modalities",
     ],
     "skmmvae.nn.StandardNormalPrior": ["distribution", "log_prob", "sample"],
     "skmmvae.nn.GaussianMixturePrior": ["distribution", "log_prob", "sample"],
     "skmmvae.nn.DiagGaussian": [
         "rsample", "sample", "sample_common", "sample_weighted", "log_prob", "mean", "variance",
+        "detach",
     ],
     "skmmvae.nn.PrecisionGaussian": [
         "rsample", "sample", "sample_common", "sample_weighted", "log_prob", "mean", "variance",
+        "detach",
     ],
     "skmmvae.nn.GaussianMixture": [
         "rsample", "sample", "sample_common", "sample_weighted", "log_prob", "mean", "variance",
-        "weights", "log_weights",
+        "weights", "log_weights", "detach",
     ],
 }
 autosummary_context = {"api_members": API_MEMBERS}

@@ -101,6 +101,8 @@ class DiagGaussian(Posterior):
         return gaussian_log_density(z, self.loc, self.scale)
 
     def detach(self):
+        """The same distribution with its parameters detached from the autograd graph (the
+        stop-gradient copy behind the "sticking the landing" estimators)."""
         return DiagGaussian(self.loc.detach(), self.scale.detach())
 
     def __getitem__(self, index):
@@ -215,6 +217,8 @@ class GaussianMixture(Posterior):
         return z, w
 
     def detach(self):
+        """The same distribution with its parameters detached from the autograd graph (the
+        stop-gradient copy behind the "sticking the landing" estimators)."""
         return GaussianMixture(
             self.logits.detach(), self.loc.detach(), self.scale.detach(), self.learnable_weights
         )
@@ -300,6 +304,8 @@ class PrecisionGaussian(Posterior):
         return -0.5 * (quad**2).sum(-1) + log_det - 0.5 * self.loc.shape[-1] * _LOG_2PI
 
     def detach(self):
+        """The same distribution with its parameters detached from the autograd graph (the
+        stop-gradient copy behind the "sticking the landing" estimators)."""
         return PrecisionGaussian(self.loc.detach(), self.tril.detach())
 
     def __getitem__(self, index):

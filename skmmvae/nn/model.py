@@ -281,6 +281,7 @@ class MultiModalModule(nn.Module):
 
     @property
     def n_modalities(self):
+        """Number of modalities."""
         return len(self.names)
 
     def _likelihood_groups(self):
