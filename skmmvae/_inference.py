@@ -34,6 +34,14 @@ MIN_BATCH_ROWS = 16
 INFERENCE_CHUNK_ROWS = 2**16
 
 
+def positive_count(name, value):
+    """``value`` as an int, or a ValueError naming ``name`` where it is not a positive integer
+    (booleans are not counts)."""
+    if not isinstance(value, numbers.Integral) or isinstance(value, (bool, np.bool_)) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
 class InferenceMixin:
     """The inference methods of :class:`~skmmvae.MultiModalVAE` (see the module docstring)."""
 
@@ -100,10 +108,7 @@ class InferenceMixin:
         (10, 50, 2)
         """
         check_is_fitted(self, "module_")
-        if not isinstance(n_samples, numbers.Integral) or isinstance(n_samples, (bool, np.bool_)) \
-                or n_samples < 1:
-            raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}")
-        n_samples = int(n_samples)
+        n_samples = positive_count("n_samples", n_samples)
         seed = self._seed if random_state is None else int(
             check_random_state(random_state).randint(np.iinfo(np.int32).max))
         with seeded(seed, module_device(self.module_)):
@@ -241,10 +246,7 @@ class InferenceMixin:
             Their latent codes.
         """
         check_is_fitted(self, "module_")
-        if not isinstance(n_samples, numbers.Integral) or isinstance(n_samples, (bool, np.bool_)) \
-                or n_samples < 1:
-            raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}")
-        n_samples = int(n_samples)
+        n_samples = positive_count("n_samples", n_samples)
         with seeded(self._seed, module_device(self.module_)), torch.no_grad():
             z = self.module_.prior.sample(n_samples).float().cpu().numpy().astype(np.float64)
         return self.inverse_transform(z), z

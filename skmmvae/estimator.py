@@ -17,7 +17,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import _data
 from ._checks import ChecksMixin
-from ._inference import InferenceMixin
+from ._inference import InferenceMixin, positive_count
 from ._layout import check_2d_input, from_single_cell, to_blocks
 from ._runtime import seeded, TorchThreads
 from ._schema import Schema, integer_gaussian_warnings, label_modalities
@@ -572,9 +572,7 @@ class MultiModalVAE(InferenceMixin, TrainingMixin, ChecksMixin, PersistenceMixin
         self : MultiModalVAE
             The estimator, trained further.
         """
-        if not isinstance(epochs, numbers.Integral) or isinstance(epochs, (bool, np.bool_)) or epochs < 1:
-            raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
-        epochs = int(epochs)
+        epochs = positive_count("epochs", epochs)
         if not hasattr(self, "module_"):
             tensors = self._initialize(X)
             with self._threads(), seeded(self._seed, self.net_.device):

@@ -1,12 +1,12 @@
 """``MultiModalImputer``: the multi-modal VAE with imputer semantics."""
 import functools
-import numbers
 
 import numpy as np
 from sklearn.base import TransformerMixin
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
+from ._inference import positive_count
 from .estimator import MultiModalVAE
 
 
@@ -194,12 +194,9 @@ class MultiModalImputer(MultiModalVAE):
         True
         """
         check_is_fitted(self, "module_")
-        # ValueError for any count that is not a positive integer, as sample_posterior's
-        if isinstance(n_imputations, (bool, np.bool_)) or not isinstance(n_imputations, numbers.Integral) \
-                or n_imputations < 1:
-            raise ValueError(f"n_imputations must be a positive integer, got {n_imputations!r}")
+        n_imputations = positive_count("n_imputations", n_imputations)
         rng = check_random_state(self._seed if random_state is None else random_state)
-        seeds = rng.randint(np.iinfo(np.int32).max, size=int(n_imputations))
+        seeds = rng.randint(np.iinfo(np.int32).max, size=n_imputations)
         return [self._impute(X, draw=True, seed=int(seed)) for seed in seeds]
 
     def encode_samples(self, X, n_samples=1, modalities=None, random_state=None):

@@ -13,6 +13,9 @@ SMALL = dict(
     batch_size=32,
     random_state=0,
 )
+# A width of 16 and no early stopping (every row trains): the missing-values tests' settings.
+NO_STOPPING = dict(n_components=2, hidden_layer_sizes=(16,), embedding_size=8, max_epochs=3,
+                   early_stopping=False, random_state=0)
 
 def same_as_in_a_batch(est):
     """An assertion that a row alone gives what it gives in a batch: bit for bit on the CPU
@@ -64,6 +67,17 @@ def make_mixed_data(n=N_SAMPLES, seed=0):
 
 
 MIXED_LIKELIHOODS = {"binary": "bernoulli", "counts": "poisson", "label": "categorical"}
+
+
+@pytest.fixture
+def quiet():
+    """Warnings ignored (small-data and convergence warnings of the tiny fits): use it with
+    ``pytestmark = pytest.mark.usefixtures("quiet")``."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        yield
 
 
 @pytest.fixture

@@ -1,25 +1,18 @@
 """``cross_modal_imputation_error`` / ``_scorer``: each modality predicted from the others,
 the standardised squared error of its observed cells; a scorer for GridSearchCV."""
-import warnings
 
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import NO_STOPPING
 from sklearn.exceptions import NotFittedError
 from sklearn.model_selection import GridSearchCV, ShuffleSplit
 
 from skmmvae import ModalityDict, MultiModalImputer, MultiModalVAE
 from skmmvae.metrics import cross_modal_imputation_error, cross_modal_imputation_scorer
 
-FAST = dict(n_components=2, hidden_layer_sizes=(16,), embedding_size=8, max_epochs=20,
-            early_stopping=False, random_state=0)
-
-
-@pytest.fixture(autouse=True)
-def _quiet():
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        yield
+FAST = {**NO_STOPPING, "max_epochs": 20}
+pytestmark = pytest.mark.usefixtures("quiet")
 
 
 def _data(n=240, seed=0):

@@ -8,27 +8,20 @@ imputations from the model's conditional.
 """
 import io
 import json
-import warnings
 import zipfile
 
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import NO_STOPPING
 import torch
 from sklearn.base import clone
 
 from skmmvae import MultiModalImputer, MultiModalVAE
 from skmmvae.estimator import MultiModalVAE as _VAE
 
-FAST = dict(n_components=2, hidden_layer_sizes=(16,), embedding_size=8, max_epochs=3,
-            early_stopping=False, random_state=0)
-
-
-@pytest.fixture(autouse=True)
-def _quiet():
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        yield
+FAST = NO_STOPPING
+pytestmark = pytest.mark.usefixtures("quiet")
 
 
 def _correlated(n=200, seed=0):

@@ -4,24 +4,17 @@ Each copy must be a draw from the model's conditional (observed cells bit-identi
 ones drawn), the copies must differ from each other, be reproducible from their seed, and
 spread where the observed values leave a missing value uncertain, not where they pin it down.
 """
-import warnings
 
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import NO_STOPPING
 from sklearn.exceptions import NotFittedError
 
 from skmmvae import MultiModalImputer
 
-FAST = dict(n_components=2, hidden_layer_sizes=(16,), embedding_size=8, max_epochs=3,
-            early_stopping=False, random_state=0)
-
-
-@pytest.fixture(autouse=True)
-def _quiet():
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        yield
+FAST = NO_STOPPING
+pytestmark = pytest.mark.usefixtures("quiet")
 
 
 def _table(n=200, seed=0):

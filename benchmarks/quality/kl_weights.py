@@ -16,8 +16,6 @@ import runpy
 import sys
 from pathlib import Path
 
-import torch
-
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
@@ -26,17 +24,12 @@ from skmmvae.nn import objectives  # noqa: E402
 
 def weighted_bound(subset_factor, cross_factor):
     """``TightBound.bound`` with its KL terms weighted by ``subset_factor * beta`` and
-    ``cross_factor * beta`` (the package's bound is ``1, 1``)."""
+    ``cross_factor * beta`` (the package's bound is ``1, 1``): the package's terms,
+    recombined."""
+    package_bound = objectives.TightBound.bound
+
     def bound(self, model, xs, mask, tokens, subset, beta):
-        cross = mask & ~subset
-        subset_branch, (q_m, z_m, w_m, cross_recon, cross_private) = objectives._branches(
-            model, xs, tokens, [(subset, subset), (mask, cross)])
-        terms, q_s = objectives._subset_terms(model, subset_branch)
-        cross_kl = q_m.detach().log_prob(z_m) - q_s.log_prob(z_m)
-        cross_kl = torch.where(cross.any(-1), cross_kl, torch.zeros((), dtype=cross_kl.dtype))
-        cross_kl = cross_kl + cross_private
-        terms["cross_reconstruction"] = (w_m * cross_recon).sum(0)
-        terms["cross_kl"] = (w_m * cross_kl).sum(0)
+        terms = package_bound(self, model, xs, mask, tokens, subset, beta)
         terms["objective"] = (terms["reconstruction"] - subset_factor * beta * terms["kl"]
                               + terms["cross_reconstruction"]
                               - cross_factor * beta * terms["cross_kl"])

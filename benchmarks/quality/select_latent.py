@@ -2,9 +2,11 @@
 
 For each data set, regime (complete, missing) and seed of the quality suite, 10% of the
 training rows are held out (seeded), the default VAE is fitted with 12 and with 24 latent
-dimensions on the other 90%, and each predicts every non-label view of the held-out rows from
-the others (rows where the view is observed; standardised MSE, features scaled by the fitted
-rows' sd). The size with the lower error is the choice. The test errors that choice would
+dimensions on the other 90%, and each is scored on the held-out rows by
+:func:`skmmvae.metrics.cross_modal_imputation_error` (every numeric view predicted from the
+others, the standardised squared error of its observed cells; what
+``cross_modal_imputation_scorer`` gives ``GridSearchCV``). The size with the lower error is
+the choice. The test errors that choice would
 give are read from the suite's full fits (``default`` and ``nc24`` in
 ``results/latent_beta*.jsonl``)::
 
@@ -28,24 +30,9 @@ from benchmarks.quality.datasets import load_dataset  # noqa: E402
 from benchmarks.quality.regimes import make_split  # noqa: E402
 from benchmarks.quality.training_curves import KeepWeights  # noqa: E402
 from skmmvae import MultiModalVAE  # noqa: E402
+from skmmvae.metrics import cross_modal_imputation_error  # noqa: E402
 
 SIZES = (12, 24)
-
-
-def holdout_error(est, fitted, held, dataset):
-    """Mean over the non-label views of the standardised MSE of each view of the held-out
-    rows predicted from their other views (rows where it is observed)."""
-    errors = []
-    for view in dataset.non_label:
-        observed = ~np.isnan(held[view]).all(1)
-        if not observed.any():
-            continue
-        given = {k: v[observed] for k, v in held.items() if k != view}
-        rows = fitted[view][~np.isnan(fitted[view]).all(1)]
-        sd = rows.std(0)
-        sd[sd == 0] = 1.0
-        errors.append(np.mean(((est.predict(given)[view] - held[view][observed]) / sd) ** 2))
-    return float(np.mean(errors))
 
 
 def choose(dataset, regime, seed, sizes=SIZES, max_epochs=None, pilot_epochs=None, params=None):
@@ -67,10 +54,10 @@ def choose(dataset, regime, seed, sizes=SIZES, max_epochs=None, pilot_epochs=Non
         est = MultiModalVAE(likelihoods=ds.likelihoods, random_state=seed, n_jobs=1,
                             n_components=d, callbacks=[keep] if keep else None,
                             **extra).fit(fitted)
-        errors[d] = holdout_error(est, fitted, held, ds)
+        errors[d] = cross_modal_imputation_error(est, held)
         if keep is not None and pilot_epochs in keep.states:
             est.module_.load_state_dict(keep.states[pilot_epochs][0])
-            pilot[d] = holdout_error(est, fitted, held, ds)
+            pilot[d] = cross_modal_imputation_error(est, held)
     record = {"dataset": dataset, "regime": regime, "seed": seed,
               "n_holdout": int(held_rows.sum()), "errors": {str(d): e for d, e in errors.items()},
               "choice": min(errors, key=errors.get)}

@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.quality.datasets import load_dataset  # noqa: E402
-from benchmarks.quality.metrics import training_scale  # noqa: E402
+from benchmarks.quality.metrics import standardised_mse, training_scale  # noqa: E402
 from benchmarks.quality.regimes import make_split  # noqa: E402
 from skmmvae import MultiModalVAE  # noqa: E402
 
@@ -51,7 +51,7 @@ def imputation_error(est, split):
     for view in ds.non_label:
         given = {k: v for k, v in split.test.items() if k != view}
         _, sd = training_scale(split.train[view])
-        errors.append(np.mean(((est.predict(given)[view] - split.test[view]) / sd) ** 2))
+        errors.append(standardised_mse(est.predict(given)[view], split.test[view], sd))
     return float(np.mean(errors))
 
 
