@@ -14,6 +14,7 @@ import torch
 from sklearn.exceptions import ConvergenceWarning
 
 from . import _inference
+from ._latent_size import latent_size
 from ._net import TrainingDivergedError
 from ._runtime import module_device, seeded, memory_limit
 from ._sizes import FULL_WIDTH, auto_width
@@ -71,7 +72,7 @@ class ChecksMixin:
                                "parameters with their gradients and Adam's moments, and activations)")
         rows = min(max(self._training_batch_size(), _inference.MIN_INFERENCE_BATCH),
                    _inference.INFERENCE_CHUNK_ROWS)
-        infer = 4 * (n_params + _ACTIVATION_FACTOR * rows * widths) + 8 * rows * int(self.n_components)
+        infer = 4 * (n_params + _ACTIVATION_FACTOR * rows * widths) + 8 * rows * latent_size(self)
         if infer > limit:
             self._memory_error(infer, limit, device, f"transform or predict a batch of {rows} rows")
 
@@ -116,7 +117,7 @@ class ChecksMixin:
                 f"an epoch reliably. Set early_stopping=False to train max_epochs={self.max_epochs} "
                 "epochs on all rows, or raise validation_fraction.",
                 UserWarning,
-                stacklevel=5,  # the caller of fit
+                stacklevel=6,  # the caller of fit (through _initialize and _prepare)
             )
         counts = mask.sum(0).tolist()
         observed = sum(c * m.n_features for c, m in zip(counts, self._schema.modalities))
@@ -128,7 +129,7 @@ class ChecksMixin:
                 "(e.g. hidden_layer_sizes=(32,), embedding_size=32) or more rows, and compare "
                 "with a simple imputer.",
                 UserWarning,
-                stacklevel=5,  # the caller of fit
+                stacklevel=6,  # the caller of fit (through _initialize and _prepare)
             )
 
     def _check_finite(self, module, tensors):

@@ -89,6 +89,17 @@ class ObjectiveLoss(torch.nn.Module):
             return (self.compiled or self.objective)(self.model, xs, mask, beta)
 
 
+def validation_split(n_rows, fraction, seed):
+    """``(training rows, validation rows)`` (index tensors) of a fit's hold-out: a seeded
+    random ``floor(fraction * n_rows)`` of the rows; None where that leaves no row on either
+    side. The net's split and ``n_components="auto"``'s selection both use it."""
+    n_valid = int(np.floor(fraction * n_rows))
+    if n_valid < 1 or n_rows - n_valid < 1:
+        return None
+    order = torch.randperm(n_rows, generator=torch.Generator().manual_seed(seed))
+    return order[n_valid:], order[:n_valid]
+
+
 class MultiModalNet(NeuralNet):
     """skorch ``NeuralNet`` for multi-modal VAEs; ``X`` is a :class:`ModalityTensors`."""
 
@@ -136,13 +147,11 @@ class MultiModalNet(NeuralNet):
 
     def _split(self, dataset, y=None, **kwargs):
         """Seeded random hold-out of ``valid_fraction`` of the rows (views, no copies)."""
-        n = len(dataset)
-        n_valid = int(np.floor(self.valid_fraction * n))
-        if n_valid < 1 or n - n_valid < 1:
+        split = validation_split(len(dataset), self.valid_fraction, self.split_seed)
+        if split is None:
             return dataset, None
-        generator = torch.Generator().manual_seed(self.split_seed)
-        order = torch.randperm(n, generator=generator)
-        return dataset.subset(order[n_valid:]), dataset.subset(order[:n_valid])
+        train, valid = split
+        return dataset.subset(train), dataset.subset(valid)
 
     def get_iterator(self, dataset, training=False):
         batch_size = self.batch_size if self.batch_size > 0 else len(dataset)

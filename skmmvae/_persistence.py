@@ -89,6 +89,7 @@ _MAX_SIZE = 2**31 - 1  # widths, counts and seeds
 _INT_ATTRIBUTES = {
     "n_features_in_": (0, _MAX_SIZE),
     "n_iter_": (0, _MAX_SIZE),
+    "n_components_": (1, _MAX_SIZE),
     "_n_fit_rows": (0, 2**63 - 1),
     "_n_features_out": (0, _MAX_SIZE),
     "_seed": (0, 2**32 - 1),
@@ -537,6 +538,18 @@ def _check_attribute(name, value):
                                            caller_name="the recorded architecture")
         except InvalidParameterError as exc:
             raise ValueError(f"attribute _architecture: {exc}") from None
+        if "n_components" in value and not _is_size(value["n_components"]):  # not "auto"
+            raise ValueError("attribute _architecture: n_components must be a positive integer, "
+                             f"got {value['n_components']!r}")
+    elif name == "latent_selection_":
+        sizes, errors = (value.get(key) if isinstance(value, dict) else None
+                         for key in ("n_components", "validation_error"))
+        if (not isinstance(value, dict) or set(value) != {"n_components", "validation_error"}
+                or not isinstance(sizes, list) or not all(_is_size(s) for s in sizes)
+                or not isinstance(errors, list) or len(errors) != len(sizes)
+                or not all(isinstance(e, float) for e in errors)):
+            raise ValueError("attribute latent_selection_ must be an object of lists n_components "
+                             f"(positive integers) and validation_error (numbers), got {value!r}")
     elif name == "_expert_rank":
         if value is not None and not _is_size(value):
             raise ValueError(f"attribute _expert_rank must be a positive integer or null, got {value!r}")

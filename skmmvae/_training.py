@@ -17,6 +17,7 @@ from sklearn.utils._param_validation import InvalidParameterError
 from skorch.callbacks import Callback
 
 from . import _inference
+from ._latent_size import latent_size
 from ._layout import from_single_cell
 from ._net import ValidationEarlyStopping
 from ._progress import EpochProgress
@@ -109,7 +110,8 @@ class TrainingMixin:
         """The parameters that decide the module's architecture (``ARCHITECTURE``), as plain
         data: numpy integers (GridSearchCV over np.arange) are not ints to torch."""
         arch = {name: getattr(self, name) for name in ARCHITECTURE}
-        for name in ("n_components", "n_prior_components", "n_private_components"):
+        arch["n_components"] = latent_size(self)
+        for name in ("n_prior_components", "n_private_components"):
             arch[name] = int(arch[name])
         arch["aggregator_options"] = dict(arch["aggregator_options"]) if arch["aggregator_options"] else None
         arch["decoder_skip"] = bool(arch["decoder_skip"])
@@ -154,7 +156,7 @@ class TrainingMixin:
         embedding = width if isinstance(self.embedding_size, str) else int(self.embedding_size)
         rank = None
         if self.aggregation == "poe_full":
-            d = int(self.n_components)
+            d = latent_size(self)
             rank = (self.aggregator_options or {}).get("rank", auto_rank(len(self._schema.names), d))
             rank = d if rank is None else rank
         return hidden, embedding, rank
@@ -264,7 +266,8 @@ class TrainingMixin:
         self.categories_ = self._schema.categories()
         self.hidden_layer_sizes_, self.embedding_size_, self._expert_rank = self._resolved_sizes()
         self._architecture = self._architecture_params()
-        self._n_features_out = self.n_components
+        self.n_components_ = self._n_features_out = self._architecture["n_components"]
+        self.__dict__.pop("latent_selection_", None)  # set by an n_components="auto" fit
         with self._threads(), seeded(self._seed, device):
             module = self._build_module(fitted=True)
             # the moments (with standardize) and the count likelihoods' library sizes

@@ -269,7 +269,7 @@ def _plot(vae, X_test, hidden, imputed, baseline, y_test, path, n_digits=8):
     ax = right.subplots()
     points = ax.scatter(latent[:, 0], latent[:, 1], c=y_test, cmap="tab10", s=8, vmin=-0.5, vmax=9.5)
     fig.colorbar(points, ax=ax, ticks=range(10), label="digit")
-    what = "PCA of the latent means" if vae.n_components > 2 else "latent means"
+    what = "PCA of the latent means" if vae.n_components_ > 2 else "latent means"
     ax.set_title(f"Test digits in the shared latent space\n({what}, all modalities)", fontsize=11)
     ax.set_xticks([])
     ax.set_yticks([])

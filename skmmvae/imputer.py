@@ -62,7 +62,7 @@ class MultiModalImputer(MultiModalVAE):
         modalities=None,
         likelihoods=None,
         standardize=True,
-        n_components=12,
+        n_components="auto",
         aggregation="poe_full",
         objective="tight",
         beta=0.5,

@@ -190,7 +190,7 @@ def _cases():
          r"given is empty"),
         # ---- parameters
         ("n_components=0", fit(DATA, n_components=0), ValueError,
-         r"'n_components' parameter of MultiModalVAE must be an int in the range \[1, inf\)\. Got 0"),
+         r"'n_components' parameter of MultiModalVAE must be an int in the range \[1, inf\) or a str among \{'auto'\}\. Got 0"),
         ("beta<0", fit(DATA, beta=-1.0), ValueError,
          r"'beta' parameter of MultiModalVAE must be a float in the range \[0.0, inf\)\. Got -1.0"),
         ("unknown-aggregation", fit(DATA, aggregation="mean"), ValueError,

@@ -61,8 +61,12 @@ class VAEMethod(Method):
         return self.estimator.transform(X, modalities=views)
 
     def info(self):
-        """Fitted facts worth a record: epochs run."""
-        return {"epochs": int(self.estimator.n_iter_)}
+        """Fitted facts worth a record: epochs run, the latent size and, where
+        ``n_components="auto"`` chose it, the validation errors of the sizes."""
+        info = {"epochs": int(self.estimator.n_iter_), "n_components": int(self.estimator.n_components_)}
+        if hasattr(self.estimator, "latent_selection_"):
+            info["latent_selection"] = self.estimator.latent_selection_
+        return info
 
 
 def vae_factory(name, params):

@@ -67,6 +67,13 @@ def cross_modal_imputation_error(estimator, X, modalities=None, per_modality=Fal
                 raise ValueError(f"modality {name!r} is not observed in any row of X")
     if not names:
         raise ValueError("X has no numeric modality observed in any row: nothing to impute")
+    return blocks_imputation_error(estimator, blocks, names, per_modality)
+
+
+def blocks_imputation_error(estimator, blocks, names, per_modality=False):
+    """:func:`cross_modal_imputation_error` of the modalities ``names`` on validated
+    ``blocks`` (``{modality: 2-D array}`` in the user's units, as ``estimator._tensors``
+    gives them), each observed in some row and numeric."""
     errors = {}
     for name in names:
         target = np.asarray(blocks[name], dtype=np.float64)
