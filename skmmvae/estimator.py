@@ -83,9 +83,10 @@ class MultiModalVAE(InferenceMixin, TrainingMixin, ChecksMixin, PersistenceMixin
     n_components : int or "auto", default="auto"
         Size of the shared latent space (columns of ``transform``). ``"auto"`` chooses it
         from the data: a model with 12 dimensions and one with 24 are fitted (the same
-        rows, validation split and seed), each predicts every numeric modality from the
-        others on the validation rows, and the one with the lower standardised error
-        (:func:`skmmvae.metrics.cross_modal_imputation_error`) is kept; the fitted size is
+        rows, validation split and seed), each predicts every modality from the others on
+        the validation rows, and the one with the lower error (standardised squared error of
+        numeric modalities, normalised Brier score of categorical ones:
+        :func:`skmmvae.metrics.cross_modal_imputation_error`) is kept; the fitted size is
         ``n_components_`` and the errors ``latent_selection_``. This costs about three
         times one fit. Where there is nothing to choose on (one modality, fewer than 10
         validation rows, ``max_epochs=0``, or a first ``partial_fit``) 12 dimensions are

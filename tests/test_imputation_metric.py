@@ -33,15 +33,30 @@ def _by_hand(est, X, name):
     return np.mean((((est.predict(given)[name] - truth) / sd) ** 2)[cells])
 
 
-def test_matches_a_computation_by_hand_and_skips_categorical_modalities():
+def _brier_by_hand(est, X, name, classes):
+    """Brier score of predict_proba over the rows with a label, divided by that of the
+    label frequencies of those rows."""
+    rows = ~np.isnan(X[name][:, 0])
+    given = {k: v[rows] for k, v in X.items() if k != name}
+    proba = est.predict_proba(given, modality=name)
+    onehot = (X[name][rows] == np.asarray(classes)[None, :]).astype(float)
+    brier = np.mean(np.sum((proba - onehot) ** 2, axis=1))
+    reference = np.mean(np.sum((onehot.mean(0) - onehot) ** 2, axis=1))  # = 1 - sum f^2
+    return brier / reference
+
+
+def test_matches_a_computation_by_hand():
     X = _data()
     X["a"][:30] = np.nan                  # a missing modality: those rows are not scored for 'a'
     X["b"][40, 1] = np.nan                # a missing cell: not scored
+    X["label"][50:60] = np.nan            # missing labels: not scored
     est = MultiModalVAE(likelihoods={"label": "categorical"}, **FAST).fit(X)
     errors = cross_modal_imputation_error(est, X, per_modality=True)
-    assert sorted(errors) == ["a", "b"]   # the label is categorical
+    assert sorted(errors) == ["a", "b", "label"]
     for name in ("a", "b"):
         assert np.isclose(errors[name], _by_hand(est, X, name), rtol=1e-12)
+    assert np.isclose(errors["label"], _brier_by_hand(est, X, "label", [0.0, 1.0]), rtol=1e-10)
+    assert 0 < errors["label"] < 1  # the label is predictable from a and b
     assert np.isclose(cross_modal_imputation_error(est, X), np.mean(list(errors.values())))
     assert np.isclose(cross_modal_imputation_scorer(est, X), -np.mean(list(errors.values())))
 
@@ -93,11 +108,22 @@ def test_bad_requests_are_clear_errors():
     est = MultiModalVAE(likelihoods={"label": "categorical"}, **{**FAST, "max_epochs": 1}).fit(X)
     with pytest.raises(ValueError, match="unknown modality 'c'"):
         cross_modal_imputation_error(est, X, modalities=["c"])
-    with pytest.raises(ValueError, match="modality 'label' is categorical"):
-        cross_modal_imputation_error(est, X, modalities="label")
     with pytest.raises(ValueError, match="modality 'a' is not observed in any row"):
         cross_modal_imputation_error(est, {"b": X["b"]}, modalities=["a"])
-    with pytest.raises(ValueError, match="no numeric modality observed"):
-        cross_modal_imputation_error(est, {"label": X["label"]})
+    with pytest.raises(ValueError, match="no modality observed in any row"):
+        cross_modal_imputation_error(est, {"label": np.full((5, 1), np.nan)})
     with pytest.raises(NotFittedError):
         cross_modal_imputation_error(MultiModalVAE(), X)
+
+
+def test_string_labels_and_one_hot_rows_score_alike():
+    X = _data()
+    labels = np.where(X["label"][:, 0] > 0, "yes", "no").astype(object)[:, None]
+    one_hot = np.hstack([1 - X["label"], X["label"]])
+    errors = []
+    for label in (X["label"], labels, one_hot):
+        data = {**X, "label": label}
+        est = MultiModalVAE(likelihoods={"label": "categorical"}, **FAST).fit(data)
+        errors.append(cross_modal_imputation_error(est, data, modalities="label"))
+    np.testing.assert_allclose(errors, errors[0], rtol=1e-6)
+    assert errors[0] < 1

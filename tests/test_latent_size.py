@@ -47,14 +47,19 @@ def quiet_fit(est, X):
         return est.fit(X)
 
 
-def test_auto_keeps_the_size_with_the_lower_validation_error():
+@pytest.mark.parametrize("label", [False, True])
+def test_auto_keeps_the_size_with_the_lower_validation_error(label):
     X = three_views()
-    auto = quiet_fit(MultiModalVAE(n_components="auto", **FAST), X)
+    params = dict(FAST)
+    if label:  # a categorical modality counts too (its normalised Brier score)
+        X["label"] = (X["a"][:, :1] > 0).astype(float)
+        params["likelihoods"] = {"label": "categorical"}
+    auto = quiet_fit(MultiModalVAE(n_components="auto", **params), X)
     sizes = auto.latent_selection_["n_components"]
     assert sizes == list(_latent_size.AUTO_SIZES) == [12, 24]
     # each size fitted on its own with the same random_state: the same model, and the
     # recorded error is the package metric on the fit's validation rows
-    fitted = {size: quiet_fit(MultiModalVAE(n_components=size, **FAST), X) for size in sizes}
+    fitted = {size: quiet_fit(MultiModalVAE(n_components=size, **params), X) for size in sizes}
     errors = []
     for size in sizes:
         rows = validation_rows(fitted[size])

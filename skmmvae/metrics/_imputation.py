@@ -4,16 +4,25 @@ from sklearn.utils.validation import check_is_fitted
 
 
 def cross_modal_imputation_error(estimator, X, modalities=None, per_modality=False):
-    """Standardised error of each modality predicted from the others, on the rows of ``X``.
+    """Error of each modality predicted from the others, on the rows of ``X``.
 
-    For each modality (numeric: every likelihood but the categorical ones), the rows of ``X``
-    where it is observed are given to ``estimator.predict`` without it, and the prediction
-    is compared with its observed cells: the mean over those cells of ``((predicted -
-    observed) / sd)^2``, with ``sd`` the per-feature standard deviation of the modality's
-    observed values in ``X`` (1 where that is 0). 1 is about what predicting each feature's
-    mean gives, 0 is perfect. The result is the mean over the modalities. This is the quality
-    benchmark's imputation error (scaled by ``X``'s spread rather than the training data's),
-    so it ranks models by what they impute, where ``score`` ranks them by likelihood.
+    For each modality, the rows of ``X`` where it is observed are given to the estimator
+    without it, and the prediction is compared with what was observed, on a scale where 1 is
+    about what predicting the modality's marginal gives and 0 is perfect:
+
+    * a numeric modality (every likelihood but the categorical one): ``predict``, and the
+      mean over the observed cells of ``((predicted - observed) / sd)^2``, with ``sd`` the
+      per-feature standard deviation of the modality's observed values in ``X`` (1 where
+      that is 0);
+    * a categorical modality: ``predict_proba``, and its Brier score (the mean over the
+      rows of the squared distance between the class probabilities and the one-hot
+      observed class) divided by that of predicting the class frequencies of ``X``, ``1 -
+      sum_k f_k^2`` (1 where that is 0).
+
+    The result is the mean over the modalities. For the numeric ones this is the quality
+    benchmark's imputation error (scaled by ``X``'s spread rather than the training
+    data's), so it ranks models by what they impute, where ``score`` ranks them by
+    likelihood; ``n_components="auto"`` chooses the latent size by it.
 
     Parameters
     ----------
@@ -21,8 +30,7 @@ def cross_modal_imputation_error(estimator, X, modalities=None, per_modality=Fal
     X : dict of array-like, ModalityDict, array-like or DataFrame
         Held-out rows, in the form the estimator was fitted on.
     modalities : list of str or None, default=None
-        The modalities to predict (numeric ones); ``None``: every numeric modality observed
-        in some row of ``X``.
+        The modalities to predict; ``None``: every modality observed in some row of ``X``.
     per_modality : bool, default=False
         Return ``{modality: error}`` instead of their mean.
 
@@ -50,42 +58,56 @@ def cross_modal_imputation_error(estimator, X, modalities=None, per_modality=Fal
     check_is_fitted(estimator, "module_")
     _, blocks = estimator._tensors(X)  # validated blocks in the user's units, any container
     schema = estimator._schema
-    numeric = [info.name for info in schema.modalities if not info.is_categorical]
+    observed = observed_modalities(estimator, blocks)
     if modalities is None:
-        names = [n for n in numeric if n in blocks and not np.isnan(blocks[n]).all()]
+        names = observed
     else:
         names = [modalities] if isinstance(modalities, str) else list(modalities)
         for name in names:
             if name not in schema.names:
                 raise ValueError(f"unknown modality {name!r}; the model has {schema.names}")
-            if name not in numeric:
-                raise ValueError(
-                    f"modality {name!r} is categorical: its imputation error is not a squared "
-                    "error; score its labels with predict and an accuracy or predict_proba and a "
-                    "log-loss")
-            if name not in blocks or np.isnan(blocks[name]).all():
+            if name not in observed:
                 raise ValueError(f"modality {name!r} is not observed in any row of X")
     if not names:
-        raise ValueError("X has no numeric modality observed in any row: nothing to impute")
+        raise ValueError("X has no modality observed in any row: nothing to impute")
     return blocks_imputation_error(estimator, blocks, names, per_modality)
+
+
+def observed_modalities(estimator, blocks):
+    """The modalities of the model observed in some row of ``blocks``, in model order."""
+    schema = estimator._schema
+    seen = schema.tensors(blocks).mask.any(0).tolist()
+    return [name for name, any_row in zip(schema.names, seen) if any_row]
 
 
 def blocks_imputation_error(estimator, blocks, names, per_modality=False):
     """:func:`cross_modal_imputation_error` of the modalities ``names`` on validated
     ``blocks`` (``{modality: 2-D array}`` in the user's units, as ``estimator._tensors``
-    gives them), each observed in some row and numeric."""
+    gives them), each observed in some row."""
+    schema = estimator._schema
+    infos = dict(zip(schema.names, schema.modalities))
+    tensors = schema.tensors(blocks)  # observed rows, and class codes of categorical modalities
     errors = {}
     for name in names:
-        target = np.asarray(blocks[name], dtype=np.float64)
-        rows = ~np.isnan(target).all(axis=1)
+        s = schema.names.index(name)
+        rows = tensors.mask[:, s].numpy()
         given = {k: v[rows] for k, v in blocks.items() if k != name}
+        if infos[name].is_categorical:
+            codes = tensors.xs[s][rows, 0].numpy().astype(np.int64)
+            proba = np.asarray(estimator.predict_proba(given, modality=name), dtype=np.float64)
+            truth = np.eye(proba.shape[1])[codes]
+            marginal = 1.0 - np.sum(truth.mean(0) ** 2)
+            brier = np.mean(np.sum((proba - truth) ** 2, axis=1))
+            errors[name] = float(brier / (marginal if marginal > 0 else 1.0))
+            continue
+        target = np.asarray(blocks[name], dtype=np.float64)
         predicted = np.asarray(estimator.predict(given)[name], dtype=np.float64)
         truth = target[rows]
-        observed = ~np.isnan(truth)
+        cells = ~np.isnan(truth)
         with np.errstate(invalid="ignore"):
             sd = np.nanstd(truth, axis=0)
         sd = np.where(np.isfinite(sd) & (sd > 0), sd, 1.0)
-        errors[name] = float(np.mean((((predicted - truth) / sd) ** 2)[observed]))
+        errors[name] = float(np.mean((((predicted - truth) / sd) ** 2)[cells]))
     return errors if per_modality else float(np.mean(list(errors.values())))
 
 
