@@ -7,7 +7,7 @@ cross-modal imputation error (every modality predicted from the others, as
 of a numeric one, the normalised Brier score of a categorical one) and keeps the better one
 (the smaller on a tie). The quality benchmark found no single size that imputes well on every
 data set: 24 dimensions imputed 9% better than 12 on breast cancer, where a per-view ridge
-is strong, and 11% worse on the nonlinear views with views missing in training; choosing by
+is strong, and 13% worse on the nonlinear views with views missing in training; choosing by
 held-out imputation picked the size with the lower test error on every split where the two
 differed by more than a few percent (``docs/quality.rst``).
 
@@ -15,6 +15,8 @@ Where there is nothing to choose on, the first size is fitted alone: no validati
 (``validation_fraction`` too small for the data), fewer than ``MIN_SELECTION_ROWS`` of them, a
 single modality, or ``max_epochs=0``.
 """
+import copy
+import os
 import warnings
 
 import numpy as np
@@ -23,9 +25,15 @@ from sklearn.utils import check_random_state
 
 from ._layout import from_single_cell
 from ._net import validation_split
+from .nn.networks import infer_output_width
 
 AUTO_SIZES = (12, 24)
 MIN_SELECTION_ROWS = 10
+# Parameters the candidates share with the estimator, not copies: the user's callbacks (each
+# candidate's training runs them, as a fit with an integer size does; scikit-learn's clone
+# would rebuild each from skorch's get_params, which also reports the callback's own state
+# and so fails for most callbacks that keep some) and custom networks (every fit trains a copy).
+SHARED = ("callbacks", "encoders", "decoders")
 
 
 def latent_size(estimator):
@@ -38,32 +46,112 @@ def latent_size(estimator):
 
 def fit_auto(estimator, X):
     """Fit ``estimator`` (``n_components="auto"``) by choosing among ``AUTO_SIZES``; returns
-    it with the chosen model's fitted state and ``latent_selection_``."""
+    it with the chosen model's fitted state and ``latent_selection_``.
+
+    As a fit with an integer size: data refused before training leave the estimator as it
+    was; a failure in training leaves it unfitted; Ctrl-C keeps the model trained so far (no
+    further size is trained).
+    """
     X = from_single_cell(X, estimator.modalities)
+    _check_decoders(estimator)
     random_state = estimator.random_state
     if not isinstance(random_state, (int, np.integer)):
         # one seed for every candidate (the same split and initial draws); an integer
         # random_state is passed on as it is, so that the model of a size is the one
         # n_components=size gives
         random_state = int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
+    say = _sink(estimator)
     fits = []
-    for size in AUTO_SIZES:
-        candidate = clone(estimator).set_params(n_components=size, random_state=random_state)
-        unfitted = set(candidate.__dict__)
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            candidate.fit(X)
-        candidate._fitted_names = set(candidate.__dict__) - unfitted
+    for number, size in enumerate(AUTO_SIZES, 1):
+        say(f"n_components='auto': fitting {size} latent dimensions ({number} of {len(AUTO_SIZES)})")
+        candidate, caught, failure = _fit_candidate(estimator, size, random_state, X)
+        if failure is not None:  # refused before training: warnings only; else left unfitted
+            _adopt(estimator, candidate if "net_" in candidate.__dict__ else None, caught)
+            raise failure
         rows = _selection_rows(candidate)
-        if rows is None:  # nothing to choose on: keep this one
+        interrupted = getattr(candidate.net_, "interruption_", None) is not None
+        error = None if rows is None or interrupted else _validation_error(candidate, X, rows)
+        if error is None:  # nothing to choose on, or Ctrl-C: this one
+            say(f"n_components='auto': keeping {size}")
             _adopt(estimator, candidate, caught)
             return estimator
-        fits.append((candidate, caught, _validation_error(candidate, X, rows)))
+        fits.append((candidate, caught, error))
     errors = [error for _, _, error in fits]
     best = min(range(len(fits)), key=lambda i: (not np.isfinite(errors[i]), errors[i]))
-    _adopt(estimator, fits[best][0], fits[best][1])
-    estimator.latent_selection_ = {"n_components": list(AUTO_SIZES), "validation_error": errors}
+    say("n_components='auto': validation imputation error "
+        + ", ".join(f"{e:.4g} ({s})" for s, e in zip(AUTO_SIZES, errors)) + f"; keeping {AUTO_SIZES[best]}")
+    _adopt(estimator, fits[best][0], fits[best][1],
+           latent_selection_={"n_components": list(AUTO_SIZES), "validation_error": errors})
     return estimator
+
+
+def _fit_candidate(estimator, size, random_state, X):
+    """``(candidate, warnings, exception)``: the candidate of ``size`` fitted on ``X`` (its
+    ``_fitted_names`` the attributes its fit set), the warnings its fit gave, and the exception
+    that ended it, if any."""
+    candidate = _candidate(estimator, size, random_state)
+    unfitted = set(candidate.__dict__)
+    failure = None
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            candidate.fit(X)
+        except BaseException as exc:  # noqa: B036 (KeyboardInterrupt too: fit_auto raises it)
+            failure = exc
+    candidate._fitted_names = set(candidate.__dict__) - unfitted
+    return candidate, caught, failure
+
+
+def _sink(estimator):
+    """Where the lines of ``verbose`` go: nowhere, ``print``, or an accelerator's (its main
+    process's) ``print``."""
+    if not estimator.verbose:
+        return lambda line: None
+    accelerator = estimator.accelerator
+    if hasattr(accelerator, "print"):
+        return accelerator.print
+    if isinstance(accelerator, str) and int(os.environ.get("RANK", "0") or 0) != 0:
+        return lambda line: None  # "auto" under a launcher: process 0 prints
+    return print
+
+
+def _check_decoders(estimator):
+    """Refuse, before any training, a custom decoder built for some sizes of ``AUTO_SIZES``
+    only (a decoder takes ``n_components + n_private_components`` inputs): otherwise the
+    first size trains and the next fails with torch's shape error. A decoder that takes none
+    of them is left to the fit, which refuses it as a fit with an integer size does."""
+    private = int(estimator.n_private_components)
+    for name, decoder in (estimator.decoders or {}).items():
+        takes = [_takes_inputs(decoder, size + private) for size in AUTO_SIZES]
+        if any(takes) and not all(takes):
+            good, bad = (AUTO_SIZES[takes.index(value)] + private for value in (True, False))
+            raise ValueError(
+                f"decoders[{name!r}] takes {good} latent inputs but not {bad}: "
+                f"n_components='auto' fits models with {' and '.join(map(str, AUTO_SIZES))} "
+                "latent dimensions, and a decoder takes n_components + n_private_components "
+                "inputs. Set n_components to the size the decoder is built for"
+            )
+
+
+def _takes_inputs(decoder, width):
+    """Whether (a copy of) ``decoder`` maps ``(batch, width)`` inputs as the model needs."""
+    try:
+        infer_output_width(copy.deepcopy(decoder), width)
+    except Exception:  # whatever the module raises on inputs it does not take
+        return False
+    return True
+
+
+def _candidate(estimator, size, random_state):
+    """An unfitted copy of ``estimator`` (``clone``) with ``n_components=size`` and
+    ``random_state``, sharing the parameters ``SHARED`` with it."""
+    shared = {name: getattr(estimator, name) for name in SHARED}
+    estimator.set_params(**dict.fromkeys(SHARED))
+    try:
+        candidate = clone(estimator)
+    finally:
+        estimator.set_params(**shared)
+    return candidate.set_params(n_components=size, random_state=random_state, **shared)
 
 
 def _selection_rows(candidate):
@@ -78,23 +166,29 @@ def _selection_rows(candidate):
 
 
 def _validation_error(candidate, X, rows):
-    """The cross-modal imputation error of ``candidate`` on the training rows ``rows``."""
+    """The cross-modal imputation error of ``candidate`` on the training rows ``rows``; None
+    where no modality is observed in them (nothing to choose on)."""
     from .metrics._imputation import blocks_imputation_error, observed_modalities
 
     _, blocks = candidate._tensors(X)
     blocks = {name: block[rows] for name, block in blocks.items()}
     names = observed_modalities(candidate, blocks)
-    return blocks_imputation_error(candidate, blocks, names) if names else np.nan
+    return blocks_imputation_error(candidate, blocks, names) if names else None
 
 
-def _adopt(estimator, candidate, caught):
-    """Give ``estimator`` the fitted state of ``candidate`` (what its fit set, not what
-    scikit-learn keeps on an estimator, such as a pipeline's callback context) and issue
-    the warnings its fit gave."""
-    fitted = candidate.__dict__.pop("_fitted_names")
-    for name in [n for n in estimator.__dict__ if n.endswith("_") and not n.startswith("_")]:
-        if name not in fitted:  # a public fitted attribute of an earlier fit
-            del estimator.__dict__[name]
-    estimator.__dict__.update({name: candidate.__dict__[name] for name in fitted})
+def _adopt(estimator, candidate, caught, **fitted):
+    """Issue the warnings of the candidate's fit (at the caller of fit), then give
+    ``estimator`` the fitted state of ``candidate`` (what its fit set, not what scikit-learn
+    keeps on an estimator, such as a pipeline's callback context) and the attributes
+    ``fitted``. The warnings come first: one that a filter turns into an error leaves the
+    estimator as it was. ``candidate`` None: the warnings only."""
     for record in caught:  # at the caller of fit (through _adopt, fit_auto, fit, _fit_context)
         warnings.warn(record.message, record.category, stacklevel=5)
+    if candidate is None:
+        return
+    names = candidate.__dict__.pop("_fitted_names")
+    estimator._forget_earlier_fit()
+    for name in [n for n in estimator.__dict__ if n.endswith("_") and not n.startswith("_")]:
+        if name not in names:  # a public fitted attribute of an earlier fit
+            del estimator.__dict__[name]
+    estimator.__dict__.update({name: candidate.__dict__[name] for name in names}, **fitted)

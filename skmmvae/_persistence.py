@@ -322,6 +322,7 @@ def load(cls, path, params):
     except ValueError as exc:
         raise ValueError(f"{path} is not a valid skmmvae model file: {exc}") from exc
     _check_sizes(klass, state, path)
+    _check_fitted_size(state, path)
     try:
         estimator.__setstate__(state)
         if state.get(_OPTIMIZER_STATE) is not None:  # check it now, not at partial_fit
@@ -480,6 +481,15 @@ def _state(klass, metadata, params, path):
     state["history_"] = History(rows)
     state[_VERSION] = metadata.get("skmmvae_version")
     return state
+
+
+def _check_fitted_size(state, path):
+    """``n_components_`` is the latent size of the recorded architecture (the weights' size,
+    which ``_check_sizes`` checked)."""
+    recorded = (state.get("_architecture") or {}).get("n_components")
+    if "n_components_" in state and recorded is not None and state["n_components_"] != recorded:
+        raise ValueError(f"{path} is not a valid skmmvae model file: n_components_ "
+                         f"{state['n_components_']} differs from the recorded architecture's {recorded}")
 
 
 def _check_metadata_keys(metadata, path):

@@ -213,6 +213,8 @@ class PersistenceMixin:
                 self.hidden_layer_sizes_, self.embedding_size_, self._expert_rank = self._fitted_sizes()
             if "_architecture" not in self.__dict__:  # likewise: its parameters are its architecture
                 self._architecture = {**self._architecture_params(), **ARCHITECTURE_BEFORE}
+            if "n_components_" not in self.__dict__:  # fitted before it was recorded
+                self.n_components_ = int(self._fitted_architecture()["n_components"])
             with seeded(0, "cpu"):  # building draws initial weights: keep the caller's RNG
                 module = self._build_module(fitted=True)
             module.load_state_dict(module_state)

@@ -245,8 +245,20 @@ class TrainingMixin:
             self.__dict__.update(before)
             raise
 
+    def _forget_earlier_fit(self):
+        """Drop what an earlier fit left that a new fit may not set again: its size (one that
+        failed in training keeps it; ``"auto"`` in a first ``partial_fit`` is the first size
+        it chooses among) and the optimiser state an unpickled or loaded model waits with for
+        its next ``partial_fit`` (a new fit's optimiser starts afresh; those moments, of
+        another model, would train it on)."""
+        from ._snapshot import OPTIMIZER_STATE  # it imports this module
+
+        for name in ("n_components_", OPTIMIZER_STATE):
+            self.__dict__.pop(name, None)
+
     def _prepare(self, X):
         X = from_single_cell(X, self.modalities)
+        self._forget_earlier_fit()
         self._check_hidden_layer_sizes()
         self._check_callbacks()
         if not hasattr(self.accelerator, "prepare"):  # an Accelerator instance has its device

@@ -92,7 +92,7 @@ class MultiModalVAE(InferenceMixin, TrainingMixin, ChecksMixin, PersistenceMixin
         validation rows, ``max_epochs=0``, or a first ``partial_fit``) 12 dimensions are
         fitted alone. No single size served every data set of the quality benchmark
         (:doc:`/quality`): 24 imputed breast cancer 9% better than 12 and the nonlinear
-        views with missing views 11% worse; the choice met the benchmark's goals on all six
+        views with missing views 13% worse; the choice met the benchmark's goals on all six
         of its data sets. An integer fits that size once (12 for the fit ``"auto"`` gave
         before it existed, three times faster).
     aggregation : str, default="poe_full"
@@ -194,7 +194,11 @@ class MultiModalVAE(InferenceMixin, TrainingMixin, ChecksMixin, PersistenceMixin
         the time left at most. The terms of the objective are in ``history_``.
     callbacks : list of skorch callbacks or None, default=None
         Extra callbacks, e.g. ``skorch.callbacks.Checkpoint``: as skorch takes them, each a
-        ``Callback`` instance or class, or a ``(name, callback)`` pair.
+        ``Callback`` instance or class, or a ``(name, callback)`` pair. With
+        ``n_components="auto"`` the training of each size runs them (the same instances,
+        one training after the other), so a callback that writes files, such as
+        ``Checkpoint``, ends with those of the last size trained, which need not be the
+        size kept: give an integer ``n_components`` where that matters.
     encoders, decoders : dict of str -> torch.nn.Module or None, default=None
         Custom networks for some modalities (see :class:`skmmvae.nn.MultiModalModule`).
         Each fit trains a copy, starting from the weights the module has (pre-trained
