@@ -114,8 +114,8 @@ class ChecksMixin:
             warnings.warn(
                 f"early stopping would monitor {n_valid} validation rows "
                 f"(validation_fraction={self.validation_fraction} of {n_rows}): too few to choose "
-                f"an epoch reliably. Set early_stopping=False to train max_epochs={self.max_epochs} "
-                "epochs on all rows, or raise validation_fraction.",
+                f"an epoch reliably. Set early_stopping=False and validation_fraction=0 to train "
+                f"max_epochs={self.max_epochs} epochs on all rows, or raise validation_fraction.",
                 UserWarning,
                 stacklevel=6,  # the caller of fit (through _initialize and _prepare)
             )

@@ -82,7 +82,16 @@ def test_small_data_warns_and_says_what_to_do():
     X = make_data(n=40, missing=False)
     with pytest.warns(UserWarning, match="early stopping would monitor 4 validation rows") as record:
         MultiModalVAE(**SMALL).fit(X)
-    assert any("early_stopping=False" in str(w.message) for w in record)
+    advice = [str(w.message) for w in record if "early_stopping=False" in str(w.message)]
+    assert advice and "validation_fraction=0" in advice[0]
+    # the advice does what it says: every row trains, none is held out
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        alone = MultiModalVAE(**{**SMALL, "early_stopping": False}).fit(X)
+        advised = MultiModalVAE(**{**SMALL, "early_stopping": False, "validation_fraction": 0}).fit(X)
+    assert "valid_loss" in alone.history_[-1]  # early_stopping=False alone still holds rows out
+    assert "valid_loss" not in advised.history_[-1]
+    assert sum(advised.history_[-1, "batches", :, "train_batch_size"]) == 40
     with pytest.warns(UserWarning, match=r"the networks have \d+ weights for 280 observed"):
         MultiModalVAE(**{**SMALL, "hidden_layer_sizes": (256, 256)}).fit(X)
     with warnings.catch_warnings():
