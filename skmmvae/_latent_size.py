@@ -16,6 +16,7 @@ Where there is nothing to choose on, the first size is fitted alone: no validati
 single modality, or ``max_epochs=0``.
 """
 import copy
+import gc
 import os
 import warnings
 
@@ -82,6 +83,9 @@ def fit_auto(estimator, X):
         + ", ".join(f"{e:.4g} ({s})" for s, e in zip(AUTO_SIZES, errors)) + f"; keeping {AUTO_SIZES[best]}")
     _adopt(estimator, fits[best][0], fits[best][1],
            latent_selection_={"n_components": list(AUTO_SIZES), "validation_error": errors})
+    fits.clear()
+    del candidate
+    gc.collect()  # the other size's model now: skorch's nets hold reference cycles
     return estimator
 
 

@@ -212,3 +212,27 @@ def test_a_refit_after_unpickling_does_not_train_on_with_the_old_optimiser_state
     for group in optimizer.param_groups:
         for param in group["params"]:
             assert optimizer.state[param]["exp_avg"].shape == param.shape
+
+
+def test_the_model_not_kept_is_released(monkeypatch):
+    """Both sizes' models are in memory while the second trains; the one not kept must not
+    outlive the fit (skorch's nets hold reference cycles, which only the cyclic collector
+    frees; on a GPU that memory would stay taken)."""
+    import weakref
+
+    from skmmvae import _latent_size
+
+    modules = {}
+    original = _latent_size._fit_candidate
+
+    def record(estimator, size, random_state, X):
+        candidate, caught, failure = original(estimator, size, random_state, X)
+        modules[size] = weakref.ref(candidate.module_)
+        return candidate, caught, failure
+
+    monkeypatch.setattr(_latent_size, "_fit_candidate", record)
+    est = quiet_fit(MultiModalVAE(n_components="auto", **FAST), views())
+    kept = est.n_components_
+    assert set(modules) == {12, 24}
+    assert modules[kept]() is est.module_
+    assert modules[36 - kept]() is None
