@@ -18,7 +18,7 @@ from sklearn.utils.validation import check_is_fitted
 from . import _data
 from ._layout import from_single_cell
 from ._runtime import module_device, seeded, release_free_memory
-from .nn import iw_class_probabilities, iw_conditional_log_likelihood, iw_log_likelihood
+from .nn import encoder_class_probabilities, iw_conditional_log_likelihood, iw_log_likelihood
 
 # Rows per inference batch (at least; ``batch_size`` if larger) and latent draws per scoring
 # batch (rows x importance samples). Module constants so that tests can shrink them.
@@ -361,13 +361,16 @@ class InferenceMixin:
         """Class probabilities of a categorical modality given the other observed modalities.
 
         ``p(y = c | x_S)``, ``S`` the observed modalities of each row other than ``modality``
-        (its values in ``X``, if any, are ignored), estimated with ``n_importance_samples``
-        draws from ``q(z | x_S)`` (self-normalised importance weights; seeded like
-        :meth:`score_samples`, whose ``given`` estimate is the log of these probabilities at
-        the observed class). This is the model used as a classifier of one modality from the
-        others, including rows where some of the others are missing. :meth:`predict` imputes
-        the class of the decoder at the posterior mean instead, which can differ when the
-        posterior is wide.
+        (its values in ``X``, if any, are ignored): the mean of the decoder's class
+        probabilities over ``n_importance_samples`` draws from ``q(z | x_S)``
+        (:func:`skmmvae.nn.encoder_class_probabilities`; seeded like :meth:`score_samples`).
+        This is the model used as a classifier of one modality from the others, including
+        rows where some of the others are missing. :meth:`predict` imputes the class of the
+        decoder at the posterior mean instead, which can differ when the posterior is wide.
+        The importance-weighted estimate of the generative model's conditional, whose log at
+        the observed class is ``score_samples(X, given=...)``, is
+        :func:`skmmvae.nn.iw_class_probabilities`; in the quality benchmark it classified
+        worse (its weights rest on few draws; ``docs/quality.rst``, "Class probabilities").
 
         Only available when some modality is categorical.
 
@@ -411,7 +414,7 @@ class InferenceMixin:
         X = _data.align_rows(from_single_cell(X, self.modalities))  # rows in the order of X's
         # first pandas block, even the target's; its values are left out unread, from a dict
         # and from a 2-D input alike (a placeholder or unseen label is no error)
-        proba = self._importance_estimates(_without(X, modality), lambda batch: iw_class_probabilities(
+        proba = self._importance_estimates(_without(X, modality), lambda batch: encoder_class_probabilities(
             self.module_, batch.xs, batch.mask, target, self.n_importance_samples, common_noise=True),
             skip=(modality,))
         return proba / proba.sum(1, keepdims=True)  # exact in float64 for scikit-learn's metrics

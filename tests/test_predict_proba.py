@@ -1,8 +1,10 @@
 """predict_proba: class probabilities of a categorical modality given the other modalities.
 
-The reference is the cross-modal log-likelihood ``score_samples(X, given=...)``, tested
-against exact conditionals in ``tests/nn/test_objectives.py``: with the same draws, the log of
-the probability of each row's observed class must be that estimate.
+The reference is an independent Monte Carlo average of the decoder's class probabilities over
+draws from ``q(z | x_S)`` taken with ``sample_posterior`` (the encoder's predictive), and the
+importance-weighted estimate ``skmmvae.nn.iw_class_probabilities`` stays the exponential of
+``score_samples(X, given=...)``, tested against exact conditionals in
+``tests/nn/test_objectives.py``.
 """
 import numpy as np
 import pytest
@@ -31,15 +33,48 @@ def test_probabilities_are_normalised_and_ordered_like_categories(fitted):
     np.testing.assert_array_equal(est.predict_proba(data, modality="label"), proba)
 
 
-def test_log_probability_of_the_observed_class_is_the_cross_modal_log_likelihood(fitted):
+def test_probabilities_are_the_mean_over_the_encoders_draws(fitted):
+    """An independent average over many draws of q(z | x_S) from sample_posterior, each
+    decoded to the model's p(y | z), agrees with predict_proba up to Monte Carlo error."""
+    import torch
+
     est, data = fitted
-    proba = est.predict_proba(data)
+    big = MultiModalVAE(likelihoods=MIXED_LIKELIHOODS, **{**SMALL, "n_importance_samples": 2000})
+    big.__dict__.update({k: v for k, v in est.__dict__.items() if k.endswith("_") or k.startswith("_")})
+    proba = big.predict_proba(data)
+    others = [name for name in est.modality_names_ if name != "label"]
+    z = est.sample_posterior(data, n_samples=2000, modalities=others, random_state=1)  # (K, n, d)
+    target = est.modality_names_.index("label")
+    likelihood = list(est.module_.likelihoods.values())[target]  # p(y | z), the model's
+    with torch.no_grad():
+        output = est.module_.decode(torch.as_tensor(z, dtype=torch.float32), target)
+        reference = likelihood.mean(output).mean(0).numpy()
+    np.testing.assert_allclose(proba, reference, atol=0.02)
+    assert np.abs(proba - reference).max() > 0  # two different sets of draws
+
+
+def test_the_importance_weighted_estimate_is_the_cross_modal_log_likelihood(fitted):
+    """iw_class_probabilities (not predict_proba's estimator) keeps the property: the log of
+    the probability of the observed class is score_samples(X, given=...), with the same
+    draws."""
+    import torch
+
+    from skmmvae.nn import iw_class_probabilities
+
+    est, data = fitted
     others = [name for name in est.modality_names_ if name != "label"]
     conditional = est.score_samples(data, given=others)  # log p(label | others)
-    observed = ~np.isnan(data["label"][:, 0])
-    rows = np.flatnonzero(observed)
+    target = est.modality_names_.index("label")
+    proba = est._importance_estimates(
+        {k: v for k, v in data.items() if k != "label"},
+        lambda batch: iw_class_probabilities(est.module_, batch.xs, batch.mask, target,
+                                             est.n_importance_samples, common_noise=True),
+        skip=("label",))
+    proba = proba / proba.sum(1, keepdims=True)
+    rows = np.flatnonzero(~np.isnan(data["label"][:, 0]))
     codes = _codes(est, data["label"][rows, 0])
     np.testing.assert_allclose(np.log(proba[rows, codes]), conditional[rows], rtol=1e-5, atol=1e-6)
+    del torch
 
 
 def test_the_label_values_are_ignored(fitted):

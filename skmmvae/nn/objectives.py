@@ -508,6 +508,58 @@ def iw_class_probabilities(model, xs, mask, target, n_samples=64, common_noise=F
     return _average_draws(log_w, probabilities)
 
 
+def encoder_class_probabilities(model, xs, mask, target, n_samples=64, common_noise=False):
+    """Class probabilities of the categorical modality ``target`` under the encoder's
+    predictive: the mean of ``p(y = c | z_k)`` over ``z_k ~ q(z | x_S)``.
+
+    ``S`` is each row's observed modalities except ``target`` (whose data are ignored). The
+    draws of :func:`iw_class_probabilities`, without its importance weights: the
+    classifier that the amortised posterior ``q(z | x_S)``, trained by the objectives'
+    cross terms to stand for any subset, gives. In the quality benchmark it had a lower
+    log-loss than the importance-weighted estimate, whose weights rest on few draws
+    (``docs/quality.rst``, "Class probabilities"). Rows sum to 1.
+
+    Parameters
+    ----------
+    model : MultiModalModule
+        A model whose modality ``target`` has a categorical likelihood.
+    xs : list of Tensor
+        Data of every modality, ``(B, n_features_s)`` (class indices ``(B, 1)`` for labels).
+    mask : Tensor of bool, shape (B, M)
+        Observed modalities per row.
+    target : int
+        Position of the categorical modality.
+    n_samples : int, default=64
+        Draws ``K``.
+    common_noise : bool, default=False
+        Share the random numbers across rows (results independent of batching).
+
+    Returns
+    -------
+    probabilities : Tensor of shape (B, n_classes)
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skmmvae.nn import MultiModalModule, encoder_class_probabilities, make_likelihood
+    >>> likelihoods = {"x": make_likelihood("gaussian", 3),
+    ...                "y": make_likelihood("categorical", 1, n_classes=4)}
+    >>> model = MultiModalModule(likelihoods, n_latent=2, hidden_sizes=(8,), embedding_size=8)
+    >>> xs = [torch.randn(5, 3), torch.zeros(5, 1)]
+    >>> mask = torch.ones(5, 2, dtype=torch.bool)
+    >>> p = encoder_class_probabilities(model, xs, mask, target=1, n_samples=16)
+    >>> p.shape, bool(torch.allclose(p.sum(-1), torch.ones(5)))
+    (torch.Size([5, 4]), True)
+    """
+    cond = mask.clone()
+    cond[:, target] = False
+    q = model.posterior(model.tokens(xs, cond), cond)
+    with torch.no_grad():
+        z = q.sample_common(n_samples) if common_noise else q.sample(n_samples)
+    private = _prior_private_latents(model, z, common_noise)  # the target's, from its prior
+    return list(model.likelihoods.values())[target].mean(model.decode(z, target, private)).mean(0)
+
+
 def iw_conditional_means(model, xs, mask, n_samples=64, common_noise=False):
     """Conditional means ``E[x_s | x_S]`` of every modality, ``S`` = the observed ones.
 
