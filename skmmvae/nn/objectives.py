@@ -557,7 +557,8 @@ def encoder_class_probabilities(model, xs, mask, target, n_samples=64, common_no
     with torch.no_grad():
         z = q.sample_common(n_samples) if common_noise else q.sample(n_samples)
     private = _prior_private_latents(model, z, common_noise)  # the target's, from its prior
-    return list(model.likelihoods.values())[target].mean(model.decode(z, target, private)).mean(0)
+    probabilities = list(model.likelihoods.values())[target].mean(model.decode(z, target, private))
+    return _draws_last(probabilities).mean(-1)  # row by row: a row alone gives what it gives in a set
 
 
 def iw_conditional_means(model, xs, mask, n_samples=64, common_noise=False):
