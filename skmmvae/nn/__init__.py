@@ -2,7 +2,8 @@
 
 ``MultiModalModule`` is the model; ``objective_terms`` (or an objective of ``OBJECTIVES``)
 trains it, ``iw_log_likelihood`` and ``iw_conditional_log_likelihood`` score it,
-``iw_class_probabilities`` predicts labels; the registries ``AGGREGATORS``, ``LIKELIHOODS``
+``encoder_class_probabilities`` (``predict_proba``'s estimate) and
+``iw_class_probabilities`` (the importance-weighted one) predict labels; the registries ``AGGREGATORS``, ``LIKELIHOODS``
 and ``OBJECTIVES`` list what can be selected by name.
 """
 from .aggregators import AGGREGATORS, make_aggregator
