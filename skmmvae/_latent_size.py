@@ -17,7 +17,6 @@ single modality, or ``max_epochs=0``.
 """
 import copy
 import gc
-import os
 import warnings
 
 import numpy as np
@@ -107,16 +106,11 @@ def _fit_candidate(estimator, size, random_state, X):
 
 
 def _sink(estimator):
-    """Where the lines of ``verbose`` go: nowhere, ``print``, or an accelerator's (its main
-    process's) ``print``."""
+    """Where the lines of ``verbose`` go: the training's own sink (``print``, or an
+    accelerator's main-process ``print``), nowhere without ``verbose``."""
     if not estimator.verbose:
         return lambda line: None
-    accelerator = estimator.accelerator
-    if hasattr(accelerator, "print"):
-        return accelerator.print
-    if isinstance(accelerator, str) and int(os.environ.get("RANK", "0") or 0) != 0:
-        return lambda line: None  # "auto" under a launcher: process 0 prints
-    return print
+    return estimator._training_setup().sink(estimator.verbose)
 
 
 def _check_decoders(estimator):

@@ -22,9 +22,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from benchmarks.quality.datasets import load_dataset  # noqa: E402
 from benchmarks.quality.regimes import make_split  # noqa: E402
 from skmmvae import MultiModalVAE  # noqa: E402
+from skmmvae._latent_size import AUTO_SIZES  # noqa: E402
 from skmmvae._net import validation_split  # noqa: E402
 from skmmvae.metrics import cross_modal_imputation_error  # noqa: E402
 from skmmvae.metrics._imputation import blocks_imputation_error, observed_modalities  # noqa: E402
+
+
+def fit_size(dataset, split, seed, size):
+    """The default model with ``n_components=size``, fitted on the split's training rows as
+    ``n_components="auto"`` fits that size (``random_state`` the seed), warnings silenced."""
+    est = MultiModalVAE(likelihoods=dataset.likelihoods, random_state=seed, n_jobs=1, n_components=size)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return est.fit(split.train)
 
 
 def scores(est, split, label):
@@ -54,13 +64,8 @@ def main(out, datasets):
                 for seed in (0, 1, 2):
                     split = make_split(dataset, regime, seed)
                     record = {"dataset": name, "regime": regime, "seed": seed}
-                    for size in (12, 24):
-                        est = MultiModalVAE(likelihoods=dataset.likelihoods, random_state=seed, n_jobs=1,
-                                            n_components=size)
-                        with warnings.catch_warnings():
-                            warnings.simplefilter("ignore")
-                            est.fit(split.train)
-                        record[str(size)] = scores(est, split, dataset.label)
+                    for size in AUTO_SIZES:
+                        record[str(size)] = scores(fit_size(dataset, split, seed, size), split, dataset.label)
                     sink.write(json.dumps(record) + "\n")
                     print(json.dumps(record), flush=True)
 

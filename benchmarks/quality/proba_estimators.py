@@ -15,7 +15,6 @@ and the accuracy of ``predict`` (the decoder at the posterior mean). One line pe
     python benchmarks/quality/proba_estimators.py digits complete
 """
 import sys
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -24,8 +23,9 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from benchmarks.quality.datasets import load_dataset  # noqa: E402
+from benchmarks.quality.label_criterion import fit_size  # noqa: E402
 from benchmarks.quality.regimes import make_split  # noqa: E402
-from skmmvae import MultiModalVAE  # noqa: E402
+from skmmvae._latent_size import AUTO_SIZES  # noqa: E402
 from skmmvae.nn.objectives import _average_draws, _importance_draws, _prior_private_latents  # noqa: E402
 
 
@@ -60,12 +60,8 @@ def main(name, regime):
     dataset = load_dataset(name)
     for seed in (0, 1, 2):
         split = make_split(dataset, regime, seed)
-        for size in (12, 24):
-            est = MultiModalVAE(likelihoods=dataset.likelihoods, random_state=seed, n_jobs=1,
-                                n_components=size)
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                est.fit(split.train)
+        for size in AUTO_SIZES:
+            est = fit_size(dataset, split, seed, size)
             print(name, regime, seed, size, compare(est, split, dataset.label), flush=True)
 
 

@@ -459,6 +459,20 @@ def iw_conditional_log_likelihood(model, xs, mask, given, n_samples=64, common_n
     return torch.where(target.any(-1), estimate, torch.zeros((), dtype=estimate.dtype))
 
 
+def _without_target(mask, target):
+    """``mask`` with the modality ``target`` unobserved in every row: the conditioning set."""
+    cond = mask.clone()
+    cond[:, target] = False
+    return cond
+
+
+def _class_probabilities(model, z, target, common_noise):
+    """``p(y = c | z_k)`` ``(K, B, n_classes)`` of the categorical modality ``target`` for
+    draws ``z`` ``(K, B, d)``, its private latents (if any) from their prior."""
+    private = _prior_private_latents(model, z, common_noise)
+    return list(model.likelihoods.values())[target].mean(model.decode(z, target, private))
+
+
 def iw_class_probabilities(model, xs, mask, target, n_samples=64, common_noise=False):
     """Predictive class probabilities ``p(y = c | x_S)`` of the categorical modality ``target``.
 
@@ -500,12 +514,8 @@ def iw_class_probabilities(model, xs, mask, target, n_samples=64, common_noise=F
     >>> p.shape, bool(torch.allclose(p.sum(-1), torch.ones(5)))
     (torch.Size([5, 4]), True)
     """
-    cond = mask.clone()
-    cond[:, target] = False
-    z, _, log_w = _importance_draws(model, xs, cond, n_samples, common_noise)
-    private = _prior_private_latents(model, z, common_noise)  # the target's, from its prior
-    probabilities = list(model.likelihoods.values())[target].mean(model.decode(z, target, private))
-    return _average_draws(log_w, probabilities)
+    z, _, log_w = _importance_draws(model, xs, _without_target(mask, target), n_samples, common_noise)
+    return _average_draws(log_w, _class_probabilities(model, z, target, common_noise))
 
 
 def encoder_class_probabilities(model, xs, mask, target, n_samples=64, common_noise=False):
@@ -551,13 +561,11 @@ def encoder_class_probabilities(model, xs, mask, target, n_samples=64, common_no
     >>> p.shape, bool(torch.allclose(p.sum(-1), torch.ones(5)))
     (torch.Size([5, 4]), True)
     """
-    cond = mask.clone()
-    cond[:, target] = False
+    cond = _without_target(mask, target)
     q = model.posterior(model.tokens(xs, cond), cond)
     with torch.no_grad():
         z = q.sample_common(n_samples) if common_noise else q.sample(n_samples)
-    private = _prior_private_latents(model, z, common_noise)  # the target's, from its prior
-    probabilities = list(model.likelihoods.values())[target].mean(model.decode(z, target, private))
+    probabilities = _class_probabilities(model, z, target, common_noise)
     return _draws_last(probabilities).mean(-1)  # row by row: a row alone gives what it gives in a set
 
 
