@@ -486,10 +486,12 @@ def _state(klass, metadata, params, path):
 def _check_fitted_size(state, path):
     """``n_components_`` is the latent size of the recorded architecture (the weights' size,
     which ``_check_sizes`` checked)."""
-    recorded = (state.get("_architecture") or {}).get("n_components")
-    if "n_components_" in state and recorded is not None and state["n_components_"] != recorded:
-        raise ValueError(f"{path} is not a valid skmmvae model file: n_components_ "
-                         f"{state['n_components_']} differs from the recorded architecture's {recorded}")
+    architecture = state.get("_architecture") or {}
+    for name in ("n_components", "decoder_skip"):
+        recorded, fitted = architecture.get(name), name + "_"
+        if fitted in state and recorded is not None and state[fitted] != recorded:
+            raise ValueError(f"{path} is not a valid skmmvae model file: {fitted} "
+                             f"{state[fitted]} differs from the recorded architecture's {recorded}")
 
 
 def _check_metadata_keys(metadata, path):
@@ -534,6 +536,9 @@ def _check_attribute(name, value):
     elif name == "embedding_size_":
         if not _is_size(value):
             raise ValueError(f"attribute embedding_size_ must be a positive integer, got {value!r}")
+    elif name == "decoder_skip_":
+        if not isinstance(value, bool):
+            raise ValueError(f"attribute decoder_skip_ must be a boolean, got {value!r}")
     elif name == "_architecture":
         # the parameters that decide the fitted module (the rebuild checks their values)
         if not isinstance(value, dict) or not set(value) <= set(ARCHITECTURE):
@@ -551,6 +556,9 @@ def _check_attribute(name, value):
         if "n_components" in value and not _is_size(value["n_components"]):  # not "auto"
             raise ValueError("attribute _architecture: n_components must be a positive integer, "
                              f"got {value['n_components']!r}")
+        if "decoder_skip" in value and not isinstance(value["decoder_skip"], bool):  # not "auto"
+            raise ValueError("attribute _architecture: decoder_skip must be a boolean, "
+                             f"got {value['decoder_skip']!r}")
     elif name == "latent_selection_":
         sizes, errors = (value.get(key) if isinstance(value, dict) else None
                          for key in ("n_components", "validation_error"))

@@ -114,8 +114,16 @@ class TrainingMixin:
         for name in ("n_prior_components", "n_private_components"):
             arch[name] = int(arch[name])
         arch["aggregator_options"] = dict(arch["aggregator_options"]) if arch["aggregator_options"] else None
-        arch["decoder_skip"] = bool(arch["decoder_skip"])
+        arch["decoder_skip"] = self._resolved_decoder_skip()
         return arch
+
+    def _resolved_decoder_skip(self):
+        """``decoder_skip`` as a boolean: ``"auto"`` is True when the rows of the fit outnumber
+        the data's columns (and before a fit, which has neither), False otherwise."""
+        if not isinstance(self.decoder_skip, str):
+            return bool(self.decoder_skip)
+        rows, schema = self.__dict__.get("_n_fit_rows"), self.__dict__.get("_schema")
+        return rows is None or schema is None or rows > schema.n_columns
 
     def _warn_architecture_changed(self):
         """Warn where ``set_params`` changed the architecture since the fit: ``partial_fit``
@@ -278,6 +286,7 @@ class TrainingMixin:
         self.categories_ = self._schema.categories()
         self.hidden_layer_sizes_, self.embedding_size_, self._expert_rank = self._resolved_sizes()
         self._architecture = self._architecture_params()
+        self.decoder_skip_ = self._architecture["decoder_skip"]
         self.n_components_ = self._n_features_out = self._architecture["n_components"]
         self.__dict__.pop("latent_selection_", None)  # set by an n_components="auto" fit
         with self._threads(), seeded(self._seed, device):

@@ -93,7 +93,7 @@ class MultiModalImputer(MultiModalVAE):
         aggregator_options=None,
         sample_posterior=False,
         lr_schedule="cosine",
-        decoder_skip=True,
+        decoder_skip="auto",
     ):
         super().__init__(
             modalities=modalities,

