@@ -1,9 +1,13 @@
 """Review of ``decoder_skip="auto"``: the cases its own tests leave out."""
+import io
+import json
+import zipfile
 
 import numpy as np
 import pytest
 
 from skmmvae import MultiModalVAE
+from skmmvae._persistence import METADATA, WEIGHTS
 
 SMALL = dict(n_components=2, hidden_layer_sizes=(8,), embedding_size=8, max_epochs=2,
              early_stopping=False, validation_fraction=0.0, random_state=0)
@@ -24,3 +28,38 @@ def test_labels_and_one_hot_rows_resolve_auto_alike(n_rows):
     assert as_labels.decoder_skip_ is as_one_hot.decoder_skip_
     assert as_labels.decoder_skip_ is (n_rows > 5 + 3)
     np.testing.assert_array_equal(as_labels.transform({"x": numeric}), as_one_hot.transform({"x": numeric}))
+
+
+def _rewritten(est, edit):
+    buffer = io.BytesIO()
+    est.save(buffer)
+    with zipfile.ZipFile(io.BytesIO(buffer.getvalue())) as archive:
+        metadata, weights = json.loads(archive.read(METADATA)), archive.read(WEIGHTS)
+    edit(metadata)
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as archive:
+        archive.writestr(METADATA, json.dumps(metadata))
+        archive.writestr(WEIGHTS, weights)
+    out.seek(0)
+    return out
+
+
+def test_a_file_claiming_the_path_its_recorded_architecture_lacks_is_refused():
+    """An architecture without ``decoder_skip`` is that of plain decoders (ARCHITECTURE_BEFORE):
+    a ``decoder_skip_`` of True beside it disagrees with the weights loaded."""
+    rng = np.random.default_rng(0)
+    est = MultiModalVAE(**SMALL).fit({"a": rng.normal(size=(10, 6)), "b": rng.normal(size=(10, 6))})
+    assert est.decoder_skip_ is False
+
+    def edit(metadata):
+        metadata["attributes"]["_architecture"].pop("decoder_skip")
+        metadata["attributes"]["decoder_skip_"] = True
+
+    with pytest.raises(ValueError, match="decoder_skip_ True differs from the recorded architecture"):
+        MultiModalVAE.load(_rewritten(est, edit))
+
+    def unrecorded(metadata):  # no decoder_skip_ either: a file of an earlier release, accepted
+        metadata["attributes"]["_architecture"].pop("decoder_skip")
+        metadata["attributes"].pop("decoder_skip_")
+
+    assert MultiModalVAE.load(_rewritten(est, unrecorded)).decoder_skip_ is False
