@@ -1,7 +1,9 @@
 """Review of ``decoder_skip="auto"``: the cases its own tests leave out."""
 import io
 import json
+import sys
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -9,6 +11,7 @@ import pytest
 from skmmvae import MultiModalVAE
 from skmmvae._persistence import METADATA, WEIGHTS
 
+ROOT = Path(__file__).resolve().parent.parent
 SMALL = dict(n_components=2, hidden_layer_sizes=(8,), embedding_size=8, max_epochs=2,
              early_stopping=False, validation_fraction=0.0, random_state=0)
 
@@ -63,3 +66,13 @@ def test_a_file_claiming_the_path_its_recorded_architecture_lacks_is_refused():
         metadata["attributes"].pop("decoder_skip_")
 
     assert MultiModalVAE.load(_rewritten(est, unrecorded)).decoder_skip_ is False
+
+
+def test_the_committed_quality_report_is_that_of_the_committed_records():
+    """``benchmarks/quality/results.md`` (the tables the docs include) is what report.py
+    makes of ``results/results.jsonl``: the records relabelled ``skip``/``n12skip`` and the
+    new ``default`` rows must be in it."""
+    sys.path.insert(0, str(ROOT))
+    from benchmarks.quality.report import DEFAULT_IN, DEFAULT_OUT, read_records, report
+
+    assert report(read_records([DEFAULT_IN])) == Path(DEFAULT_OUT).read_text()
