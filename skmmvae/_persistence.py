@@ -485,8 +485,10 @@ def _state(klass, metadata, params, path):
 
 def _check_fitted_size(state, path):
     """``n_components_`` is the latent size of the recorded architecture (the weights' size,
-    which ``_check_sizes`` checked)."""
-    architecture = state.get("_architecture") or {}
+    which ``_check_sizes`` checked), and ``decoder_skip_`` its decoders' path: where it is not
+    recorded, the model has the architecture of models fitted before it was
+    (``ARCHITECTURE_BEFORE``), as ``__setstate__`` builds it."""
+    architecture = {**ARCHITECTURE_BEFORE, **(state.get("_architecture") or {})}
     for name in ("n_components", "decoder_skip"):
         recorded, fitted = architecture.get(name), name + "_"
         if fitted in state and recorded is not None and state[fitted] != recorded:

@@ -237,6 +237,14 @@ class Schema:
         """Columns of a 2-D input (the sum of the modalities' widths)."""
         return sum(m.n_input for m in self.modalities)
 
+    @property
+    def n_output_columns(self):
+        """Columns of the data as the decoders give them back: a categorical modality counts
+        its classes, whether given as one column of labels or as one-hot rows (the same
+        model either way)."""
+        return sum(len(m.classes) if m.is_categorical and not m.one_hot else m.n_input
+                   for m in self.modalities)
+
     def join(self, blocks):
         """The blocks of a 2-D layout put back in their columns."""
         n = next(iter(blocks.values())).shape[0]

@@ -119,11 +119,12 @@ class TrainingMixin:
 
     def _resolved_decoder_skip(self):
         """``decoder_skip`` as a boolean: ``"auto"`` is True when the rows of the fit outnumber
-        the data's columns (and before a fit, which has neither), False otherwise."""
+        the data's columns, a categorical modality counted by its classes (labels and one-hot
+        rows alike), and before a fit, which has neither; False otherwise."""
         if not isinstance(self.decoder_skip, str):
             return bool(self.decoder_skip)
         rows, schema = self.__dict__.get("_n_fit_rows"), self.__dict__.get("_schema")
-        return rows is None or schema is None or rows > schema.n_columns
+        return rows is None or schema is None or rows > schema.n_output_columns
 
     def _warn_architecture_changed(self):
         """Warn where ``set_params`` changed the architecture since the fit: ``partial_fit``

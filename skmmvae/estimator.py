@@ -156,7 +156,8 @@ class MultiModalVAE(InferenceMixin, TrainingMixin, ChecksMixin, PersistenceMixin
         nutrimouse (141 features) 5% and 9.5% better (10 seeds; with the linear path the
         imputations were worse than the column means on 6 and 7 of the 10 splits). So
         ``"auto"`` adds the path when the rows given to ``fit`` outnumber the data's columns
-        (``n_features_in_``), and leaves it out otherwise; the choice is ``decoder_skip_``
+        (``n_features_in_``, a categorical modality counted by its classes, as one-hot rows
+        have them), and leaves it out otherwise; the choice is ``decoder_skip_``
         (see :doc:`/quality`). Without hidden layers (``hidden_layer_sizes=()``) the decoders
         are linear already and this changes nothing. ``False`` is the plain MLP of earlier
         releases (and of models saved by them).
