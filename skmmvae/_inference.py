@@ -16,6 +16,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
 from . import _data
+from ._calibration import tempered
 from ._layout import from_single_cell
 from ._runtime import module_device, seeded, release_free_memory
 from .nn import encoder_class_probabilities, iw_conditional_log_likelihood, iw_log_likelihood
@@ -371,6 +372,9 @@ class InferenceMixin:
         the observed class is ``score_samples(X, given=...)``, is
         :func:`skmmvae.nn.iw_class_probabilities`; in the quality benchmark it classified
         worse (its weights rest on few draws; ``docs/quality.rst``, "Class probabilities").
+        The probabilities are raised to the power ``1 / T`` and renormalised, with ``T`` the
+        modality's temperature in ``class_temperatures_``, fitted after training on the
+        validation rows (1 without enough of them); it changes no class ranking.
 
         Only available when some modality is categorical.
 
@@ -410,6 +414,11 @@ class InferenceMixin:
             raise ValueError(
                 f"modality={modality!r} is not a categorical modality; categorical: {labels}"
             )
+        temperature = self.__dict__.get("class_temperatures_", {}).get(modality, 1.0)
+        return tempered(self._class_probabilities(X, modality), temperature)
+
+    def _class_probabilities(self, X, modality):
+        """:meth:`predict_proba` before its temperature (``class_temperatures_``)."""
         target = self._schema.names.index(modality)
         X = _data.align_rows(from_single_cell(X, self.modalities))  # rows in the order of X's
         # first pandas block, even the target's; its values are left out unread, from a dict

@@ -26,6 +26,7 @@ import dataclasses
 import inspect
 import io
 import json
+import math
 import numbers
 import os
 import re
@@ -541,6 +542,13 @@ def _check_attribute(name, value):
     elif name == "decoder_skip_":
         if not isinstance(value, bool):
             raise ValueError(f"attribute decoder_skip_ must be a boolean, got {value!r}")
+    elif name == "class_temperatures_":
+        if not isinstance(value, dict) or not all(
+            isinstance(k, str) and isinstance(v, float) and math.isfinite(v) and v > 0
+            for k, v in value.items()
+        ):
+            raise ValueError("attribute class_temperatures_ must be an object of positive finite "
+                             f"numbers, got {value!r}")
     elif name == "_architecture":
         # the parameters that decide the fitted module (the rebuild checks their values)
         if not isinstance(value, dict) or not set(value) <= set(ARCHITECTURE):

@@ -299,7 +299,7 @@ class TrainingMixin:
             )
             self.net_ = self._build_net(module, device)
         self._warn_small_data(tensors.mask, module)
-        for attr in ("module_", "history_", "n_iter_"):  # a failed fit leaves it unfitted
+        for attr in ("module_", "history_", "n_iter_", "class_temperatures_"):  # a failed fit leaves it unfitted
             self.__dict__.pop(attr, None)
         return tensors
 

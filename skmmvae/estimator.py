@@ -20,6 +20,7 @@ from ._checks import ChecksMixin
 from ._inference import InferenceMixin, positive_count
 from ._latent_size import fit_auto
 from ._layout import check_2d_input, from_single_cell, to_blocks
+from ._calibration import fit_temperatures
 from ._runtime import seeded, TorchThreads
 from ._schema import Schema, integer_gaussian_warnings, label_modalities
 from ._snapshot import PersistenceMixin, TrainingState
@@ -289,6 +290,11 @@ class MultiModalVAE(InferenceMixin, TrainingMixin, ChecksMixin, PersistenceMixin
         The width of the modality tokens (``embedding_size`` resolved).
     decoder_skip_ : bool
         Whether the built-in decoders have the linear path (``decoder_skip`` resolved).
+    class_temperatures_ : dict of float
+        The temperature of each categorical modality's :meth:`predict_proba`, fitted after
+        training on the validation rows (the log-loss of the label predicted from the other
+        modalities, minimised); a modality without at least 20 validation rows where it is
+        observed is left out (temperature 1). ``{}`` without categorical modalities.
     categories_ : dict of ndarray
         The classes of each categorical modality, in code order: the sorted labels (numbers,
         or strings as an object array), or ``0 .. k-1`` for one-hot rows.
@@ -577,9 +583,11 @@ class MultiModalVAE(InferenceMixin, TrainingMixin, ChecksMixin, PersistenceMixin
         tensors = self._initialize(X)
         if self.max_epochs == 0:  # built and initialised, not trained (see max_epochs)
             self.module_, self.history_, self.n_iter_ = self.net_.module_, self.net_.history, 0
+            self.class_temperatures_ = {}
             return self
         with self._threads(), seeded(self._seed, self.net_.device):
             self._train(tensors, epochs=self.max_epochs)
+        self.class_temperatures_ = fit_temperatures(self, X, len(tensors))
         return self
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -609,6 +617,7 @@ class MultiModalVAE(InferenceMixin, TrainingMixin, ChecksMixin, PersistenceMixin
             tensors = self._initialize(X)
             with self._threads(), seeded(self._seed, self.net_.device):
                 self._train(tensors, epochs=epochs, partial=True)
+            self.class_temperatures_ = fit_temperatures(self, X, len(tensors))
             return self
         # scikit-learn validates the parameters of partial_fit on the first call only; the
         # training parameters may have been set since (set_params(lr=...)): check them again
@@ -632,6 +641,7 @@ class MultiModalVAE(InferenceMixin, TrainingMixin, ChecksMixin, PersistenceMixin
                     "(weights, optimiser state, history_, n_iter_)."
                 )
             raise
+        self.class_temperatures_ = fit_temperatures(self, X, len(tensors))
         return self
 
     def transform(self, X, modalities=None):

@@ -1,0 +1,75 @@
+"""A temperature for the class probabilities of each categorical modality, fitted on the
+fit's own validation rows.
+
+``predict_proba`` averages the decoder's class probabilities over draws from ``q(z | x_S)``.
+In the quality benchmark those probabilities were too flat on the digits (the best
+temperature on the validation rows was about 0.5: the average over the posterior's draws
+blurs the classes) and too sharp on the real multiple-features views (about 2.7), and a
+label's log-loss was up to twice a logistic regression's at the same accuracy. After
+training, each categorical modality gets the temperature ``T`` that minimises the log-loss of
+``p ** (1 / T)`` (renormalised) on the validation rows, the label predicted from the other
+modalities as ``predict_proba`` predicts it: one number per label, which changes no class
+ranking (``predict`` and the argmax of ``predict_proba`` stay as they were). Without enough
+validation rows where the label is observed (``MIN_CALIBRATION_ROWS``) it stays 1.
+"""
+import numpy as np
+from scipy.optimize import minimize_scalar
+
+from ._layout import from_single_cell
+from ._net import validation_split
+
+MIN_CALIBRATION_ROWS = 20
+LOG_TEMPERATURE_BOUNDS = (-3.0, 3.0)  # temperatures in [0.05, 20]
+_FLOOR = 1e-15  # probabilities clipped in the log-loss, as scikit-learn's log_loss does
+
+
+def tempered(proba, temperature):
+    """``proba ** (1 / temperature)``, each row renormalised (float64)."""
+    proba = np.asarray(proba, dtype=np.float64)
+    if temperature == 1.0:
+        return proba
+    with np.errstate(divide="ignore"):
+        logits = np.log(proba) / temperature
+    logits -= logits.max(1, keepdims=True)
+    out = np.exp(logits)
+    return out / out.sum(1, keepdims=True)
+
+
+def log_loss_at(proba, codes, temperature):
+    """Mean negative log-probability of the classes ``codes`` under ``tempered(proba, T)``."""
+    p = tempered(np.clip(proba, _FLOOR, None), temperature)
+    return float(-np.mean(np.log(np.clip(p[np.arange(len(codes)), codes], _FLOOR, None))))
+
+
+def best_temperature(proba, codes):
+    """The temperature that minimises :func:`log_loss_at` (bounded, on a log scale)."""
+    result = minimize_scalar(lambda t: log_loss_at(proba, codes, float(np.exp(t))),
+                             bounds=LOG_TEMPERATURE_BOUNDS, method="bounded",
+                             options={"xatol": 1e-4})
+    return float(np.exp(result.x))
+
+
+def fit_temperatures(estimator, X, n_rows):
+    """``{categorical modality: temperature}`` of ``estimator`` just trained on ``X`` (``n_rows``
+    rows), from its validation rows; ``{}`` where there are none to fit on."""
+    schema = estimator._schema
+    if not schema.categorical:
+        return {}
+    split = validation_split(n_rows, estimator.validation_fraction, estimator._split_seed)
+    if split is None or len(split[1]) < MIN_CALIBRATION_ROWS:
+        return {}
+    rows = split[1].numpy()
+    _, blocks = estimator._tensors(from_single_cell(X, estimator.modalities))
+    blocks = {name: block[rows] for name, block in blocks.items()}
+    tensors = schema.tensors(blocks)  # observed rows, and class codes of categorical modalities
+    temperatures = {}
+    for name in schema.categorical:
+        s = schema.names.index(name)
+        observed = tensors.mask[:, s].numpy()
+        if observed.sum() < MIN_CALIBRATION_ROWS:
+            continue
+        codes = tensors.xs[s][observed, 0].numpy().astype(np.int64)
+        given = {k: v[observed] for k, v in blocks.items() if k != name}
+        proba = estimator._class_probabilities(given, name)
+        temperatures[name] = best_temperature(proba, codes)
+    return temperatures
