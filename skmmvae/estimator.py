@@ -293,8 +293,9 @@ class MultiModalVAE(InferenceMixin, TrainingMixin, ChecksMixin, PersistenceMixin
     class_temperatures_ : dict of float
         The temperature of each categorical modality's :meth:`predict_proba`, fitted after
         training on the validation rows (the log-loss of the label predicted from the other
-        modalities, minimised); a modality without at least 20 validation rows where it is
-        observed is left out (temperature 1). ``{}`` without categorical modalities.
+        modalities, minimised, with a prior that keeps it near 1); a modality without at
+        least 50 validation rows where it is observed is left out (temperature 1). ``{}``
+        without categorical modalities.
     categories_ : dict of ndarray
         The classes of each categorical modality, in code order: the sorted labels (numbers,
         or strings as an object array), or ``0 .. k-1`` for one-hot rows.

@@ -17,7 +17,7 @@ SMALL = dict(n_components=2, hidden_layer_sizes=(16,), embedding_size=16, max_ep
              batch_size=64, random_state=0)
 
 
-def _labelled(n=400, seed=0):
+def _labelled(n=800, seed=0):
     """Two numeric views and a 3-class label, all from one 2-D latent."""
     rng = np.random.default_rng(seed)
     z = rng.normal(size=(n, 2))
@@ -53,10 +53,17 @@ def test_best_temperature_minimises_the_log_loss_on_a_grid():
         p /= p.sum(1, keepdims=True)
         grid = np.exp(np.linspace(-3, 3, 3001))
         losses = [log_loss(codes, tempered(p, t), labels=[0, 1, 2]) for t in grid]
-        t = best_temperature(p, codes)
+        t = best_temperature(p, codes, prior_sd=None)
         assert t == pytest.approx(grid[int(np.argmin(losses))], rel=0.01)
         assert log_loss_at(p, codes, t) <= min(losses) + 1e-6
         assert (t < 1) == (scale < 1)  # flat probabilities are sharpened, sharp ones flattened
+        # the prior on log T: the posterior mode on the same grid, between 1 and the minimum
+        posterior = [len(codes) * loss + np.log(g) ** 2 / (2 * 0.5**2) for g, loss in zip(grid, losses)]
+        shrunk = best_temperature(p, codes, prior_sd=0.5)
+        assert shrunk == pytest.approx(grid[int(np.argmin(posterior))], rel=0.01)
+        assert abs(np.log(shrunk)) < abs(np.log(t))
+        few = best_temperature(p[:10], codes[:10], prior_sd=0.5)  # fewer rows, nearer 1
+        assert abs(np.log(few)) < abs(np.log(best_temperature(p[:10], codes[:10], prior_sd=None)))
 
 
 def test_the_fit_calibrates_the_label_on_its_validation_rows():
@@ -64,6 +71,7 @@ def test_the_fit_calibrates_the_label_on_its_validation_rows():
     vae = _vae().fit(X)
     t = vae.class_temperatures_["y"]
     assert set(vae.class_temperatures_) == {"y"} and 0.05 <= t <= 20 and t != 1.0
+    rows = validation_split(len(X["y"]), vae.validation_fraction, vae._split_seed)[1].numpy()
     given = {"a": X["a"], "b": X["b"]}
     raw = vae._class_probabilities(given, "y")
     proba = vae.predict_proba(given)
@@ -71,14 +79,13 @@ def test_the_fit_calibrates_the_label_on_its_validation_rows():
     np.testing.assert_allclose(proba.sum(1), 1.0)
     np.testing.assert_array_equal(proba.argmax(1), raw.argmax(1))
     # on the validation rows the fitted temperature beats the untempered probabilities
-    rows = validation_split(len(X["y"]), vae.validation_fraction, vae._split_seed)[1].numpy()
     truth = X["y"][rows]
     labels = list(vae.categories_["y"])
     assert log_loss(truth, proba[rows], labels=labels) < log_loss(truth, raw[rows], labels=labels)
 
 
 def test_no_temperature_without_enough_validation_rows_or_a_label():
-    X = _labelled(n=150)  # 15 validation rows, fewer than 20
+    X = _labelled(n=450)  # 45 validation rows, fewer than 50
     vae = _vae().fit(X)
     assert vae.class_temperatures_ == {}
     given = {"a": X["a"]}
@@ -92,8 +99,8 @@ def test_no_temperature_without_enough_validation_rows_or_a_label():
 def test_rows_without_the_label_do_not_count():
     X = _labelled()
     X["y"] = X["y"].copy()
-    rows = validation_split(400, 0.1, _vae().fit(X)._split_seed)[1].numpy()
-    X["y"][rows[:25]] = None  # 15 of the 40 validation rows keep their label
+    rows = validation_split(800, 0.1, _vae().fit(X)._split_seed)[1].numpy()
+    X["y"][rows[:35]] = None  # 45 of the 80 validation rows keep their label
     assert _vae().fit(X).class_temperatures_ == {}
 
 
