@@ -66,6 +66,8 @@ class VAEMethod(Method):
         info = {"epochs": int(self.estimator.n_iter_), "n_components": int(self.estimator.n_components_)}
         if hasattr(self.estimator, "latent_selection_"):
             info["latent_selection"] = self.estimator.latent_selection_
+        if getattr(self.estimator, "class_temperatures_", None):
+            info["class_temperatures"] = self.estimator.class_temperatures_
         return info
 
 
