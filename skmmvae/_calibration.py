@@ -19,9 +19,9 @@ rows where the label is observed (else it stays 1), and ``log T`` has a normal p
 PRIOR_SD**2)``), which keeps it near 1 unless the rows clearly say otherwise.
 """
 import numpy as np
+import torch
 from scipy.optimize import minimize_scalar
 
-from ._layout import from_single_cell
 from ._net import validation_split
 
 MIN_CALIBRATION_ROWS = 50
@@ -58,27 +58,28 @@ def best_temperature(proba, codes, prior_sd=PRIOR_SD):
     return float(np.exp(result.x))
 
 
-def fit_temperatures(estimator, X, n_rows):
-    """``{categorical modality: temperature}`` of ``estimator`` just trained on ``X`` (``n_rows``
-    rows), from its validation rows; ``{}`` where there are none to fit on."""
+def fit_temperatures(estimator, tensors):
+    """``{categorical modality: temperature}`` of ``estimator`` just trained on ``tensors``
+    (the ModalityTensors of its training call), from the validation rows that the training
+    held out of them; ``{}`` where there are none to fit on. Only those rows are copied: the
+    user's input is not converted again."""
     schema = estimator._schema
     if not schema.categorical:
         return {}
-    split = validation_split(n_rows, estimator.validation_fraction, estimator._split_seed)
+    split = validation_split(len(tensors), estimator.validation_fraction, estimator._split_seed)
     if split is None or len(split[1]) < MIN_CALIBRATION_ROWS:
         return {}
-    rows = split[1].numpy()
-    _, blocks = estimator._tensors(from_single_cell(X, estimator.modalities))
-    blocks = {name: block[rows] for name, block in blocks.items()}
-    tensors = schema.tensors(blocks)  # observed rows, and class codes of categorical modalities
+    valid = tensors.rows(split[1])
     temperatures = {}
     for name in schema.categorical:
         s = schema.names.index(name)
-        observed = tensors.mask[:, s].numpy()
-        if observed.sum() < MIN_CALIBRATION_ROWS:
+        observed = torch.nonzero(valid.mask[:, s]).squeeze(1)
+        if len(observed) < MIN_CALIBRATION_ROWS:
             continue
-        codes = tensors.xs[s][observed, 0].numpy().astype(np.int64)
-        given = {k: v[observed] for k, v in blocks.items() if k != name}
-        proba = estimator._class_probabilities(given, name)
+        given = valid.rows(observed)  # new tensors: the label is hidden in them below
+        codes = given.xs[s][:, 0].numpy().astype(np.int64)
+        given.xs[s] = torch.zeros_like(given.xs[s])  # as predict_proba sees a label left out
+        given.mask[:, s] = False
+        proba = estimator._class_probabilities(None, name, converted=given)
         temperatures[name] = best_temperature(proba, codes)
     return temperatures

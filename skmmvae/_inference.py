@@ -335,16 +335,19 @@ class InferenceMixin:
                                                      self.n_importance_samples, common_noise=True)
         return self._importance_estimates(X, estimate)
 
-    def _importance_estimates(self, X, estimate, skip=()):
+    def _importance_estimates(self, X, estimate, skip=(), converted=None):
         """``estimate(batch)`` over batches of ``X`` sized for ``n_importance_samples`` draws,
         as one float64 array. The same seed for every batch: each row sees the same random
-        numbers, whatever its batch. The modalities in ``skip`` are left out of a 2-D ``X``."""
-        X = from_single_cell(X, self.modalities)
+        numbers, whatever its batch. The modalities in ``skip`` are left out of a 2-D ``X``.
+        ``converted``: rows already converted (ModalityTensors), read in place of ``X``."""
+        X = from_single_cell(X, self.modalities) if converted is None else None
         out = []
         batch_size = max(1, SCORE_BATCH_DRAWS // int(self.n_importance_samples))
         with self._threads(), torch.no_grad():
             self.module_.eval()
-            for batch in self._inference_batches(X, batch_size, skip):
+            batches = (self._inference_batches(X, batch_size, skip) if converted is None
+                       else self._batches(converted, batch_size))
+            for batch in batches:
                 batch, n = self._padded(batch)
                 if not out:  # the first batch is the largest: check it before any draw
                     self._check_score_memory(len(batch))
@@ -417,15 +420,18 @@ class InferenceMixin:
         temperature = self.__dict__.get("class_temperatures_", {}).get(modality, 1.0)
         return tempered(self._class_probabilities(X, modality), temperature)
 
-    def _class_probabilities(self, X, modality):
-        """:meth:`predict_proba` before its temperature (``class_temperatures_``)."""
+    def _class_probabilities(self, X, modality, converted=None):
+        """:meth:`predict_proba` before its temperature (``class_temperatures_``); from
+        ``converted`` (ModalityTensors in which ``modality`` is missing) in place of ``X``."""
         target = self._schema.names.index(modality)
-        X = _data.align_rows(from_single_cell(X, self.modalities))  # rows in the order of X's
-        # first pandas block, even the target's; its values are left out unread, from a dict
-        # and from a 2-D input alike (a placeholder or unseen label is no error)
-        proba = self._importance_estimates(_without(X, modality), lambda batch: encoder_class_probabilities(
+        if converted is None:
+            X = _data.align_rows(from_single_cell(X, self.modalities))  # rows in the order of X's
+            # first pandas block, even the target's; its values are left out unread, from a
+            # dict and from a 2-D input alike (a placeholder or unseen label is no error)
+            X = _without(X, modality)
+        proba = self._importance_estimates(X, lambda batch: encoder_class_probabilities(
             self.module_, batch.xs, batch.mask, target, self.n_importance_samples, common_noise=True),
-            skip=(modality,))
+            skip=(modality,), converted=converted)
         return proba / proba.sum(1, keepdims=True)  # exact in float64 for scikit-learn's metrics
 
     def score(self, X, y=None):

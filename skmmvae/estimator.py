@@ -588,7 +588,7 @@ class MultiModalVAE(InferenceMixin, TrainingMixin, ChecksMixin, PersistenceMixin
             return self
         with self._threads(), seeded(self._seed, self.net_.device):
             self._train(tensors, epochs=self.max_epochs)
-        self.class_temperatures_ = fit_temperatures(self, X, len(tensors))
+        self.class_temperatures_ = fit_temperatures(self, tensors)
         return self
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -618,7 +618,7 @@ class MultiModalVAE(InferenceMixin, TrainingMixin, ChecksMixin, PersistenceMixin
             tensors = self._initialize(X)
             with self._threads(), seeded(self._seed, self.net_.device):
                 self._train(tensors, epochs=epochs, partial=True)
-            self.class_temperatures_ = fit_temperatures(self, X, len(tensors))
+            self.class_temperatures_ = fit_temperatures(self, tensors)
             return self
         # scikit-learn validates the parameters of partial_fit on the first call only; the
         # training parameters may have been set since (set_params(lr=...)): check them again
@@ -642,7 +642,7 @@ class MultiModalVAE(InferenceMixin, TrainingMixin, ChecksMixin, PersistenceMixin
                     "(weights, optimiser state, history_, n_iter_)."
                 )
             raise
-        self.class_temperatures_ = fit_temperatures(self, X, len(tensors))
+        self.class_temperatures_ = fit_temperatures(self, tensors)
         return self
 
     def transform(self, X, modalities=None):
