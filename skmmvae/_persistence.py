@@ -476,6 +476,10 @@ def _state(klass, metadata, params, path):
     if "modality_names_" in state and state["modality_names_"] != names_:
         raise ValueError(f"modality_names_ {state['modality_names_']} differ from the schema's {names_}")
     state["_schema"] = Schema(modalities, schema["input_kind"])
+    unknown = sorted(set(state.get("class_temperatures_") or {}) - set(state["_schema"].categorical))
+    if unknown:
+        raise ValueError(f"class_temperatures_ names {unknown}, which are not categorical "
+                         f"modalities of the schema {state['_schema'].categorical}")
     rows = _decode(_as_list(metadata["history"]))
     if not all(isinstance(row, dict) for row in rows):
         raise ValueError("history rows must be objects")

@@ -132,7 +132,7 @@ def test_the_temperature_persists_and_a_bad_one_is_refused(tmp_path):
     for copy in (pickle.loads(pickle.dumps(vae)), MultiModalVAE.load(path)):
         assert copy.class_temperatures_ == vae.class_temperatures_
         np.testing.assert_array_equal(copy.predict_proba(given), expected)
-    for bad in ({"y": -1.0}, {"y": "hot"}, [1.0], {"y": float("inf")}):
+    for bad in ({"y": -1.0}, {"y": "hot"}, [1.0], {"y": float("inf")}, {"a": 0.5}, {"z": 0.5}):
         with zipfile.ZipFile(path) as archive:
             metadata, weights = json.loads(archive.read(METADATA)), archive.read(WEIGHTS)
         metadata["attributes"]["class_temperatures_"] = bad
