@@ -22,6 +22,7 @@ from ._layout import from_single_cell
 from ._net import ValidationEarlyStopping
 from ._progress import EpochProgress
 from ._runtime import seeded, check_device
+from ._calibration import fit_temperatures
 from ._sizes import auto_rank, auto_width
 from .nn import MultiModalModule
 
@@ -299,7 +300,8 @@ class TrainingMixin:
             )
             self.net_ = self._build_net(module, device)
         self._warn_small_data(tensors.mask, module)
-        for attr in ("module_", "history_", "n_iter_", "class_temperatures_"):  # a failed fit leaves it unfitted
+        # a failed fit leaves it unfitted
+        for attr in ("module_", "history_", "n_iter_", "class_temperatures_"):
             self.__dict__.pop(attr, None)
         return tensors
 
@@ -318,3 +320,6 @@ class TrainingMixin:
         self.module_ = net.module_
         self.history_ = net.history
         self.n_iter_ = len(net.history)
+        # predict_proba's temperatures for these weights (a failing partial_fit restores the
+        # earlier weights and keeps their temperatures: they are set last)
+        self.class_temperatures_ = fit_temperatures(self, tensors)

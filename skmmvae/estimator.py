@@ -20,7 +20,6 @@ from ._checks import ChecksMixin
 from ._inference import InferenceMixin, positive_count
 from ._latent_size import fit_auto
 from ._layout import check_2d_input, from_single_cell, to_blocks
-from ._calibration import fit_temperatures
 from ._runtime import seeded, TorchThreads
 from ._schema import Schema, integer_gaussian_warnings, label_modalities
 from ._snapshot import PersistenceMixin, TrainingState
@@ -588,7 +587,6 @@ class MultiModalVAE(InferenceMixin, TrainingMixin, ChecksMixin, PersistenceMixin
             return self
         with self._threads(), seeded(self._seed, self.net_.device):
             self._train(tensors, epochs=self.max_epochs)
-        self.class_temperatures_ = fit_temperatures(self, tensors)
         return self
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -618,8 +616,7 @@ class MultiModalVAE(InferenceMixin, TrainingMixin, ChecksMixin, PersistenceMixin
             tensors = self._initialize(X)
             with self._threads(), seeded(self._seed, self.net_.device):
                 self._train(tensors, epochs=epochs, partial=True)
-            self.class_temperatures_ = fit_temperatures(self, tensors)
-            return self
+                return self
         # scikit-learn validates the parameters of partial_fit on the first call only; the
         # training parameters may have been set since (set_params(lr=...)): check them again
         self._validate_params()
@@ -642,7 +639,6 @@ class MultiModalVAE(InferenceMixin, TrainingMixin, ChecksMixin, PersistenceMixin
                     "(weights, optimiser state, history_, n_iter_)."
                 )
             raise
-        self.class_temperatures_ = fit_temperatures(self, tensors)
         return self
 
     def transform(self, X, modalities=None):

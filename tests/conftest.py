@@ -49,6 +49,17 @@ def make_data(n=N_SAMPLES, seed=0, missing=True):
     return {"a": a, "b": b}
 
 
+def make_labelled_data(n=800, seed=0):
+    """Two numeric views and a 3-class string label, all from one 2-D latent (the
+    calibration tests: 10% of 800 rows give 80 validation rows)."""
+    rng = np.random.default_rng(seed)
+    z = rng.normal(size=(n, 2))
+    label = np.digitize(z[:, 0] + 0.5 * rng.normal(size=n), [-0.5, 0.5])
+    return {"a": z @ rng.normal(size=(2, 5)) + 0.3 * rng.normal(size=(n, 5)),
+            "b": z @ rng.normal(size=(2, 4)) + 0.3 * rng.normal(size=(n, 4)),
+            "y": np.array(["low", "mid", "high"], dtype=object)[label]}
+
+
 def make_mixed_data(n=N_SAMPLES, seed=0):
     """One modality per likelihood: gaussian, bernoulli, poisson and categorical labels."""
     rng = np.random.default_rng(seed)

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import log_loss
 
+from conftest import make_labelled_data
 from skmmvae import MultiModalVAE
 from skmmvae._calibration import best_temperature, log_loss_at, tempered
 from skmmvae._net import validation_split
@@ -17,14 +18,7 @@ SMALL = dict(n_components=2, hidden_layer_sizes=(16,), embedding_size=16, max_ep
              batch_size=64, random_state=0)
 
 
-def _labelled(n=800, seed=0):
-    """Two numeric views and a 3-class label, all from one 2-D latent."""
-    rng = np.random.default_rng(seed)
-    z = rng.normal(size=(n, 2))
-    label = np.digitize(z[:, 0] + 0.5 * rng.normal(size=n), [-0.5, 0.5])
-    return {"a": z @ rng.normal(size=(2, 5)) + 0.3 * rng.normal(size=(n, 5)),
-            "b": z @ rng.normal(size=(2, 4)) + 0.3 * rng.normal(size=(n, 4)),
-            "y": np.array(["low", "mid", "high"], dtype=object)[label]}
+_labelled = make_labelled_data
 
 
 def _vae(**params):
@@ -153,3 +147,23 @@ def test_a_model_of_an_earlier_release_predicts_without_a_temperature():
     old.__setstate__(state)
     given = {"a": X["a"]}
     np.testing.assert_array_equal(old.predict_proba(given), vae._class_probabilities(given, "y"))
+
+
+def test_a_partial_fit_whose_calibration_fails_is_rolled_back(monkeypatch):
+    """The temperatures are fitted inside the training call: a failure there restores the
+    earlier weights, and the earlier temperatures stay with them."""
+    import skmmvae._training
+
+    X = _labelled()
+    vae = _vae().fit(X)
+    before, given = dict(vae.class_temperatures_), {"a": X["a"]}
+    expected = vae.predict_proba(given)
+
+    def broken(estimator, tensors):
+        raise MemoryError("calibration ran out of memory")
+
+    monkeypatch.setattr(skmmvae._training, "fit_temperatures", broken)
+    with pytest.raises(MemoryError):
+        vae.partial_fit(X, epochs=1)
+    assert vae.class_temperatures_ == before
+    np.testing.assert_array_equal(vae.predict_proba(given), expected)

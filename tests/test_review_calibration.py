@@ -2,6 +2,7 @@
 import numpy as np
 import pytest
 
+from conftest import make_labelled_data
 from skmmvae import MultiModalImputer, MultiModalVAE
 from skmmvae._calibration import best_temperature
 from skmmvae._net import validation_split
@@ -10,13 +11,7 @@ SMALL = dict(n_components=2, hidden_layer_sizes=(16,), embedding_size=16, max_ep
              batch_size=64, random_state=0)
 
 
-def _labelled(n=800, seed=0):
-    rng = np.random.default_rng(seed)
-    z = rng.normal(size=(n, 2))
-    label = np.digitize(z[:, 0] + 0.5 * rng.normal(size=n), [-0.5, 0.5])
-    return {"a": z @ rng.normal(size=(2, 5)) + 0.3 * rng.normal(size=(n, 5)),
-            "b": z @ rng.normal(size=(2, 4)) + 0.3 * rng.normal(size=(n, 4)),
-            "y": np.array(["low", "mid", "high"], dtype=object)[label]}
+_labelled = make_labelled_data
 
 
 def _count_converted_rows(monkeypatch):
