@@ -64,7 +64,7 @@ class ChecksMixin:
         custom = [m for nets in (self.encoders, self.decoders) for m in (nets or {}).values()]
         n_params, widths = self._sizes_of(module, sum(p.numel() for m in custom for p in m.parameters()))
         rows = min(self._training_batch_size(), self._n_fit_rows)
-        draws = self._n_mixture_components() if self.aggregation.endswith("_mixture") else 1
+        draws = self._n_mixture_components() if self._resolved_aggregation().endswith("_mixture") else 1
         draws *= OBJECTIVES[self.objective].branches  # encoder-decoder passes per step
         train = 4 * (4 * n_params + _ACTIVATION_FACTOR * rows * draws * widths)
         if train > limit:

@@ -48,6 +48,7 @@ from ._snapshot import OPTIMIZER_STATE as _OPTIMIZER_STATE
 from ._snapshot import VERSION as _VERSION
 from ._training import ARCHITECTURE, ARCHITECTURE_BEFORE
 from ._version import __version__
+from .nn import AGGREGATORS
 
 FORMAT = "skmmvae-model"
 FORMAT_VERSION = 1
@@ -494,7 +495,7 @@ def _check_fitted_size(state, path):
     recorded, the model has the architecture of models fitted before it was
     (``ARCHITECTURE_BEFORE``), as ``__setstate__`` builds it."""
     architecture = {**ARCHITECTURE_BEFORE, **(state.get("_architecture") or {})}
-    for name in ("n_components", "decoder_skip"):
+    for name in ("n_components", "decoder_skip", "encoder_skip", "aggregation"):
         recorded, fitted = architecture.get(name), name + "_"
         if fitted in state and recorded is not None and state[fitted] != recorded:
             raise ValueError(f"{path} is not a valid skmmvae model file: {fitted} "
@@ -543,9 +544,12 @@ def _check_attribute(name, value):
     elif name == "embedding_size_":
         if not _is_size(value):
             raise ValueError(f"attribute embedding_size_ must be a positive integer, got {value!r}")
-    elif name == "decoder_skip_":
+    elif name in ("decoder_skip_", "encoder_skip_"):
         if not isinstance(value, bool):
-            raise ValueError(f"attribute decoder_skip_ must be a boolean, got {value!r}")
+            raise ValueError(f"attribute {name} must be a boolean, got {value!r}")
+    elif name == "aggregation_":
+        if value not in AGGREGATORS:
+            raise ValueError(f"attribute aggregation_ must be one of {sorted(AGGREGATORS)}, got {value!r}")
     elif name == "class_temperatures_":
         if not isinstance(value, dict) or not all(
             isinstance(k, str) and isinstance(v, float) and math.isfinite(v) and v > 0
@@ -570,9 +574,13 @@ def _check_attribute(name, value):
         if "n_components" in value and not _is_size(value["n_components"]):  # not "auto"
             raise ValueError("attribute _architecture: n_components must be a positive integer, "
                              f"got {value['n_components']!r}")
-        if "decoder_skip" in value and not isinstance(value["decoder_skip"], bool):  # not "auto"
-            raise ValueError("attribute _architecture: decoder_skip must be a boolean, "
-                             f"got {value['decoder_skip']!r}")
+        for key in ("decoder_skip", "encoder_skip"):
+            if key in value and not isinstance(value[key], bool):  # not "auto"
+                raise ValueError(f"attribute _architecture: {key} must be a boolean, "
+                                 f"got {value[key]!r}")
+        if value.get("aggregation") == "auto":
+            raise ValueError("attribute _architecture: aggregation must be a fitted aggregation, "
+                             "not 'auto'")
     elif name == "latent_selection_":
         sizes, errors = (value.get(key) if isinstance(value, dict) else None
                          for key in ("n_components", "validation_error"))
@@ -629,8 +637,10 @@ def _check_modality(info):
                          f"one value per feature")
 
 
-# the parameters of the built-in decoders' linear paths (decoder_skip=True)
+# the parameters of the built-in decoders' linear paths (decoder_skip=True), and the names
+# the built-in encoders' parameters have with and without theirs (encoder_skip=True)
 _LINEAR_PATH_KEY = re.compile(r"decoders\.\d+\.module\.skip\.|decoder_stacks\.\d+\.skip_weight$")
+_ENCODER_PATH_KEY = re.compile(r"encoders\.\d+\.(skip|body)\.|encoder_stacks\.\d+\.skip_weight$")
 
 
 def _check_sizes(klass, state, path):
@@ -685,11 +695,13 @@ def _check_sizes(klass, state, path):
         # cause when such a parameter is in one of file and metadata only (matched by the
         # key's structure: a modality's name, such as "skipgram", may hold "skip" too)
         skip = any(_LINEAR_PATH_KEY.match(key) for key in unmatched)
+        encoder_skip = any(_ENCODER_PATH_KEY.match(key) for key in unmatched)
         raise ValueError(
             f"{path} is not a valid skmmvae model file: its weights and metadata do not make a "
             f"model: the weights do not fit the network the metadata describes (n_components, "
             f"hidden_layer_sizes, embedding_size, modality widths"
             + (", decoder_skip: the decoders' linear paths" if skip else "")
+            + (", encoder_skip: the encoders' linear paths" if encoder_skip else "")
             + f"): {problems[:5]}"
         )
 

@@ -215,8 +215,9 @@ class PersistenceMixin:
                 self._architecture = {**self._architecture_params(), **ARCHITECTURE_BEFORE}
             if "n_components_" not in self.__dict__:  # fitted before it was recorded
                 self.n_components_ = int(self._fitted_architecture()["n_components"])
-            if "decoder_skip_" not in self.__dict__:  # likewise
-                self.decoder_skip_ = bool(self._fitted_architecture()["decoder_skip"])
+            for name in ("decoder_skip", "encoder_skip", "aggregation"):  # likewise
+                if name + "_" not in self.__dict__:
+                    setattr(self, name + "_", self._fitted_architecture()[name])
             with seeded(0, "cpu"):  # building draws initial weights: keep the caller's RNG
                 module = self._build_module(fitted=True)
             module.load_state_dict(module_state)

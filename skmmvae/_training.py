@@ -24,15 +24,16 @@ from ._progress import EpochProgress
 from ._runtime import seeded, check_device
 from ._calibration import fit_temperatures
 from ._sizes import auto_rank, auto_width
+from ._wide_latent import auto_aggregation, auto_encoder_skip
 from .nn import MultiModalModule
 
 # The parameters that decide the architecture of the module: a fit records them
 # (``_architecture``) so that the fitted module is rebuilt as fitted (pickle, load).
 ARCHITECTURE = ("n_components", "aggregation", "n_prior_components", "n_private_components",
-                "activation", "aggregator_options", "decoder_skip")
+                "activation", "aggregator_options", "decoder_skip", "encoder_skip")
 # The architecture of models fitted before a parameter of ARCHITECTURE existed: a recorded
 # architecture without it (a file or pickle of an earlier release) had this value.
-ARCHITECTURE_BEFORE = {"decoder_skip": False}
+ARCHITECTURE_BEFORE = {"decoder_skip": False, "encoder_skip": False}
 
 # Components of the *_mixture aggregators' posteriors when n_prior_components is 1.
 _MIXTURE_DEFAULT_COMPONENTS = 5
@@ -105,6 +106,7 @@ class TrainingMixin:
             n_mixture_components=_mixture_components(n_prior),
             aggregator_options=options,
             decoder_skip=arch["decoder_skip"],
+            encoder_skip=arch["encoder_skip"],
         )
 
     def _architecture_params(self):
@@ -116,7 +118,25 @@ class TrainingMixin:
             arch[name] = int(arch[name])
         arch["aggregator_options"] = dict(arch["aggregator_options"]) if arch["aggregator_options"] else None
         arch["decoder_skip"] = self._resolved_decoder_skip()
+        arch["aggregation"] = self._resolved_aggregation()
+        arch["encoder_skip"] = self._resolved_encoder_skip()
         return arch
+
+    def _resolved_aggregation(self):
+        """``aggregation``, with ``"auto"`` resolved from the latent size (see
+        :mod:`skmmvae._wide_latent`)."""
+        if self.aggregation != "auto":
+            return self.aggregation
+        return auto_aggregation(latent_size(self))
+
+    def _resolved_encoder_skip(self):
+        """``encoder_skip`` as a boolean: ``"auto"`` follows the latent size and, like
+        ``decoder_skip``, the fit's rows against the data's columns (see
+        :mod:`skmmvae._wide_latent`)."""
+        if not isinstance(self.encoder_skip, str):
+            return bool(self.encoder_skip)
+        rows, schema = self.__dict__.get("_n_fit_rows"), self.__dict__.get("_schema")
+        return auto_encoder_skip(latent_size(self), rows, None if schema is None else schema.n_output_columns)
 
     def _resolved_decoder_skip(self):
         """``decoder_skip`` as a boolean: ``"auto"`` is True when the rows of the fit outnumber
@@ -132,8 +152,9 @@ class TrainingMixin:
         trains the fitted module on, and only a new ``fit`` uses the new values."""
         fitted, now = self._fitted_architecture(), self._architecture_params()
         changed = [name for name in ARCHITECTURE if now[name] != fitted[name]]
-        if not self._fitted_sizes()[0] and "decoder_skip" in changed:
-            changed.remove("decoder_skip")  # decoders without hidden layers are linear either way
+        for name in ("decoder_skip", "encoder_skip"):
+            if not self._fitted_sizes()[0] and name in changed:
+                changed.remove(name)  # networks without hidden layers are linear either way
         if self._resolved_sizes()[:2] != self._fitted_sizes()[:2]:
             changed += ["hidden_layer_sizes/embedding_size"]
         if changed:
@@ -165,7 +186,7 @@ class TrainingMixin:
         hidden = (width, width) if isinstance(hidden, str) else tuple(int(h) for h in hidden)
         embedding = width if isinstance(self.embedding_size, str) else int(self.embedding_size)
         rank = None
-        if self.aggregation == "poe_full":
+        if self._resolved_aggregation() == "poe_full":
             d = latent_size(self)
             rank = (self.aggregator_options or {}).get("rank", auto_rank(len(self._schema.names), d))
             rank = d if rank is None else rank
@@ -289,6 +310,8 @@ class TrainingMixin:
         self.hidden_layer_sizes_, self.embedding_size_, self._expert_rank = self._resolved_sizes()
         self._architecture = self._architecture_params()
         self.decoder_skip_ = self._architecture["decoder_skip"]
+        self.encoder_skip_ = self._architecture["encoder_skip"]
+        self.aggregation_ = self._architecture["aggregation"]
         self.n_components_ = self._n_features_out = self._architecture["n_components"]
         self.__dict__.pop("latent_selection_", None)  # set by an n_components="auto" fit
         with self._threads(), seeded(self._seed, device):

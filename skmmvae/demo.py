@@ -38,7 +38,7 @@ MISSING_LABELS = 0.5
 #: Default parameters of the estimator (``max_epochs=100`` with early stopping); the demo
 #: only names the likelihoods.
 DEFAULT_EPOCHS = 100
-DEFAULT_AGGREGATION = "poe_full"
+DEFAULT_AGGREGATION = "auto"
 
 
 def _rows(X, index):
@@ -79,9 +79,9 @@ def run_demo(epochs=DEFAULT_EPOCHS, aggregation=DEFAULT_AGGREGATION, objective="
 
     Parameters
     ----------
-    epochs : int, default=200
+    epochs : int, default=100
         Maximum training epochs (``max_epochs``; early stopping usually ends sooner).
-    aggregation : str, default="poe"
+    aggregation : str, default="auto"
         The ``aggregation`` of :class:`~skmmvae.MultiModalVAE`.
     objective : str, default="tight"
         The ``objective`` of :class:`~skmmvae.MultiModalVAE`.
@@ -286,7 +286,7 @@ def build_parser(parser=None):
     parser = parser or argparse.ArgumentParser(prog="python -m skmmvae demo")
     parser.add_argument("--epochs", type=_positive_int, default=DEFAULT_EPOCHS,
                         help=f"training epochs (default: {DEFAULT_EPOCHS})")
-    parser.add_argument("--aggregation", choices=sorted(AGGREGATORS), default=DEFAULT_AGGREGATION,
+    parser.add_argument("--aggregation", choices=sorted(AGGREGATORS) + ["auto"], default=DEFAULT_AGGREGATION,
                         help=f"how modality encodings are combined (default: {DEFAULT_AGGREGATION})")
     parser.add_argument("--objective", choices=sorted(OBJECTIVES), default="tight",
                         help="training objective (default: tight, the paper's)")

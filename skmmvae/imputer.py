@@ -63,7 +63,7 @@ class MultiModalImputer(MultiModalVAE):
         likelihoods=None,
         standardize=True,
         n_components="auto",
-        aggregation="poe_full",
+        aggregation="auto",
         objective="tight",
         beta=0.5,
         kl_warmup="auto",
@@ -94,6 +94,7 @@ class MultiModalImputer(MultiModalVAE):
         sample_posterior=False,
         lr_schedule="cosine",
         decoder_skip="auto",
+        encoder_skip="auto",
     ):
         super().__init__(
             modalities=modalities,
@@ -130,6 +131,7 @@ class MultiModalImputer(MultiModalVAE):
             aggregator_options=aggregator_options,
             lr_schedule=lr_schedule,
             decoder_skip=decoder_skip,
+            encoder_skip=encoder_skip,
         )
         self.sample_posterior = sample_posterior
 

@@ -142,6 +142,8 @@ class MultiModalModule(nn.Module):
     decoder_skip : bool
         Whether each built-in decoder MLP (with hidden layers) also maps its input linearly
         to its output: :class:`~skmmvae.nn.networks.SkipMLP`, ``MLP(z) + z @ W``.
+    encoder_skip : bool
+        Likewise for each built-in encoder MLP: ``MLP(x) + x @ W``.
 
     Examples
     --------
@@ -189,6 +191,7 @@ class MultiModalModule(nn.Module):
         aggregator_options=None,
         init="lecun",
         decoder_skip=False,
+        encoder_skip=False,
     ):
         super().__init__()
         self.names = list(likelihoods)
@@ -227,7 +230,7 @@ class MultiModalModule(nn.Module):
             # torch's Python decompositions, about a millisecond per layer)
             enc = encoders.get(name)
             if enc is None:
-                enc = mlp(lik.input_features, hidden_sizes, token_size, activation)
+                enc = mlp(lik.input_features, hidden_sizes, token_size, activation, skip=encoder_skip)
             else:
                 enc = fit_width(enc, lik.input_features, token_size)
             self.encoders.append(enc)
