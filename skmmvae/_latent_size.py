@@ -117,9 +117,10 @@ def _fit_candidate(estimator, size, random_state, X):
 def _wide_candidate(estimator, fitted):
     """The wide latent size to try as well (:func:`skmmvae._wide_latent.wide_size`) for the
     data ``fitted`` (the first candidate) was fitted on, or None: also where the user chose the
-    aggregation (the wide size was judged with ``aggregation="auto"``, which makes it the
-    diagonal product of experts) or gave custom decoders (built for some sizes)."""
-    if estimator.aggregation != "auto" or estimator.decoders:
+    aggregation or its options (the wide size was judged with ``aggregation="auto"``, which
+    makes it the diagonal product of experts, and ``aggregator_options`` are the options of
+    the full one) or gave custom decoders (built for some sizes)."""
+    if estimator.aggregation != "auto" or estimator.aggregator_options or estimator.decoders:
         return None
     size = wide_size(fitted._n_fit_rows, fitted._schema.n_output_columns)
     return size if size is not None and size > max(AUTO_SIZES) else None

@@ -124,9 +124,13 @@ class TrainingMixin:
 
     def _resolved_aggregation(self):
         """``aggregation``, with ``"auto"`` resolved from the latent size (see
-        :mod:`skmmvae._wide_latent`)."""
+        :mod:`skmmvae._wide_latent`), or ``"poe_full"`` at any size where ``aggregator_options``
+        are given: they are its options (``"poe"`` takes none; before ``"auto"``, the default
+        ``"poe_full"`` took them at every size)."""
         if self.aggregation != "auto":
             return self.aggregation
+        if self.aggregator_options:
+            return "poe_full"
         return auto_aggregation(latent_size(self))
 
     def _resolved_encoder_skip(self):

@@ -89,7 +89,8 @@ class MultiModalVAE(InferenceMixin, TrainingMixin, ChecksMixin, PersistenceMixin
         :func:`skmmvae.metrics.cross_modal_imputation_error`) is kept; the fitted size is
         ``n_components_`` and the errors ``latent_selection_``. This costs about three
         times one fit. On wide data (at least 192 columns, a categorical modality counted
-        by its classes, and more rows than columns) a third, wide size is tried as well:
+        by its classes, and more rows than columns; ``aggregation="auto"`` without
+        ``aggregator_options``, and no custom ``decoders``) a third, wide size is tried as well:
         one dimension per 4 columns in multiples of 8, at most 128, with the diagonal
         product of experts and the encoders' linear path (``aggregation="auto"``,
         ``encoder_skip="auto"``). On the real UCI multiple-features views (649 columns,
@@ -116,7 +117,9 @@ class MultiModalVAE(InferenceMixin, TrainingMixin, ChecksMixin, PersistenceMixin
         default) is ``"poe_full"`` for up to 24 latent dimensions and ``"poe"`` beyond,
         where the full precision matrices' factorisations (cubic in the latent size) made
         training ten times slower and imputed no better (128 dimensions on the UCI
-        multiple-features views: 0.26 against 0.25); the choice is ``aggregation_``.
+        multiple-features views: 0.26 against 0.25); the choice is ``aggregation_``. With
+        ``aggregator_options`` (options of ``"poe_full"``; ``"poe"`` takes none) ``"auto"`` is
+        ``"poe_full"`` at every size.
     objective : {"tight", "mixture", "elbo"}, default="tight"
         Training objective: the paper's tighter objective, the mixture-based bound, or the ELBO
         with all observed modalities.

@@ -131,7 +131,8 @@ class _AnyWidth(torch.nn.Module):
         return self.linear(z.sum(-1, keepdim=True))
 
 
-@pytest.mark.parametrize("case", ["narrow", "few rows", "aggregation given", "decoders given"])
+@pytest.mark.parametrize("case", ["narrow", "few rows", "aggregation given", "options given",
+                                  "decoders given"])
 def test_no_wide_candidate_otherwise(monkeypatch, case):
     monkeypatch.setattr(_latent_size, "AUTO_SIZES", (1, 2))
     monkeypatch.setattr(_wide_latent, "WIDE_MIN_COLUMNS", 16 if case == "narrow" else 8)
@@ -140,6 +141,8 @@ def test_no_wide_candidate_otherwise(monkeypatch, case):
     params = dict(FAST, validation_fraction=0.1 if case != "few rows" else 0.7)
     if case == "aggregation given":
         params["aggregation"] = "poe_full"
+    if case == "options given":  # poe_full's: the wide size's "poe" takes none
+        params["aggregator_options"] = {"rank": 1}
     if case == "decoders given":
         params["decoders"] = {"v0": _AnyWidth(12)}
     est = _quiet_fit(MultiModalVAE(**params), _views(n_rows))
@@ -244,3 +247,13 @@ def test_changing_it_after_the_fit_warns_at_partial_fit(wide_model):
     with pytest.warns(UserWarning, match="encoder_skip changed since the fit"):
         est.partial_fit(_views(40))
     assert est.encoder_skip_ is True  # trained on as fitted
+
+
+def test_aggregator_options_keep_the_full_product_at_any_size():
+    """``aggregator_options`` are the options of "poe_full" ("poe" takes none): "auto" keeps it
+    wherever they are given, as the default "poe_full" did at every size before "auto"."""
+    est = _quiet_fit(MultiModalVAE(n_components=25, aggregator_options={"rank": 2}, **FAST), _views(40))
+    assert est.aggregation_ == "poe_full" and est.module_.aggregator.rank == 2
+    assert est.encoder_skip_ is True  # the latent size's rule, whatever the aggregation
+    assert _quiet_fit(MultiModalVAE(n_components=25, aggregator_options={}, **FAST),
+                      _views(40)).aggregation_ == "poe"  # no options: the size's rule
