@@ -24,7 +24,7 @@ from ._progress import EpochProgress
 from ._runtime import seeded, check_device
 from ._calibration import fit_temperatures
 from ._sizes import auto_rank, auto_width
-from ._wide_latent import auto_aggregation, auto_encoder_skip
+from ._wide_latent import NARROW_LATENT, auto_aggregation, auto_encoder_skip
 from .nn import MultiModalModule
 
 # The parameters that decide the architecture of the module: a fit records them
@@ -69,6 +69,20 @@ class TrainingMixin:
                     "callbacks: Callback instances or classes, or (name, callback) pairs with a "
                     f"string name (callback None to leave it out). Got {item!r} at position {i}."
                 )
+
+    def _check_auto_aggregation(self):
+        """``aggregation="auto"`` is a product of experts at every size, whose N(0, I) prior
+        expert cannot agree with a mixture prior: say so in terms of the parameters the user
+        set (the module's own error names the resolved aggregation, which they never set)."""
+        if self.aggregation == "auto" and int(self.n_prior_components) > 1:
+            raise ValueError(
+                f"aggregation='auto' (the default) is a product of experts ('poe_full' up to "
+                f"{NARROW_LATENT} latent dimensions, 'poe' beyond), which multiplies the experts "
+                "with a N(0, I) prior expert that cannot agree with a mixture prior "
+                f"(n_prior_components={self.n_prior_components}); use n_prior_components=1, or set "
+                "aggregation to a permutation-invariant one such as 'sumpooling' or "
+                "'selfattention' for the mixture prior"
+            )
 
     def _check_networks(self):
         for param in ("encoders", "decoders"):
@@ -296,6 +310,7 @@ class TrainingMixin:
         self._forget_earlier_fit()
         self._check_hidden_layer_sizes()
         self._check_callbacks()
+        self._check_auto_aggregation()
         if not hasattr(self.accelerator, "prepare"):  # an Accelerator instance has its device
             check_device(self._device())
         tensors, _ = self._tensors(X, reset=True)

@@ -257,3 +257,16 @@ def test_aggregator_options_keep_the_full_product_at_any_size():
     assert est.encoder_skip_ is True  # the latent size's rule, whatever the aggregation
     assert _quiet_fit(MultiModalVAE(n_components=25, aggregator_options={}, **FAST),
                       _views(40)).aggregation_ == "poe"  # no options: the size's rule
+
+
+@pytest.mark.parametrize("n_components", [12, 25, "auto"])
+def test_a_mixture_prior_with_the_default_aggregation_names_auto(n_components):
+    """A user who never set ``aggregation`` learns that its default, not an aggregation they
+    did not choose, is what does not go with the mixture prior, before any training."""
+    est = MultiModalVAE(n_components=n_components, n_prior_components=3, **FAST)
+    with pytest.raises(ValueError, match=r"aggregation='auto' \(the default\) is a product of "
+                                         r"experts.*n_prior_components=3.*'sumpooling'"):
+        est.fit(_views(40))
+    assert not hasattr(est, "module_")
+    # a permutation-invariant aggregation takes the mixture prior
+    _quiet_fit(MultiModalVAE(n_prior_components=3, aggregation="sumpooling", **FAST), _views(40))
