@@ -83,7 +83,9 @@ def fit_auto(estimator, X):
         fits.append((candidate, caught, error))
         if len(fits) == 1:
             wide = _wide_candidate(estimator, candidate)
-            if wide is not None:
+            if wide is not None:  # the count of the first line did not know of it
+                say(f"n_components='auto': wide data ({candidate._schema.n_output_columns} columns, "
+                    f"{candidate._n_fit_rows} rows): trying {wide} latent dimensions as well")
                 sizes.append(wide)
     errors = [error for _, _, error in fits]
     best = min(range(len(fits)), key=lambda i: (not np.isfinite(errors[i]), errors[i]))

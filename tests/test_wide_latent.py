@@ -270,3 +270,20 @@ def test_a_mixture_prior_with_the_default_aggregation_names_auto(n_components):
     assert not hasattr(est, "module_")
     # a permutation-invariant aggregation takes the mixture prior
     _quiet_fit(MultiModalVAE(n_prior_components=3, aggregation="sumpooling", **FAST), _views(40))
+
+
+def test_verbose_announces_the_wide_size(monkeypatch, capsys):
+    """The first line counts the sizes known before the data were seen ("1 of 2"): the wide
+    size is announced where it is added, so that "2 of 3" follows from what was said."""
+    monkeypatch.setattr(_latent_size, "AUTO_SIZES", (1, 2))
+    monkeypatch.setattr(_wide_latent, "WIDE_MIN_COLUMNS", 8)
+    monkeypatch.setattr(_wide_latent, "COLUMNS_PER_DIMENSION", 1)
+    _quiet_fit(MultiModalVAE(**dict(FAST, max_epochs=1, verbose=1)), _views(100))
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("n_components='auto'")]
+    assert lines[:4] == [
+        "n_components='auto': fitting 1 latent dimensions (1 of 2)",
+        "n_components='auto': wide data (15 columns, 100 rows): trying 8 latent dimensions as well",
+        "n_components='auto': fitting 2 latent dimensions (2 of 3)",
+        "n_components='auto': fitting 8 latent dimensions (3 of 3)",
+    ]
+    assert "(8); keeping" in lines[4]
