@@ -548,7 +548,7 @@ def _check_attribute(name, value):
         if not isinstance(value, bool):
             raise ValueError(f"attribute {name} must be a boolean, got {value!r}")
     elif name == "aggregation_":
-        if value not in AGGREGATORS:
+        if not isinstance(value, str) or value not in AGGREGATORS:  # a list is unhashable
             raise ValueError(f"attribute aggregation_ must be one of {sorted(AGGREGATORS)}, got {value!r}")
     elif name == "class_temperatures_":
         if not isinstance(value, dict) or not all(

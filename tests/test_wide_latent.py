@@ -211,10 +211,11 @@ def test_load_refuses_contradicting_or_unresolved_records(wide_model, tmp_path):
     with pytest.raises(ValueError, match="aggregation must be a fitted aggregation"):
         MultiModalVAE.load(_rewritten(wide_model, tmp_path, unresolved))
 
-    def bad(metadata):
-        metadata["attributes"]["aggregation_"] = "nonsense"
-    with pytest.raises(ValueError, match="aggregation_ must be one of"):
-        MultiModalVAE.load(_rewritten(wide_model, tmp_path, bad))
+    for value in ("nonsense", ["poe"], {"poe": 1}):  # JSON arrays and objects are unhashable
+        def bad(metadata):
+            metadata["attributes"]["aggregation_"] = value
+        with pytest.raises(ValueError, match="aggregation_ must be one of"):
+            MultiModalVAE.load(_rewritten(wide_model, tmp_path, bad))
 
 
 def test_a_file_from_before_encoder_skip_loads_without_the_path(tmp_path):
