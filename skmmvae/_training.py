@@ -80,8 +80,8 @@ class TrainingMixin:
                 f"{NARROW_LATENT} latent dimensions, 'poe' beyond), which multiplies the experts "
                 "with a N(0, I) prior expert that cannot agree with a mixture prior "
                 f"(n_prior_components={self.n_prior_components}); use n_prior_components=1, or set "
-                "aggregation to a permutation-invariant one such as 'sumpooling' or "
-                "'selfattention' for the mixture prior"
+                "aggregation to one that takes the mixture prior: a permutation-invariant one such "
+                "as 'sumpooling' or 'selfattention', or 'moe'"
             )
 
     def _check_networks(self):

@@ -107,8 +107,9 @@ class MultiModalVAE(InferenceMixin, TrainingMixin, ChecksMixin, PersistenceMixin
         How modality encodings are combined: ``"poe_full"`` (product of experts with full
         precision matrices), ``"poe"`` (product of diagonal experts, the paper's), ``"moe"``,
         ``"mopoe"``, or the permutation-invariant aggregators of the paper, ``"sumpooling"``,
-        ``"selfattention"``, ``"sumpooling_mixture"``, ``"selfattention_mixture"``. The default
-        was chosen by the quality benchmark (:doc:`/quality`): each modality's expert adds a
+        ``"selfattention"``, ``"sumpooling_mixture"``, ``"selfattention_mixture"``. ``"poe_full"``,
+        the default up to 24 latent dimensions (``"auto"``, below), was chosen by the quality
+        benchmark (:doc:`/quality`): each modality's expert adds a
         full precision matrix, the exact form of a linear-Gaussian posterior, so the views
         can correct each other along any direction of the latent space. Against ``"poe"`` with
         8 dimensions (the previous default, which beat sumpooling at half its time) it imputed
@@ -140,7 +141,10 @@ class MultiModalVAE(InferenceMixin, TrainingMixin, ChecksMixin, PersistenceMixin
         always uses ``beta``; early stopping does not end training during the warm-up.
     n_prior_components : int, default=1
         1 for a standard normal prior, more for a learnable Gaussian mixture prior (also the
-        number of components of ``*_mixture`` posteriors; those use 5 when this is 1).
+        number of components of ``*_mixture`` posteriors; those use 5 when this is 1). The
+        products of experts (``"poe"``, ``"poe_full"``, ``"mopoe"``, so also ``"auto"``)
+        multiply by a N(0, I) prior expert and do not take a mixture prior (an error); the
+        permutation-invariant aggregations and ``"moe"`` do.
     n_private_components : int, default=0
         Size of the modality-specific (private) latents; 0 disables them.
     hidden_layer_sizes : tuple of int or "auto", default="auto"
