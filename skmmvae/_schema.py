@@ -242,8 +242,12 @@ class Schema:
         """Columns of the data as the decoders give them back: a categorical modality counts
         its classes, whether given as one column of labels or as one-hot rows (the same
         model either way)."""
-        return sum(len(m.classes) if m.is_categorical and not m.one_hot else m.n_input
-                   for m in self.modalities)
+        return sum(self.output_widths())
+
+    def output_widths(self):
+        """Each modality's columns as the decoders give them back (see ``n_output_columns``)."""
+        return [len(m.classes) if m.is_categorical and not m.one_hot else m.n_input
+                for m in self.modalities]
 
     def join(self, blocks):
         """The blocks of a 2-D layout put back in their columns."""

@@ -89,7 +89,9 @@ class MultiModalVAE(InferenceMixin, TrainingMixin, ChecksMixin, PersistenceMixin
         :func:`skmmvae.metrics.cross_modal_imputation_error`) is kept; the fitted size is
         ``n_components_`` and the errors ``latent_selection_``. This costs about three
         times one fit. On wide data (at least 192 columns, a categorical modality counted
-        by its classes, and more rows than columns; ``aggregation="auto"`` without
+        by its classes, more rows than columns, and a modality of more than 24 columns
+        among as many others, so that its linear relation to them can have a rank above
+        24; ``aggregation="auto"`` without
         ``aggregator_options``, and no custom ``decoders``) a third, wide size is tried as well:
         one dimension per 4 columns in multiples of 8, at most 128, with the diagonal
         product of experts and the encoders' linear path (``aggregation="auto"``,

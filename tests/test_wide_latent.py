@@ -131,12 +131,16 @@ class _AnyWidth(torch.nn.Module):
         return self.linear(z.sum(-1, keepdim=True))
 
 
-@pytest.mark.parametrize("case", ["narrow", "few rows", "aggregation given", "options given",
-                                  "decoders given"])
+@pytest.mark.parametrize("case", ["narrow", "narrow modalities", "few rows", "aggregation given",
+                                  "options given", "decoders given"])
 def test_no_wide_candidate_otherwise(monkeypatch, case):
+    """The stand-ins of the test above, under which these data (15 columns of modalities of 6,
+    5 and 4) are wide, but for the one condition each case breaks."""
     monkeypatch.setattr(_latent_size, "AUTO_SIZES", (1, 2))
     monkeypatch.setattr(_wide_latent, "WIDE_MIN_COLUMNS", 16 if case == "narrow" else 8)
     monkeypatch.setattr(_wide_latent, "COLUMNS_PER_DIMENSION", 1)
+    # the widest modality's relation to the others has rank at most 6
+    monkeypatch.setattr(_wide_latent, "NARROW_LATENT", 6 if case == "narrow modalities" else 2)
     n_rows = 120 if case != "few rows" else 15
     params = dict(FAST, validation_fraction=0.1 if case != "few rows" else 0.7)
     if case == "aggregation given":
@@ -150,11 +154,17 @@ def test_no_wide_candidate_otherwise(monkeypatch, case):
 
 
 def test_wide_size_rule():
-    assert _wide_latent.wide_size(1400, 659) == 128  # the UCI multiple-features views + label
-    assert _wide_latent.wide_size(2000, 650) == 128
-    assert _wide_latent.wide_size(1000, 200) == 48
-    assert _wide_latent.wide_size(1000, 191) is None  # too few columns
-    assert _wide_latent.wide_size(659, 659) is None   # no more rows than columns
+    mfeat = [76, 216, 64, 240, 47, 6, 10]  # the UCI multiple-features views + label
+    assert _wide_latent.wide_size(1400, mfeat) == 128
+    assert _wide_latent.wide_size(2000, [76, 216, 64, 240, 47, 6]) == 128
+    assert _wide_latent.wide_size(1000, [100, 100]) == 48
+    assert _wide_latent.wide_size(1000, [100, 91]) is None  # too few columns
+    assert _wide_latent.wide_size(659, mfeat) is None   # no more rows than columns
+    # no modality whose relation to the others can have a rank above 24: many narrow views,
+    # or one wide view beside narrow ones
+    assert _wide_latent.wide_size(2000, [10] * 64) is None
+    assert _wide_latent.wide_size(2000, [400, 12, 12]) is None
+    assert _wide_latent.wide_size(2000, [400, 25]) == 104
     assert _wide_latent.auto_aggregation(24) == "poe_full" and _wide_latent.auto_aggregation(25) == "poe"
     assert _wide_latent.auto_encoder_skip(25, None, None) is True  # before a fit
 
@@ -279,6 +289,7 @@ def test_verbose_announces_the_wide_size(monkeypatch, capsys):
     monkeypatch.setattr(_latent_size, "AUTO_SIZES", (1, 2))
     monkeypatch.setattr(_wide_latent, "WIDE_MIN_COLUMNS", 8)
     monkeypatch.setattr(_wide_latent, "COLUMNS_PER_DIMENSION", 1)
+    monkeypatch.setattr(_wide_latent, "NARROW_LATENT", 2)
     _quiet_fit(MultiModalVAE(**dict(FAST, max_epochs=1, verbose=1)), _views(100))
     lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("n_components='auto'")]
     assert lines[:4] == [
