@@ -207,6 +207,15 @@ class MultiModalVAE(InferenceMixin, TrainingMixin, ChecksMixin, PersistenceMixin
         rows.
     lr : float, default=3e-3
         Adam learning rate (the peak of ``lr_schedule``).
+    weight_decay : float, default=0.0
+        Decoupled weight decay of every network weight (the optimiser is then ``AdamW``: each
+        step multiplies the weights by ``1 - lr_t * weight_decay``); 0 trains with Adam as
+        before. A regulariser for small data: on one split of each of five data sets of the
+        quality benchmark with 100 training rows, ``weight_decay=1`` lowered the imputation
+        errors by 2.6-18.5% and 3 by 1.6-32.5%; with 30 rows 3 lowered them by 1.7-4.7% and
+        10 raised them by up to 8%; with complete training data (about 1,250 rows) 1 changed
+        them by -9.7% to +8.8% and 0.2 by -8% to +0.9% (see :doc:`/quality`, "Weight decay
+        for small data"). Not a default yet: measured on one seed.
     validation_fraction : float, default=0.1
         Fraction of rows held out (a seeded random split) to monitor the objective
         (``valid_loss`` and its terms in ``history_``) and for early stopping. No validation
@@ -404,6 +413,7 @@ class MultiModalVAE(InferenceMixin, TrainingMixin, ChecksMixin, PersistenceMixin
         "max_epochs": [Interval(numbers.Integral, 0, None, closed="left")],
         "batch_size": [Interval(numbers.Integral, 1, None, closed="left"), StrOptions({"auto"})],
         "lr": [Interval(numbers.Real, 0, None, closed="neither")],
+        "weight_decay": [Interval(numbers.Real, 0, None, closed="left")],
         "lr_schedule": [StrOptions({"cosine", "constant"})],
         "validation_fraction": [Interval(numbers.Real, 0, 1, closed="left")],
         "early_stopping": ["boolean"],
@@ -463,6 +473,7 @@ class MultiModalVAE(InferenceMixin, TrainingMixin, ChecksMixin, PersistenceMixin
         lr_schedule="cosine",
         decoder_skip="auto",
         encoder_skip="auto",
+        weight_decay=0.0,
     ):
         self.modalities = modalities
         self.likelihoods = likelihoods
@@ -497,6 +508,7 @@ class MultiModalVAE(InferenceMixin, TrainingMixin, ChecksMixin, PersistenceMixin
         self.lr_schedule = lr_schedule
         self.decoder_skip = decoder_skip
         self.encoder_skip = encoder_skip
+        self.weight_decay = weight_decay
         self.autocast = autocast
         self.compile = compile
 

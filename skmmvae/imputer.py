@@ -95,6 +95,7 @@ class MultiModalImputer(MultiModalVAE):
         lr_schedule="cosine",
         decoder_skip="auto",
         encoder_skip="auto",
+        weight_decay=0.0,
     ):
         super().__init__(
             modalities=modalities,
@@ -132,6 +133,7 @@ class MultiModalImputer(MultiModalVAE):
             lr_schedule=lr_schedule,
             decoder_skip=decoder_skip,
             encoder_skip=encoder_skip,
+            weight_decay=weight_decay,
         )
         self.sample_posterior = sample_posterior
 

@@ -26,7 +26,7 @@ PARAMETERS = {
     "n_iter_no_change", "n_importance_samples", "device", "random_state", "verbose",
     "callbacks", "encoders", "decoders", "n_jobs", "accelerator", "standardize", "autocast",
     "compile", "activation", "weight_init", "kl_warmup", "aggregator_options",
-    "lr_schedule", "decoder_skip", "encoder_skip",
+    "lr_schedule", "decoder_skip", "encoder_skip", "weight_decay",
 }  # fmt: skip
 
 
