@@ -210,12 +210,12 @@ class MultiModalVAE(InferenceMixin, TrainingMixin, ChecksMixin, PersistenceMixin
     weight_decay : float, default=0.0
         Decoupled weight decay of every network weight (the optimiser is then ``AdamW``: each
         step multiplies the weights by ``1 - lr_t * weight_decay``); 0 trains with Adam as
-        before. A regulariser for small data: on one split of each of five data sets of the
-        quality benchmark with 100 training rows, ``weight_decay=1`` lowered the imputation
-        errors by 2.6-18.5% and 3 by 1.6-32.5%; with 30 rows 3 lowered them by 1.7-4.7% and
-        10 raised them by up to 8%; with complete training data (about 1,250 rows) 1 changed
-        them by -9.7% to +8.8% and 0.2 by -8% to +0.9% (see :doc:`/quality`, "Weight decay
-        for small data"). Not a default yet: measured on one seed.
+        before. A regulariser for small data: in the quality benchmark (3 seeds) ``3`` lowered
+        the imputation errors with 100 training rows on four of five data sets (by up to 32%;
+        the digits +0.9%) and with 30 rows on all four (2-4.5%), and ``0.2`` with complete
+        data or views missing on five of six (up to 4.7%; the digits complete +0.9%), while
+        10 with 30 rows and 1 with complete data raised some (see :doc:`/quality`, "Weight
+        decay for small data"). Not a default yet.
     validation_fraction : float, default=0.1
         Fraction of rows held out (a seeded random split) to monitor the objective
         (``valid_loss`` and its terms in ``history_``) and for early stopping. No validation
