@@ -105,7 +105,8 @@ def run_demo(epochs=DEFAULT_EPOCHS, aggregation=DEFAULT_AGGREGATION, objective="
         to mean squared error on the hidden quadrant's pixels), ``label_accuracy`` (dict of
         method to accuracy from the top half of the image), ``chance_accuracy``, ``n_train``,
         ``n_test``, ``n_epochs``, ``fit_seconds``, ``total_seconds``, ``hidden_quadrant``,
-        ``aggregation``, ``objective`` and ``figure`` (the path written, or None).
+        ``aggregation`` (as fitted, ``"auto"`` resolved), ``objective`` and ``figure`` (the
+        path written, or None).
 
     Examples
     --------
@@ -198,7 +199,7 @@ def run_demo(epochs=DEFAULT_EPOCHS, aggregation=DEFAULT_AGGREGATION, objective="
         "fit_seconds": float(fit_seconds),
         "total_seconds": float(time.perf_counter() - start),
         "hidden_quadrant": HIDDEN_QUADRANT,
-        "aggregation": aggregation,
+        "aggregation": vae.aggregation_,  # as fitted ("auto" resolved)
         "objective": objective,
         "figure": None if figure is None else str(figure),
     }

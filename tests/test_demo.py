@@ -26,6 +26,7 @@ def test_run_demo_returns_finite_results_and_writes_the_figure(tmp_path):
     assert all(0 <= v <= 1 for v in results["label_accuracy"].values())
     assert results["n_train"] + results["n_test"] == 240
     assert results["n_epochs"] == 1
+    assert results["aggregation"] == "poe_full"  # "auto" as fitted: 12 or 24 latent dimensions
     assert output.is_file() and output.stat().st_size > 0
     assert results["figure"] == str(output)
 
