@@ -214,8 +214,9 @@ class MultiModalVAE(InferenceMixin, TrainingMixin, ChecksMixin, PersistenceMixin
         the imputation errors with 100 training rows on four of five data sets (by up to 32%;
         the digits +0.9%) and with 30 rows on all four (2-4.5%), and ``0.2`` with complete
         data or views missing on five of six (up to 4.7%; the digits complete +0.9%), while
-        10 with 30 rows and 1 with complete data raised some (see :doc:`/quality`, "Weight
-        decay for small data"). Not a default yet.
+        10 with 30 rows and 1 with complete data raised some, and on the unseen wine and
+        diabetes data every value tried raised the errors a little (up to 6%; see
+        :doc:`/quality`, "Weight decay for small data"). Not a default.
     validation_fraction : float, default=0.1
         Fraction of rows held out (a seeded random split) to monitor the objective
         (``valid_loss`` and its terms in ``history_``) and for early stopping. No validation
