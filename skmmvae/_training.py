@@ -148,13 +148,13 @@ class TrainingMixin:
         return auto_aggregation(latent_size(self))
 
     def _resolved_encoder_skip(self):
-        """``encoder_skip`` as a boolean: ``"auto"`` follows the latent size and, like
-        ``decoder_skip``, the fit's rows against the data's columns (see
+        """``encoder_skip`` as a boolean: ``"auto"`` follows the aggregation, the latent size
+        and, like ``decoder_skip``, the fit's rows against the data's columns (see
         :mod:`skmmvae._wide_latent`)."""
         if not isinstance(self.encoder_skip, str):
             return bool(self.encoder_skip)
-        rows, schema = self.__dict__.get("_n_fit_rows"), self.__dict__.get("_schema")
-        return auto_encoder_skip(latent_size(self), rows, None if schema is None else schema.n_output_columns)
+        return auto_encoder_skip(latent_size(self), self._rows_outnumber_columns(),
+                                 self._resolved_aggregation())
 
     def _resolved_decoder_skip(self):
         """``decoder_skip`` as a boolean: ``"auto"`` is True when the rows of the fit outnumber
@@ -162,6 +162,11 @@ class TrainingMixin:
         rows alike), and before a fit, which has neither; False otherwise."""
         if not isinstance(self.decoder_skip, str):
             return bool(self.decoder_skip)
+        return self._rows_outnumber_columns()
+
+    def _rows_outnumber_columns(self):
+        """Whether the rows of the fit outnumber the data's columns (a categorical modality
+        counted by its classes); True before a fit, which has neither."""
         rows, schema = self.__dict__.get("_n_fit_rows"), self.__dict__.get("_schema")
         return rows is None or schema is None or rows > schema.n_output_columns
 

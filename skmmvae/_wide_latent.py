@@ -32,13 +32,18 @@ def auto_aggregation(n_latent):
     return "poe_full" if n_latent <= NARROW_LATENT else "poe"
 
 
-def auto_encoder_skip(n_latent, n_rows, n_columns):
-    """``encoder_skip="auto"``: the encoders' linear path for a latent space wider than
-    ``NARROW_LATENT`` when the fit's rows outnumber the data's columns (before a fit, where
-    neither is known, it follows the latent size alone)."""
-    if n_latent <= NARROW_LATENT:
-        return False
-    return n_rows is None or n_columns is None or n_rows > n_columns
+# The aggregations with which the encoders' linear path was measured (the products of
+# experts, whose experts it makes linear-Gaussian posteriors); encoder_skip="auto" leaves the
+# others (the paper's permutation-invariant aggregators, the mixtures) as they were.
+LINEAR_EXPERT_AGGREGATIONS = ("poe", "poe_full")
+
+
+def auto_encoder_skip(n_latent, rows_outnumber_columns, aggregation):
+    """``encoder_skip="auto"``: the encoders' linear path for a product of experts
+    (``LINEAR_EXPERT_AGGREGATIONS``) with a latent space wider than ``NARROW_LATENT`` when the
+    fit's rows outnumber the data's columns (the rule of ``decoder_skip="auto"``)."""
+    return (aggregation in LINEAR_EXPERT_AGGREGATIONS and n_latent > NARROW_LATENT
+            and rows_outnumber_columns)
 
 
 def wide_size(n_rows, widths):

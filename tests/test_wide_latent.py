@@ -64,6 +64,16 @@ def test_auto_fits_the_model_the_explicit_choices_fit(n_components):
     np.testing.assert_array_equal(auto.predict(given)["v1"], explicit.predict(given)["v1"])
 
 
+def test_auto_leaves_the_other_aggregations_as_they_were():
+    """The path was measured with the products of experts only: a permutation-invariant
+    aggregation above 24 dimensions (the paper's T1 set-up has 30) keeps plain encoders."""
+    est = _quiet_fit(MultiModalVAE(n_components=25, aggregation="sumpooling", **FAST), _views(40))
+    assert est.aggregation_ == "sumpooling" and est.encoder_skip_ is False
+    assert _encoder_paths(est) == [False] * 3
+    est = _quiet_fit(MultiModalVAE(n_components=25, aggregation="poe_full", **FAST), _views(40))
+    assert est.encoder_skip_ is True and _encoder_paths(est) == [True] * 3
+
+
 def test_an_explicit_choice_is_kept():
     est = _quiet_fit(MultiModalVAE(n_components=25, aggregation="poe_full", encoder_skip=False,
                                    aggregator_options={"rank": 2}, **FAST), _views(40))
@@ -166,7 +176,12 @@ def test_wide_size_rule():
     assert _wide_latent.wide_size(2000, [400, 12, 12]) is None
     assert _wide_latent.wide_size(2000, [400, 25]) == 104
     assert _wide_latent.auto_aggregation(24) == "poe_full" and _wide_latent.auto_aggregation(25) == "poe"
-    assert _wide_latent.auto_encoder_skip(25, None, None) is True  # before a fit
+    assert _wide_latent.auto_encoder_skip(25, True, "poe") is True
+    assert _wide_latent.auto_encoder_skip(25, True, "poe_full") is True
+    assert _wide_latent.auto_encoder_skip(25, False, "poe") is False
+    assert _wide_latent.auto_encoder_skip(24, True, "poe") is False
+    assert _wide_latent.auto_encoder_skip(25, True, "sumpooling") is False
+    assert MultiModalVAE(n_components=25)._resolved_encoder_skip() is True  # before a fit
 
 
 def test_imputer_resolves_them_alike():

@@ -69,6 +69,7 @@ def fit_model(X, aggregation, objective, seed, epochs, n_samples, standardize=Tr
         likelihoods={m: ("gaussian", {"scale": 1.0}) for m in names},
         decoders=decoders,
         hidden_layer_sizes=(256, 256),
+        encoder_skip=False,  # the paper's encoders (30 dimensions would give "poe" the linear path)
         embedding_size=2 * N_LATENT,  # tokens of size E = 2d, leaky ReLU: the official script
         activation="leaky_relu",
         batch_size=500,
