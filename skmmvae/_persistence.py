@@ -550,6 +550,9 @@ def _check_attribute(name, value):
     elif name == "aggregation_":
         if not isinstance(value, str) or value not in AGGREGATORS:  # a list is unhashable
             raise ValueError(f"attribute aggregation_ must be one of {sorted(AGGREGATORS)}, got {value!r}")
+    elif name == "weight_decay_":
+        if isinstance(value, bool) or not isinstance(value, float) or not (math.isfinite(value) and value >= 0):
+            raise ValueError(f"attribute weight_decay_ must be a non-negative finite number, got {value!r}")
     elif name == "class_temperatures_":
         if not isinstance(value, dict) or not all(
             isinstance(k, str) and isinstance(v, float) and math.isfinite(v) and v > 0

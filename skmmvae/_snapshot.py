@@ -18,6 +18,9 @@ from ._version import __version__
 # Keys of the pickled state of an estimator (and so of what save writes): a file format.
 MODULE_STATE, OPTIMIZER_STATE, VERSION = "_module_state", "_optimizer_state", "_skmmvae_version"
 KEYS = (MODULE_STATE, OPTIMIZER_STATE, VERSION)
+# Training parameters added after the first release, as the models pickled before them
+# trained (weight_decay: Adam, no decay).
+TRAINING_BEFORE = {"weight_decay": 0.0}
 
 
 def optimizer_state(est, take=False):
@@ -197,8 +200,8 @@ class PersistenceMixin:
 
     def __setstate__(self, state):
         state = dict(state)
-        for name, value in ARCHITECTURE_BEFORE.items():  # a pickle from before the parameter
-            state.setdefault(name, value)
+        for name, value in {**ARCHITECTURE_BEFORE, **TRAINING_BEFORE}.items():
+            state.setdefault(name, value)  # a pickle from before the parameter
         module_state, version = TrainingState.read(state)
         if version != __version__:
             warnings.warn(
@@ -215,6 +218,8 @@ class PersistenceMixin:
                 self._architecture = {**self._architecture_params(), **ARCHITECTURE_BEFORE}
             if "n_components_" not in self.__dict__:  # fitted before it was recorded
                 self.n_components_ = int(self._fitted_architecture()["n_components"])
+            if "weight_decay_" not in self.__dict__:  # likewise ("auto" came with it)
+                self.weight_decay_ = float(self.weight_decay)
             for name in ("decoder_skip", "encoder_skip", "aggregation"):  # likewise
                 if name + "_" not in self.__dict__:
                     setattr(self, name + "_", self._fitted_architecture()[name])

@@ -24,6 +24,7 @@ from ._progress import EpochProgress
 from ._runtime import seeded, check_device
 from ._calibration import fit_temperatures
 from ._sizes import auto_rank, auto_width
+from ._small_data import auto_weight_decay
 from ._wide_latent import NARROW_LATENT, auto_aggregation, auto_encoder_skip
 from .nn import MultiModalModule
 
@@ -136,6 +137,13 @@ class TrainingMixin:
         arch["encoder_skip"] = self._resolved_encoder_skip()
         return arch
 
+    def _resolved_weight_decay(self):
+        """``weight_decay`` as a number: ``"auto"`` decays where the fit's rows are few (see
+        :mod:`skmmvae._small_data`), and not before a fit, which has none."""
+        if isinstance(self.weight_decay, str):
+            return auto_weight_decay(self.__dict__.get("_n_fit_rows"))
+        return float(self.weight_decay)
+
     def _resolved_aggregation(self):
         """``aggregation``, with ``"auto"`` resolved from the latent size (see
         :mod:`skmmvae._wide_latent`), or ``"poe_full"`` at any size where ``aggregator_options``
@@ -233,6 +241,7 @@ class TrainingMixin:
 
     def _build_net(self, module, device):
         callbacks = list(self.callbacks or [])
+        weight_decay = self._resolved_weight_decay()
         setup = self._training_setup()
         sink = setup.sink(self.verbose)
         if self.early_stopping:
@@ -259,9 +268,9 @@ class TrainingMixin:
             kl_warmup=self._kl_warmup(),
             valid_fraction=self.validation_fraction,
             split_seed=self._split_seed,
-            # decoupled weight decay where asked for; else Adam as it always was
-            optimizer=torch.optim.AdamW if self.weight_decay > 0 else torch.optim.Adam,
-            **({"optimizer__weight_decay": float(self.weight_decay)} if self.weight_decay > 0 else {}),
+            # decoupled weight decay where asked for (or small data); else Adam as it always was
+            optimizer=torch.optim.AdamW if weight_decay > 0 else torch.optim.Adam,
+            **({"optimizer__weight_decay": weight_decay} if weight_decay > 0 else {}),
             # one fused kernel for all parameters instead of a loop over them (steps 1.03-1.19x
             # faster on the CPU, most with small batches; see docs/benchmarks.rst)
             optimizer__fused=torch.device(setup.device or device).type in ("cpu", "cuda"),
@@ -338,6 +347,7 @@ class TrainingMixin:
         self.decoder_skip_ = self._architecture["decoder_skip"]
         self.encoder_skip_ = self._architecture["encoder_skip"]
         self.aggregation_ = self._architecture["aggregation"]
+        self.weight_decay_ = self._resolved_weight_decay()
         self.n_components_ = self._n_features_out = self._architecture["n_components"]
         self.__dict__.pop("latent_selection_", None)  # set by an n_components="auto" fit
         with self._threads(), seeded(self._seed, device):

@@ -95,7 +95,7 @@ class MultiModalImputer(MultiModalVAE):
         lr_schedule="cosine",
         decoder_skip="auto",
         encoder_skip="auto",
-        weight_decay=0.0,
+        weight_decay="auto",
     ):
         super().__init__(
             modalities=modalities,

@@ -1,5 +1,6 @@
-"""``weight_decay``: decoupled weight decay (``AdamW``) of the networks' weights; 0 (the
-default) trains with Adam exactly as before."""
+"""``weight_decay``: decoupled weight decay (``AdamW``) of the networks' weights; 0 trains
+with Adam exactly as before; ``"auto"`` (the default) decays with small data only."""
+import pickle
 import warnings
 
 import numpy as np
@@ -8,6 +9,7 @@ import torch
 from sklearn.utils._param_validation import InvalidParameterError
 
 from skmmvae import MultiModalImputer, MultiModalVAE
+from skmmvae._small_data import SMALL_DATA_ROWS, SMALL_DATA_WEIGHT_DECAY
 
 from conftest import make_data
 
@@ -21,14 +23,28 @@ def _fit(**params):
         return MultiModalVAE(**FAST, **params).fit(make_data())
 
 
-def test_the_default_trains_with_adam_as_before():
-    est = _fit()
+def _fit_rows(n, **params):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return MultiModalVAE(**{**FAST, **params}).fit(make_data(n))
+
+
+@pytest.mark.parametrize("n_rows, decay", [(SMALL_DATA_ROWS + 1, 0.0), (SMALL_DATA_ROWS, SMALL_DATA_WEIGHT_DECAY)])
+def test_auto_decays_up_to_the_small_data_rows_and_is_the_number_it_resolves_to(n_rows, decay):
+    est = _fit_rows(n_rows)  # the default: "auto"
+    assert est.weight_decay == "auto" and est.weight_decay_ == decay
     optimizer = est.net_.optimizer_
-    assert type(optimizer) is torch.optim.Adam
-    assert all(group["weight_decay"] == 0 for group in optimizer.param_groups)
-    same = _fit(weight_decay=0.0)
-    given = {"a": make_data()["a"]}
+    assert type(optimizer) is (torch.optim.AdamW if decay else torch.optim.Adam)
+    assert all(group["weight_decay"] == decay for group in optimizer.param_groups)
+    same = _fit_rows(n_rows, weight_decay=decay)
+    assert same.weight_decay_ == decay
+    given = {"a": make_data(n_rows)["a"]}
     np.testing.assert_array_equal(est.predict(given)["b"], same.predict(given)["b"])
+
+
+def test_zero_trains_with_adam_as_before_whatever_the_rows():
+    est = _fit(weight_decay=0.0)  # 80 rows: "auto" would decay
+    assert type(est.net_.optimizer_) is torch.optim.Adam and est.weight_decay_ == 0.0
 
 
 def test_weight_decay_trains_with_adamw_and_shrinks_the_weights():
@@ -36,7 +52,7 @@ def test_weight_decay_trains_with_adamw_and_shrinks_the_weights():
     optimizer = decayed.net_.optimizer_
     assert type(optimizer) is torch.optim.AdamW
     assert all(group["weight_decay"] == 50.0 for group in optimizer.param_groups)
-    plain = _fit()
+    plain = _fit(weight_decay=0.0)
 
     def norm(est):  # the networks' weight matrices (the decay acts on every parameter)
         return sum(float(p.detach().norm()) for name, p in est.module_.named_parameters()
@@ -53,7 +69,38 @@ def test_the_imputer_takes_it():
     assert type(imp.net_.optimizer_) is torch.optim.AdamW
 
 
-@pytest.mark.parametrize("value", [-1.0, "auto"])
+@pytest.mark.parametrize("value", [-1.0, "small", None])
 def test_bad_values_are_refused_before_training(value):
     with pytest.raises(InvalidParameterError, match="weight_decay"):
         MultiModalVAE(**FAST, weight_decay=value).fit(make_data())
+
+
+def test_the_resolved_decay_survives_pickling_save_and_load_and_partial_fit(tmp_path):
+    est = _fit_rows(60)
+    path = tmp_path / "model.skmmvae"
+    est.save(path)
+    for copy in (pickle.loads(pickle.dumps(est)), MultiModalVAE.load(path)):
+        assert copy.weight_decay == "auto" and copy.weight_decay_ == SMALL_DATA_WEIGHT_DECAY
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            copy.partial_fit(make_data(60), epochs=1)  # rebuilt: the same rule on the same rows
+        assert all(group["weight_decay"] == SMALL_DATA_WEIGHT_DECAY
+                   for group in copy.net_.optimizer_.param_groups)
+
+
+def test_a_pickle_from_before_the_parameter_trained_with_adam():
+    est = _fit_rows(60, weight_decay=0.0)
+    state = est.__getstate__()
+    del state["weight_decay"], state["weight_decay_"]  # as models pickled before both
+    old = MultiModalVAE.__new__(MultiModalVAE)
+    old.__setstate__(state)
+    assert old.weight_decay == 0.0 and old.weight_decay_ == 0.0
+
+
+@pytest.mark.parametrize("value", [-1.0, "3", True, float("nan")])
+def test_a_file_with_a_bad_fitted_decay_is_refused(value):
+    from skmmvae._persistence import _check_attribute
+
+    with pytest.raises(ValueError, match="weight_decay_"):
+        _check_attribute("weight_decay_", value)
+    _check_attribute("weight_decay_", 3.0)
