@@ -247,8 +247,12 @@ class PersistenceMixin:
         optimizer = optimizer_state(self, take=True)
         net = self._build_net(self.module_, str(module_device(self.module_)))
         if optimizer is not None:
+            # the saved state would bring back the old lr and weight decay (its param groups
+            # replace the new ones): keep the current ones, as the new net has them
+            current = [{key: group[key] for key in ("weight_decay", "decoupled_weight_decay") if key in group}
+                       for group in net.optimizer_.param_groups]
             net.optimizer_.load_state_dict(optimizer)
-            for group in net.optimizer_.param_groups:
-                group["lr"] = float(self.lr)  # the saved state would bring back the old lr
+            for group, kept in zip(net.optimizer_.param_groups, current):
+                group.update(kept, lr=float(self.lr))
         net.history = self.history_
         return net

@@ -693,6 +693,7 @@ class MultiModalVAE(InferenceMixin, TrainingMixin, ChecksMixin, PersistenceMixin
                     "(weights, optimiser state, history_, n_iter_)."
                 )
             raise
+        self.weight_decay_ = self._resolved_weight_decay()  # what it trained with now
         return self
 
     def transform(self, X, modalities=None):

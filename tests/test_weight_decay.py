@@ -104,3 +104,22 @@ def test_a_file_with_a_bad_fitted_decay_is_refused(value):
     with pytest.raises(ValueError, match="weight_decay_"):
         _check_attribute("weight_decay_", value)
     _check_attribute("weight_decay_", 3.0)
+
+
+@pytest.mark.parametrize("before, after", [("auto", 0.0), (0.0, 2.0), ("auto", 3.0)])
+def test_a_weight_decay_set_after_the_fit_is_the_one_partial_fit_trains_with(before, after):
+    # partial_fit takes the training parameters' current values: the optimiser state it
+    # carries over must not bring back the decay of the fit (its param groups replace the
+    # new optimiser's), and weight_decay_ says what it trained with
+    est = _fit_rows(60, weight_decay=before)
+    est.set_params(weight_decay=after)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est.partial_fit(make_data(60), epochs=1)
+    optimizer = est.net_.optimizer_
+    assert type(optimizer) is (torch.optim.AdamW if after else torch.optim.Adam)
+    assert all(group["weight_decay"] == after for group in optimizer.param_groups)
+    if after:
+        assert all(group.get("decoupled_weight_decay", True) for group in optimizer.param_groups)
+    assert est.weight_decay_ == after
+
