@@ -45,6 +45,7 @@ from ._schema import ModalityInfo, Schema
 from ._snapshot import KEYS as _TRAINING_KEYS
 from ._snapshot import MODULE_STATE as _MODULE_STATE
 from ._snapshot import OPTIMIZER_STATE as _OPTIMIZER_STATE
+from ._snapshot import TRAINING_BEFORE
 from ._snapshot import VERSION as _VERSION
 from ._training import ARCHITECTURE, ARCHITECTURE_BEFORE
 from ._version import __version__
@@ -447,10 +448,11 @@ def _state(klass, metadata, params, path):
     unknown = sorted(set(saved) - set(names))
     if unknown:
         raise ValueError(f"parameters {unknown} are unknown to {klass.__name__} in skmmvae {__version__}")
-    # parameters newer than the file: the value that its model was built with where that is
-    # recorded (ARCHITECTURE_BEFORE), else the default
+    # parameters newer than the file: the value that its model was built with or trained
+    # with where that is recorded (ARCHITECTURE_BEFORE, TRAINING_BEFORE), else the default
     defaults = {name: p.default for name, p in inspect.signature(klass.__init__).parameters.items()}
     defaults.update(ARCHITECTURE_BEFORE)
+    defaults.update(TRAINING_BEFORE)
     state = {name: params.get(name, saved.get(name, defaults[name])) for name in names}
     for name, value in metadata["attributes"].items():
         if not _allowed_attribute(klass, name):

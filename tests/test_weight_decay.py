@@ -123,3 +123,25 @@ def test_a_weight_decay_set_after_the_fit_is_the_one_partial_fit_trains_with(bef
         assert all(group.get("decoupled_weight_decay", True) for group in optimizer.param_groups)
     assert est.weight_decay_ == after
 
+
+def test_a_file_from_before_the_parameter_loads_and_trains_with_adam(tmp_path):
+    import json
+    import zipfile
+
+    est = _fit_rows(60, weight_decay=0.0)
+    path, old = tmp_path / "model.skmmvae", tmp_path / "old.skmmvae"
+    est.save(path)
+    with zipfile.ZipFile(path) as archive, zipfile.ZipFile(old, "w") as out:
+        for item in archive.infolist():
+            data = archive.read(item.filename)
+            if item.filename == "metadata.json":  # as files saved before both
+                metadata = json.loads(data)
+                del metadata["params"]["weight_decay"], metadata["attributes"]["weight_decay_"]
+                data = json.dumps(metadata).encode()
+            out.writestr(item, data)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        loaded = MultiModalVAE.load(old)
+        assert loaded.weight_decay == 0.0 and loaded.weight_decay_ == 0.0
+        loaded.partial_fit(make_data(60), epochs=1)
+    assert type(loaded.net_.optimizer_) is torch.optim.Adam
