@@ -1,0 +1,96 @@
+"""Would a race choose the latent size as well as training every size to the end?
+
+``n_components="auto"`` trains every candidate size (12, 24 and, on wide data, a wide one) for
+the whole budget and keeps the one with the lowest cross-modal imputation error on the
+validation rows. A race would train each for a few epochs, keep the best so far and train
+only that one on: a default fit would cost about one fit and a fraction instead of two or
+three. This records each candidate's validation error at epochs ``CHECK`` of the ordinary
+default fit (the probe restores the random state, so the fit is the default's) beside the
+final errors it chose on, for one data set, regime and seed of the quality suite:
+
+    python benchmarks/quality/latent_race.py breast_cancer missing 1 benchmarks/quality/results/latent_race.jsonl
+    python benchmarks/quality/latent_race.py --summary benchmarks/quality/results/latent_race.jsonl
+
+``--summary`` prints, per checkpoint, on how many splits the size best there is the size
+chosen at the end, and for the others the chosen-at-the-checkpoint size's final validation
+error over the best's.
+"""
+import json, sys, time, warnings
+from pathlib import Path
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+import numpy as np, torch
+from skorch.callbacks import Callback
+from benchmarks.quality.suite import one_core
+from benchmarks.quality.datasets import load_dataset
+from benchmarks.quality.regimes import make_split
+import skmmvae._latent_size as ls
+from skmmvae import MultiModalVAE
+
+CHECK = (5, 10, 15, 20, 25, 30, 40, 50)
+current = {}
+_orig = ls._candidate
+def _candidate(estimator, size, random_state):
+    c = _orig(estimator, size, random_state); current["c"] = c; current["curve"] = []; return c
+ls._candidate = _candidate
+
+class Probe(Callback):
+    def on_epoch_end(self, net, **kw):
+        e = len(net.history)
+        if e not in CHECK: return
+        c = current["c"]; rows = ls._selection_rows(c)
+        if rows is None: return
+        state = torch.get_rng_state(); had = c.__dict__.get("module_"); temps = c.__dict__.get("class_temperatures_")
+        c.module_ = net.module_; c.class_temperatures_ = temps or {}
+        try:
+            err = ls._validation_error(c, current["X"], rows)
+        finally:
+            torch.set_rng_state(state); net.module_.train()
+            if had is None: c.__dict__.pop("module_", None)
+            if temps is None: c.__dict__.pop("class_temperatures_", None)
+        current["curve"].append((e, err))
+
+def main(dataset, regime, seed, out):
+    one_core()
+    ds = load_dataset(dataset); split = make_split(ds, regime, seed)
+    curves = []
+    _fc = ls._fit_candidate
+    def fit_candidate(estimator, size, random_state, X):
+        current["X"] = X
+        r = _fc(estimator, size, random_state, X)
+        curves.append({"size": size, "curve": current["curve"], "epochs": len(r[0].history_) if "history_" in r[0].__dict__ else None})
+        return r
+    ls._fit_candidate = fit_candidate
+    est = MultiModalVAE(likelihoods=ds.likelihoods, random_state=seed, n_jobs=1, callbacks=[("probe", Probe())])
+    t = time.process_time()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore"); est.fit(split.train)
+    rec = {"dataset": dataset, "regime": regime, "seed": seed, "cpu_s": time.process_time() - t,
+           "selection": getattr(est, "latent_selection_", None), "curves": curves}
+    with open(out, "a") as f: f.write(json.dumps(rec) + "\n")
+    print(json.dumps(rec))
+
+def summary(path):
+    recs = [json.loads(line) for line in open(path)]
+    for epoch in CHECK:
+        agree, n, wrong = 0, 0, []
+        for r in recs:
+            if not r["selection"]:
+                continue
+            final = r["selection"]["validation_error"]
+            best = min(range(len(final)), key=final.__getitem__)
+            at = [dict(map(tuple, c["curve"])).get(epoch) for c in r["curves"]]
+            if None in at:
+                continue
+            pick, n = min(range(len(at)), key=at.__getitem__), n + 1
+            if pick == best:
+                agree += 1
+            else:
+                wrong.append(f"{r['dataset']} {r['regime']} {r['seed']}: {final[pick] / final[best]:.3f}")
+        print(f"epoch {epoch}: the final choice on {agree} of {n}; else {'; '.join(wrong) or '-'}")
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "--summary":
+        summary(sys.argv[2])
+    else:
+        main(sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4])
