@@ -171,7 +171,7 @@ class MultiModalNet(NeuralNet):
         return self.beta * min(1.0, progress)
 
     # ---------------------------------------------------------------- training
-    def partial_fit(self, X, y=None, classes=None, epochs=None, **fit_params):
+    def partial_fit(self, X, y=None, classes=None, epochs=None, horizon=None, **fit_params):
         """skorch's ``partial_fit`` on ``X`` (ModalityTensors) for ``epochs`` epochs, telling an
         interruption from early stopping in ``interruption_``.
 
@@ -180,12 +180,16 @@ class MultiModalNet(NeuralNet):
         is kept (``on_train_end`` restores early stopping's best epoch, if any). After an
         interruption the epoch cut short is dropped from the history and ``interruption_`` is
         the warning that says what was kept; otherwise it is None.
+
+        ``horizon``: ``(first epoch, epochs)`` of ``lr_schedule`` where it spans more than this
+        call (by default this call's epochs, from the history's end).
         """
         if not self.initialized_:
             self.initialize()
         self.interruption_ = None
-        self._call_start = len(self.history)
-        self._call_epochs = max(int(epochs if epochs is not None else self.max_epochs), 1)
+        if horizon is None:
+            horizon = (len(self.history), epochs if epochs is not None else self.max_epochs)
+        self._call_start, self._call_epochs = int(horizon[0]), max(int(horizon[1]), 1)
         self.notify("on_train_begin", X=X, y=y)
         interrupted = False
         try:

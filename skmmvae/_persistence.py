@@ -587,14 +587,18 @@ def _check_attribute(name, value):
             raise ValueError("attribute _architecture: aggregation must be a fitted aggregation, "
                              "not 'auto'")
     elif name == "latent_selection_":
-        sizes, errors = (value.get(key) if isinstance(value, dict) else None
-                         for key in ("n_components", "validation_error"))
-        if (not isinstance(value, dict) or set(value) != {"n_components", "validation_error"}
+        sizes, errors, epochs = (value.get(key) if isinstance(value, dict) else None
+                                 for key in ("n_components", "validation_error", "epochs"))
+        keys = {"n_components", "validation_error"}  # and "epochs" since the race
+        if (not isinstance(value, dict) or set(value) not in (keys, keys | {"epochs"})
                 or not isinstance(sizes, list) or not all(_is_size(s) for s in sizes)
                 or not isinstance(errors, list) or len(errors) != len(sizes)
-                or not all(isinstance(e, float) for e in errors)):
+                or not all(isinstance(e, float) for e in errors)
+                or ("epochs" in value and not (isinstance(epochs, list) and len(epochs) == len(sizes)
+                                               and all(_is_size(e) for e in epochs)))):
             raise ValueError("attribute latent_selection_ must be an object of lists n_components "
-                             f"(positive integers) and validation_error (numbers), got {value!r}")
+                             "(positive integers), validation_error (numbers) and, optionally, "
+                             f"epochs (positive integers), got {value!r}")
     elif name == "_expert_rank":
         if value is not None and not _is_size(value):
             raise ValueError(f"attribute _expert_rank must be a positive integer or null, got {value!r}")

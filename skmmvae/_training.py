@@ -364,13 +364,16 @@ class TrainingMixin:
             self.__dict__.pop(attr, None)
         return tensors
 
-    def _train(self, tensors, epochs, partial=False):
+    def _train(self, tensors, epochs, partial=False, horizon=None):
+        """Train ``epochs`` epochs; ``horizon``: ``(first epoch, epochs)`` of the learning-rate
+        schedule where it spans more than this call (a fit trained in parts, see
+        :mod:`skmmvae._latent_size`)."""
         net = self.net_
         epochs_before = len(net.history)
         progress = dict(net.callbacks_).get("progress")
         if progress is not None:
             progress.total = epochs  # the budget of this call
-        net.partial_fit(tensors, epochs=epochs)
+        net.partial_fit(tensors, epochs=epochs, horizon=horizon)
         self._check_finite(net.module_, tensors)
         if net.interruption_ is not None:
             warnings.warn(net.interruption_, UserWarning, stacklevel=4)  # the caller of fit or partial_fit

@@ -87,8 +87,10 @@ class MultiModalVAE(InferenceMixin, TrainingMixin, ChecksMixin, PersistenceMixin
         the validation rows, and the one with the lower error (standardised squared error of
         numeric modalities, normalised Brier score of categorical ones:
         :func:`skmmvae.metrics.cross_modal_imputation_error`) is kept; the fitted size is
-        ``n_components_`` and the errors ``latent_selection_``. This costs about three
-        times one fit. On wide data (at least 192 columns, a categorical modality counted
+        ``n_components_`` and the errors ``latent_selection_``. This costs up to about three
+        times one fit: the sizes race, each trains the KL warm-up's epochs (25 of 100) and
+        one whose validation error is then more than 1.1 times the best's trains no
+        further (the models kept are those of uninterrupted fits). On wide data (at least 192 columns, a categorical modality counted
         by its classes, more rows than columns, and a modality of more than 24 columns
         among as many others, so that its linear relation to them can have a rank above
         24; ``aggregation="auto"`` without
@@ -322,9 +324,10 @@ class MultiModalVAE(InferenceMixin, TrainingMixin, ChecksMixin, PersistenceMixin
         The size of the latent space (``n_components`` resolved).
     latent_selection_ : dict
         Where ``n_components="auto"`` chose the size: ``{"n_components": [12, 24],
-        "validation_error": [e12, e24]}`` (and the wide size, on wide data), each size's
-        cross-modal imputation error on the validation rows. Absent where nothing was
-        chosen.
+        "validation_error": [e12, e24], "epochs": [n12, n24]}`` (and the wide size, on wide
+        data), each size's cross-modal imputation error on the validation rows after the
+        epochs it trained (a size the race stopped: after the warm-up). Absent where nothing
+        was chosen.
     hidden_layer_sizes_ : tuple of int
         The hidden widths of the built-in networks (``hidden_layer_sizes`` resolved).
     embedding_size_ : int

@@ -220,6 +220,8 @@ def _rewrite(path, edit):
     (lambda m: m["attributes"].update(n_components_=0), "n_components_"),
     (lambda m: m["attributes"]["latent_selection_"].update(validation_error=[0.1]), "latent_selection_"),
     (lambda m: m["attributes"]["latent_selection_"].update(extra=1), "latent_selection_"),
+    (lambda m: m["attributes"]["latent_selection_"].update(epochs=[4]), "latent_selection_"),
+    (lambda m: m["attributes"]["latent_selection_"].update(epochs=[4, 0]), "latent_selection_"),
 ])
 def test_load_refuses_a_bad_recorded_size(tmp_path, edit, message):
     auto = quiet_fit(MultiModalVAE(n_components="auto", **FAST), three_views())
@@ -228,3 +230,60 @@ def test_load_refuses_a_bad_recorded_size(tmp_path, edit, message):
     _rewrite(path, edit)
     with pytest.raises(ValueError, match=message):
         MultiModalVAE.load(path)
+
+
+# The race (see _latent_size): every size trains the KL warm-up, the clearly worse stop there.
+RACE = dict(hidden_layer_sizes=(16,), embedding_size=8, max_epochs=8, random_state=0)  # warm-up 2
+
+
+@pytest.fixture
+def short_race(monkeypatch):
+    monkeypatch.setattr(_latent_size, "RACE_MIN_EPOCHS", 1)
+
+
+def test_the_race_ends_with_the_models_of_uninterrupted_fits(short_race, monkeypatch):
+    X = three_views()
+    monkeypatch.setattr(_latent_size, "RACE_MARGIN", float("inf"))  # no size stops
+    raced = quiet_fit(MultiModalVAE(n_components="auto", **RACE), X)
+    assert _latent_size._race_epochs(raced) == 2
+    with monkeypatch.context() as m:
+        m.setattr(_latent_size, "_race_epochs", lambda est: None)  # each size fitted whole
+        whole = quiet_fit(MultiModalVAE(n_components="auto", **RACE), X)
+    assert raced.latent_selection_ == whole.latent_selection_
+    assert raced.latent_selection_["epochs"] == [8, 8]
+    np.testing.assert_array_equal(raced.transform(X), whole.transform(X))
+    np.testing.assert_array_equal(raced.history_[:, "valid_loss"], whole.history_[:, "valid_loss"])
+    assert [row["lr"] for row in raced.history_] == [row["lr"] for row in whole.history_]
+
+
+def test_the_race_stops_the_sizes_clearly_worse_after_the_warm_up(short_race, monkeypatch):
+    X = three_views()
+    monkeypatch.setattr(_latent_size, "RACE_MARGIN", 1.0)  # only the leader trains on
+    seen = {}
+    original = _latent_size._validation_error
+
+    def record(candidate, X, rows):
+        error = original(candidate, X, rows)
+        seen.setdefault(candidate.n_components, []).append((len(candidate.history_), error))
+        return error
+
+    monkeypatch.setattr(_latent_size, "_validation_error", record)
+    auto = quiet_fit(MultiModalVAE(n_components="auto", **RACE), X)
+    leader = min(seen, key=lambda size: seen[size][0][1])  # the better after 2 epochs
+    assert all(seen[size][0][0] == 2 for size in seen)
+    assert auto.n_components_ == leader
+    selection = auto.latent_selection_
+    other = 36 - leader
+    assert selection["epochs"][selection["n_components"].index(other)] == 2
+    assert selection["epochs"][selection["n_components"].index(leader)] == 8
+    assert selection["validation_error"][selection["n_components"].index(other)] == seen[other][0][1]
+    # the size kept is the model a fit of that size alone gives
+    alone = quiet_fit(MultiModalVAE(n_components=leader, **RACE), X)
+    np.testing.assert_array_equal(auto.transform(X), alone.transform(X))
+
+
+@pytest.mark.parametrize("params", [dict(kl_warmup=0), dict(max_epochs=60)])
+def test_no_race_without_a_warm_up_of_at_least_race_min_epochs(params):
+    est = MultiModalVAE(n_components="auto", **{**RACE, **params})
+    assert _latent_size._race_epochs(est) is None
+    assert _latent_size._race_epochs(MultiModalVAE()) == 25  # the default: 100 epochs

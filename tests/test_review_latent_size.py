@@ -225,10 +225,10 @@ def test_the_model_not_kept_is_released(monkeypatch):
     modules = {}
     original = _latent_size._fit_candidate
 
-    def record(estimator, size, random_state, X):
-        candidate, caught, failure = original(estimator, size, random_state, X)
+    def record(estimator, size, random_state, X, race=None):
+        candidate, caught, failure, rows = original(estimator, size, random_state, X, race)
         modules[size] = weakref.ref(candidate.module_)
-        return candidate, caught, failure
+        return candidate, caught, failure, rows
 
     monkeypatch.setattr(_latent_size, "_fit_candidate", record)
     est = quiet_fit(MultiModalVAE(n_components="auto", **FAST), views())
