@@ -11,6 +11,11 @@ final errors it chose on, for one data set, regime and seed of the quality suite
     python benchmarks/quality/latent_race.py breast_cancer missing 1 benchmarks/quality/results/latent_race.jsonl
     python benchmarks/quality/latent_race.py --summary benchmarks/quality/results/latent_race.jsonl
 
+``--cost DATASET REGIME SEED`` fits the default twice on the split, with the race (the
+default since) and with every size trained to the end, and prints the CPU seconds, the
+``latent_selection_`` of both and whether their predictions are identical
+(``results/latent_race_cost.txt``).
+
 ``--summary`` prints, per checkpoint, on how many splits the size best there is the size
 chosen at the end, and for the others the chosen-at-the-checkpoint size's final validation
 error over the best's.
@@ -89,8 +94,35 @@ def summary(path):
         print(f"epoch {epoch}: the final choice on {agree} of {n}; else {'; '.join(wrong) or '-'}")
 
 
+def cost(dataset, regime, seed):
+    one_core()
+    ds = load_dataset(dataset)
+    split = make_split(ds, regime, seed)
+    fitted = {}
+    for mode in ("race", "whole"):
+        race_epochs = ls._race_epochs
+        if mode == "whole":
+            ls._race_epochs = lambda est: None
+        est = MultiModalVAE(likelihoods=ds.likelihoods, random_state=seed, n_jobs=1)
+        start = time.process_time()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            est.fit(split.train)
+        fitted[mode] = (est, time.process_time() - start)
+        ls._race_epochs = race_epochs
+        print(f"{dataset} {regime} seed {seed} {mode}: {fitted[mode][1]:.1f} CPU s, "
+              f"{est.latent_selection_}, kept {est.n_components_}", flush=True)
+    (race, race_s), (whole, whole_s) = fitted["race"], fitted["whole"]
+    view = race.modality_names_[0]
+    given = {k: v for k, v in split.test.items() if k != view}
+    same = np.array_equal(np.asarray(race.predict(given)[view]), np.asarray(whole.predict(given)[view]))
+    print(f"identical predictions: {same}; CPU race / whole: {race_s / whole_s:.3f}")
+
+
 if __name__ == "__main__":
     if sys.argv[1] == "--summary":
         summary(sys.argv[2])
+    elif sys.argv[1] == "--cost":
+        cost(sys.argv[2], sys.argv[3], int(sys.argv[4]))
     else:
         main(sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4])
