@@ -99,8 +99,10 @@ start = time.perf_counter()
 vae.fit(X_train)
 print(f"trained for {vae.n_iter_} epochs in {time.perf_counter() - start:.1f} s")
 if hasattr(vae, "latent_selection_"):  # the sizes compared (not in the quick test run)
-    for size, error in zip(*vae.latent_selection_.values()):
-        print(f"  n_components={size}: validation imputation error {error:.3f}")
+    selection = vae.latent_selection_
+    for size, error, epochs in zip(selection["n_components"], selection["validation_error"],
+                                   selection["epochs"]):
+        print(f"  n_components={size}: validation imputation error {error:.3f} after {epochs} epochs")
 print(f"chosen: n_components_={vae.n_components_}")
 
 # %%
