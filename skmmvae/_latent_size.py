@@ -114,6 +114,7 @@ def fit_auto(estimator, X):
             if fit[2] > RACE_MARGIN * leader:
                 dropped.add(i)
                 continue
+            say(f"n_components='auto': training {size} latent dimensions on")
             candidate, caught, failure = _finish_candidate(fit[0], fit[1], race, X)
             if failure is not None:  # as a failure of a fit with an integer size
                 _adopt(estimator, candidate, caught)

@@ -75,3 +75,16 @@ def test_the_race_with_an_accelerator_ends_with_the_models_of_uninterrupted_fits
     whole, _ = fit(MultiModalVAE(n_components="auto", accelerator="auto", **RACE), X)
     assert raced.latent_selection_ == whole.latent_selection_
     np.testing.assert_array_equal(raced.transform(X), whole.transform(X))
+
+
+def test_verbose_counts_the_epochs_of_the_whole_fit_and_names_the_size_that_trains_on(race, capsys):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        MultiModalVAE(n_components="auto", verbose=1, **RACE).fit(three_views())
+    out = capsys.readouterr().out.splitlines()
+    epochs = [line.split()[1] for line in out if line.startswith("epoch")]
+    assert epochs == [f"{k}/8" for k in (1, 2)] * 2 + [f"{k}/8" for k in range(3, 9)] * 2
+    on = [line for line in out if line.endswith("latent dimensions on")]
+    assert [line.split()[2] for line in on] == ["12", "24"]
+    between = out[out.index(on[0]):out.index(on[1])]  # the first size's epochs 3 to 8 under its line
+    assert [line.split()[1] for line in between if line.startswith("epoch")] == [f"{k}/8" for k in range(3, 9)]
