@@ -214,13 +214,18 @@ class AcceleratedMultiModalNet(AccelerateMixin, MultiModalNet):
     # ------------------------------------------------------------- steps
     def on_train_begin(self, net, X=None, y=None, **kwargs):
         super().on_train_begin(net, X=X, y=y, **kwargs)
+        self._divergence = None
+        if self._call_start < len(self.history) and self._shuffle_generator is not None:
+            # a fit trained in parts (see skmmvae._latent_size: a horizon that began before
+            # this call): the caller restored the RNG state of the pause; the row permutations
+            # and each process's stream go on as in one uninterrupted call
+            return
         # The caller seeded torch with the same seed on every process: draw a shared seed for
         # the row permutations, then give each process its own stream for the objective's
         # random draws (latent samples, subsets).
         seed = int(torch.randint(2**62, ()).item())
         self._shuffle_generator = torch.Generator().manual_seed(seed)
         torch.manual_seed(seed + 1 + self.accelerator.process_index)
-        self._divergence = None
 
     def train_step(self, batch, **fit_params):
         with self.accelerator.accumulate(self.criterion_):

@@ -114,6 +114,7 @@ def fit_auto(estimator, X):
             if fit[2] > RACE_MARGIN * leader:
                 dropped.add(i)
                 continue
+            say(f"n_components='auto': training {size} latent dimensions on")
             candidate, caught, failure = _finish_candidate(fit[0], fit[1], race, X)
             if failure is not None:  # as a failure of a fit with an integer size
                 _adopt(estimator, candidate, caught)
@@ -192,6 +193,11 @@ def _finish_candidate(candidate, caught, race, X):
         except BaseException as exc:  # noqa: B036 (KeyboardInterrupt too: fit_auto raises it)
             failure = exc
     candidate._fitted_names |= set(candidate.__dict__) - before
+    if failure is not None:  # unfitted, as a fit with an integer size that fails in training:
+        # not the model of the first part (nor the weights the failure left)
+        for name in ("module_", "history_", "n_iter_", "class_temperatures_"):
+            candidate.__dict__.pop(name, None)
+            candidate._fitted_names.discard(name)
     return candidate, [*caught, *more], failure
 
 
@@ -200,9 +206,13 @@ def _race_epochs(estimator):
     the KL warm-up's, in which early stopping waits, so that the sizes trained on end as
     uninterrupted fits would; None (every size trains its whole fit) without a warm-up or
     where it is the whole fit, or shorter than ``RACE_MIN_EPOCHS`` (earlier, the sizes' order
-    changed more often before the end)."""
+    changed more often before the end), and with user ``callbacks``."""
     warmup = estimator._kl_warmup()
     if not RACE_MIN_EPOCHS <= warmup < int(estimator.max_epochs):
+        return None
+    if estimator.callbacks:  # they would see two trainings (on_train_begin, on_train_end) per
+        # size, not one: skorch's EarlyStopping, ReduceLROnPlateau or Checkpoint(load_best=True)
+        # then start afresh, or load weights, at the pause, and the model is not that of a fit
         return None
     return int(warmup)
 

@@ -371,8 +371,8 @@ class TrainingMixin:
         net = self.net_
         epochs_before = len(net.history)
         progress = dict(net.callbacks_).get("progress")
-        if progress is not None:
-            progress.total = epochs  # the budget of this call
+        if progress is not None:  # the budget of this call, or of the fit it is a part of
+            progress.total = epochs if horizon is None else int(sum(horizon)) - epochs_before
         net.partial_fit(tensors, epochs=epochs, horizon=horizon)
         self._check_finite(net.module_, tensors)
         if net.interruption_ is not None:
