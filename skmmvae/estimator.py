@@ -90,7 +90,8 @@ class MultiModalVAE(InferenceMixin, TrainingMixin, ChecksMixin, PersistenceMixin
         ``n_components_`` and the errors ``latent_selection_``. This costs up to about three
         times one fit: the sizes race, each trains the KL warm-up's epochs (25 of 100) and
         one whose validation error is then more than 1.1 times the best's trains no
-        further (the models kept are those of uninterrupted fits). On wide data (at least 192 columns, a categorical modality counted
+        further (the models kept are those of uninterrupted fits; every size trains to the
+        end with user ``callbacks``, which would see its training in two parts). On wide data (at least 192 columns, a categorical modality counted
         by its classes, more rows than columns, and a modality of more than 24 columns
         among as many others, so that its linear relation to them can have a rank above
         24; ``aggregation="auto"`` without
