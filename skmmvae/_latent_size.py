@@ -45,8 +45,10 @@ from ._wide_latent import wide_size
 from .nn.networks import infer_output_width
 
 AUTO_SIZES = (12, 24)
-# Every size trains the KL warm-up's epochs (a quarter of the fit by default); one whose
-# validation imputation error is then above RACE_MARGIN times the best's trains no further.
+# Every size trains the KL warm-up's epochs (a quarter of the fit by default); on wide data
+# the narrow sizes (AUTO_SIZES) stop there where the best of them has a validation imputation
+# error above RACE_MARGIN times the wide size's, and the wide size where its error is above
+# RACE_MARGIN times the best narrow one's (see _race_losers).
 RACE_MARGIN = 1.1
 RACE_MIN_EPOCHS = 20
 MIN_SELECTION_ROWS = 10
@@ -92,12 +94,15 @@ def fit_auto(estimator, X):
             _adopt(estimator, candidate if "net_" in candidate.__dict__ else None, caught)
             raise failure
         interrupted = getattr(candidate.net_, "interruption_", None) is not None
-        error = None if rows is None or interrupted else _validation_error(candidate, X, rows)
-        if error is None:  # nothing to choose on, or Ctrl-C: this one
+        error = None
+        if rows is not None and not interrupted and race is None:
+            error = _validation_error(candidate, X, rows)
+        if rows is None or interrupted or (race is None and error is None):
+            # nothing to choose on, or Ctrl-C: this one
             say(f"n_components='auto': keeping {size}")
             _adopt(estimator, candidate, caught)
             return estimator
-        fits.append([candidate, caught, error])
+        fits.append([candidate, caught, error])  # racing: the error once trained on (below)
         if len(fits) == 1:
             wide = _wide_candidate(estimator, candidate)
             if wide is not None:  # the count of the first line did not know of it
@@ -105,25 +110,32 @@ def fit_auto(estimator, X):
                     f"{candidate._n_fit_rows} rows): trying {wide} latent dimensions as well")
                 sizes.append(wide)
     dropped = set()
-    if race is not None:  # every size trained `race` epochs: the clearly worse ones stop there
-        leader = min(fit[2] for fit in fits)
-        say(f"n_components='auto': validation imputation error after {race} epochs "
-            + ", ".join(f"{fit[2]:.4g} ({s})" for s, fit in zip(sizes, fits))
-            + f"; training on the sizes within {RACE_MARGIN:g} times the best")
+    if race is not None:  # every size trained `race` epochs
+        if len(fits) > len(AUTO_SIZES):  # the wide size races the narrow ones
+            pause = [_validation_error(fit[0], X, rows) for fit in fits]
+            if None not in pause:
+                dropped = _race_losers(pause, len(AUTO_SIZES))
+                for i in dropped:
+                    fits[i][2] = pause[i]
+                say(f"n_components='auto': validation imputation error after {race} epochs "
+                    + ", ".join(f"{e:.4g} ({s})" for s, e in zip(sizes, pause))
+                    + (f"; {', '.join(str(sizes[i]) for i in sorted(dropped))} more than "
+                       f"{RACE_MARGIN:g} times the best and stop" if dropped else ""))
         for i, (size, fit) in enumerate(zip(sizes, fits)):
-            if fit[2] > RACE_MARGIN * leader:
-                dropped.add(i)
+            if i in dropped:
                 continue
             say(f"n_components='auto': training {size} latent dimensions on")
             candidate, caught, failure = _finish_candidate(fit[0], fit[1], race, X)
             if failure is not None:  # as a failure of a fit with an integer size
                 _adopt(estimator, candidate, caught)
                 raise failure
-            if getattr(candidate.net_, "interruption_", None) is not None:  # Ctrl-C: this one
+            interrupted = getattr(candidate.net_, "interruption_", None) is not None
+            error = None if interrupted else _validation_error(candidate, X, rows)
+            if error is None:  # Ctrl-C, or nothing to choose on (the first size): this one
                 say(f"n_components='auto': keeping {size}")
                 _adopt(estimator, candidate, caught)
                 return estimator
-            fit[1], fit[2] = caught, _validation_error(candidate, X, _selection_rows(candidate))
+            fit[1], fit[2] = caught, error
     errors = [error for _, _, error in fits]
     epochs = [len(fit[0].history_) for fit in fits]
     trained = [i for i in range(len(fits)) if i not in dropped]
@@ -199,6 +211,27 @@ def _finish_candidate(candidate, caught, race, X):
             candidate.__dict__.pop(name, None)
             candidate._fitted_names.discard(name)
     return candidate, [*caught, *more], failure
+
+
+def _race_losers(errors, n_narrow):
+    """The indices of the sizes that stop after the race's epochs, given their validation
+    ``errors`` then (the first ``n_narrow`` those of ``AUTO_SIZES``, then the wide size): the
+    narrow ones where the best of them is more than ``RACE_MARGIN`` times the wide size's, the
+    wide size where it is more than ``RACE_MARGIN`` times the best narrow one's, else none.
+
+    >>> sorted(_race_losers([0.29, 0.27, 0.22], 2)), sorted(_race_losers([0.30, 0.29, 0.35], 2))
+    ([0, 1], [2])
+    >>> _race_losers([0.25, 0.24, 0.23], 2), _race_losers([0.6, 0.5], 2)
+    (set(), set())
+    """
+    narrow, wide = min(errors[:n_narrow]), min(errors[n_narrow:], default=None)
+    if wide is None:
+        return set()
+    if narrow > RACE_MARGIN * wide:
+        return set(range(n_narrow))
+    if wide > RACE_MARGIN * narrow:
+        return set(range(n_narrow, len(errors)))
+    return set()
 
 
 def _race_epochs(estimator):

@@ -256,9 +256,11 @@ def test_the_race_ends_with_the_models_of_uninterrupted_fits(short_race, monkeyp
     assert [row["lr"] for row in raced.history_] == [row["lr"] for row in whole.history_]
 
 
-def test_the_race_stops_the_sizes_clearly_worse_after_the_warm_up(short_race, monkeypatch):
+def test_the_race_stops_the_narrow_or_the_wide_sizes_clearly_worse_after_the_warm_up(
+        short_race, monkeypatch):
     X = three_views()
-    monkeypatch.setattr(_latent_size, "RACE_MARGIN", 1.0)  # only the leader trains on
+    monkeypatch.setattr(_latent_size, "RACE_MARGIN", 1.0)  # the worse of the two groups stops
+    monkeypatch.setattr(_latent_size, "_wide_candidate", lambda estimator, fitted: 5)
     seen = {}
     original = _latent_size._validation_error
 
@@ -269,17 +271,28 @@ def test_the_race_stops_the_sizes_clearly_worse_after_the_warm_up(short_race, mo
 
     monkeypatch.setattr(_latent_size, "_validation_error", record)
     auto = quiet_fit(MultiModalVAE(n_components="auto", **RACE), X)
-    leader = min(seen, key=lambda size: seen[size][0][1])  # the better after 2 epochs
-    assert all(seen[size][0][0] == 2 for size in seen)
-    assert auto.n_components_ == leader
+    assert sorted(seen) == [5, 12, 24] and all(seen[size][0][0] == 2 for size in seen)
+    pause = {size: seen[size][0][1] for size in seen}
+    narrow_lost = min(pause[12], pause[24]) > pause[5]
+    stopped = [12, 24] if narrow_lost else [5]
     selection = auto.latent_selection_
-    other = 36 - leader
-    assert selection["epochs"][selection["n_components"].index(other)] == 2
-    assert selection["epochs"][selection["n_components"].index(leader)] == 8
-    assert selection["validation_error"][selection["n_components"].index(other)] == seen[other][0][1]
+    for size, epochs, error in zip(selection["n_components"], selection["epochs"],
+                                   selection["validation_error"]):
+        if size in stopped:
+            assert epochs == 2 and error == pause[size]
+        else:
+            assert epochs == 8 and error == seen[size][1][1]
+    kept = 5 if narrow_lost else auto.n_components_
+    assert auto.n_components_ == kept
     # the size kept is the model a fit of that size alone gives
-    alone = quiet_fit(MultiModalVAE(n_components=leader, **RACE), X)
+    alone = quiet_fit(MultiModalVAE(n_components=kept, **RACE), X)
     np.testing.assert_array_equal(auto.transform(X), alone.transform(X))
+
+
+def test_without_a_wide_size_every_size_trains_to_the_end(short_race, monkeypatch):
+    monkeypatch.setattr(_latent_size, "RACE_MARGIN", 1.0)
+    auto = quiet_fit(MultiModalVAE(n_components="auto", **RACE), three_views())
+    assert auto.latent_selection_["epochs"] == [8, 8]
 
 
 @pytest.mark.parametrize("params", [dict(kl_warmup=0), dict(max_epochs=60)])

@@ -236,3 +236,24 @@ def test_the_model_not_kept_is_released(monkeypatch):
     assert set(modules) == {12, 24}
     assert modules[kept]() is est.module_
     assert modules[36 - kept]() is None
+
+
+def test_racing_with_no_modality_observed_in_the_validation_rows_trains_the_first_size_whole(
+        monkeypatch):
+    """With the race the sizes pause after the warm-up: where there is nothing to choose on,
+    the first size trains to the end of its fit (not the warm-up's model) and is kept."""
+    from skmmvae import _latent_size
+
+    monkeypatch.setattr(_latent_size, "RACE_MIN_EPOCHS", 1)
+    params = {**FAST, "max_epochs": 8}  # a warm-up of 2 epochs: the race
+    X = views()
+    whole = quiet_fit(MultiModalVAE(n_components=12, **params), X)
+    order = torch.randperm(120, generator=torch.Generator().manual_seed(whole._split_seed)).numpy()
+    for block in X.values():
+        block[order[:12]] = np.nan  # the 12 validation rows: nothing observed
+    est = quiet_fit(MultiModalVAE(n_components="auto", **params), X)
+    assert _latent_size._race_epochs(est) == 2
+    alone = quiet_fit(MultiModalVAE(n_components=12, **params), X)
+    assert est.n_components_ == 12 and not hasattr(est, "latent_selection_")
+    assert est.n_iter_ == alone.n_iter_ == 8
+    np.testing.assert_array_equal(est.transform(X), alone.transform(X))
