@@ -94,10 +94,11 @@ def fit_auto(estimator, X):
             _adopt(estimator, candidate if "net_" in candidate.__dict__ else None, caught)
             raise failure
         interrupted = getattr(candidate.net_, "interruption_", None) is not None
+        paused = "_race_state" in candidate.__dict__  # racing: trained the warm-up only
         error = None
-        if rows is not None and not interrupted and race is None:
+        if rows is not None and not interrupted and not paused:
             error = _validation_error(candidate, X, rows)
-        if rows is None or interrupted or (race is None and error is None):
+        if rows is None or interrupted or (not paused and error is None):
             # nothing to choose on, or Ctrl-C: this one
             say(f"n_components='auto': keeping {size}")
             _adopt(estimator, candidate, caught)
@@ -110,17 +111,17 @@ def fit_auto(estimator, X):
                     f"{candidate._n_fit_rows} rows): trying {wide} latent dimensions as well")
                 sizes.append(wide)
     dropped = set()
-    if race is not None:  # every size trained `race` epochs
-        if len(fits) > len(AUTO_SIZES):  # the wide size races the narrow ones
-            pause = [_validation_error(fit[0], X, rows) for fit in fits]
-            if None not in pause:
-                dropped = _race_losers(pause, len(AUTO_SIZES))
-                for i in dropped:
-                    fits[i][2] = pause[i]
-                say(f"n_components='auto': validation imputation error after {race} epochs "
-                    + ", ".join(f"{e:.4g} ({s})" for s, e in zip(sizes, pause))
-                    + (f"; {', '.join(str(sizes[i]) for i in sorted(dropped))} more than "
-                       f"{RACE_MARGIN:g} times the best and stop" if dropped else ""))
+    if "_race_state" in fits[0][0].__dict__:  # every size trained the warm-up: the wide size
+        # races the narrow ones (the first size paused only where there is a wide one)
+        pause = [_validation_error(fit[0], X, rows) for fit in fits]
+        if None not in pause:
+            dropped = _race_losers(pause, len(AUTO_SIZES))
+            for i in dropped:
+                fits[i][2] = pause[i]
+            say(f"n_components='auto': validation imputation error after {race} epochs "
+                + ", ".join(f"{e:.4g} ({s})" for s, e in zip(sizes, pause))
+                + (f"; {', '.join(str(sizes[i]) for i in sorted(dropped))} more than "
+                   f"{RACE_MARGIN:g} times the best and stop" if dropped else ""))
         for i, (size, fit) in enumerate(zip(sizes, fits)):
             if i in dropped:
                 continue
@@ -157,8 +158,8 @@ def _fit_candidate(estimator, size, random_state, X, race=None):
     (its ``_fitted_names`` the attributes its fit set), the warnings its fit gave, the
     exception that ended it, if any, and the validation rows to choose on (None: none).
 
-    With ``race`` (epochs) and rows to choose on, the candidate trains the first ``race``
-    epochs of its fit only (the learning-rate schedule that of the whole fit) and keeps the
+    With ``race`` (epochs), rows to choose on and a wide size to race (on wide data), the
+    candidate trains the first ``race`` epochs of its fit only (the learning-rate schedule that of the whole fit) and keeps the
     state of the random number generator with which :func:`_finish_candidate` trains on: the
     model it then ends with is the one an uninterrupted fit gives."""
     candidate = _candidate(estimator, size, random_state)
@@ -175,7 +176,8 @@ def _fit_candidate(estimator, size, random_state, X, race=None):
                 rows = _selection_rows(candidate)
                 device = candidate.net_.device
                 with candidate._threads(), seeded(candidate._seed, device):
-                    if rows is None:  # nothing to choose on: the whole fit
+                    if rows is None or _wide_candidate(estimator, candidate) is None:
+                        # nothing to choose on, or no wide size to race: the whole fit
                         candidate._train(tensors, epochs=candidate.max_epochs)
                     else:
                         candidate._train(tensors, epochs=race, partial=True,

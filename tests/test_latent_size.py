@@ -239,6 +239,8 @@ RACE = dict(hidden_layer_sizes=(16,), embedding_size=8, max_epochs=8, random_sta
 @pytest.fixture
 def short_race(monkeypatch):
     monkeypatch.setattr(_latent_size, "RACE_MIN_EPOCHS", 1)
+    # a wide size, with which the sizes race (without one every size trains in one call)
+    monkeypatch.setattr(_latent_size, "_wide_candidate", lambda estimator, fitted: 5)
 
 
 def test_the_race_ends_with_the_models_of_uninterrupted_fits(short_race, monkeypatch):
@@ -250,7 +252,7 @@ def test_the_race_ends_with_the_models_of_uninterrupted_fits(short_race, monkeyp
         m.setattr(_latent_size, "_race_epochs", lambda est: None)  # each size fitted whole
         whole = quiet_fit(MultiModalVAE(n_components="auto", **RACE), X)
     assert raced.latent_selection_ == whole.latent_selection_
-    assert raced.latent_selection_["epochs"] == [8, 8]
+    assert raced.latent_selection_["epochs"] == [8, 8, 8]
     np.testing.assert_array_equal(raced.transform(X), whole.transform(X))
     np.testing.assert_array_equal(raced.history_[:, "valid_loss"], whole.history_[:, "valid_loss"])
     assert [row["lr"] for row in raced.history_] == [row["lr"] for row in whole.history_]
@@ -260,7 +262,6 @@ def test_the_race_stops_the_narrow_or_the_wide_sizes_clearly_worse_after_the_war
         short_race, monkeypatch):
     X = three_views()
     monkeypatch.setattr(_latent_size, "RACE_MARGIN", 1.0)  # the worse of the two groups stops
-    monkeypatch.setattr(_latent_size, "_wide_candidate", lambda estimator, fitted: 5)
     seen = {}
     original = _latent_size._validation_error
 
@@ -289,10 +290,19 @@ def test_the_race_stops_the_narrow_or_the_wide_sizes_clearly_worse_after_the_war
     np.testing.assert_array_equal(auto.transform(X), alone.transform(X))
 
 
-def test_without_a_wide_size_every_size_trains_to_the_end(short_race, monkeypatch):
+def test_without_a_wide_size_every_size_trains_in_one_call(monkeypatch):
+    monkeypatch.setattr(_latent_size, "RACE_MIN_EPOCHS", 1)
     monkeypatch.setattr(_latent_size, "RACE_MARGIN", 1.0)
+    calls = []
+    original = MultiModalVAE._train
+
+    def train(self, tensors, epochs, **kwargs):
+        calls.append(epochs)
+        return original(self, tensors, epochs, **kwargs)
+
+    monkeypatch.setattr(MultiModalVAE, "_train", train)
     auto = quiet_fit(MultiModalVAE(n_components="auto", **RACE), three_views())
-    assert auto.latent_selection_["epochs"] == [8, 8]
+    assert auto.latent_selection_["epochs"] == [8, 8] and calls == [8, 8]
 
 
 @pytest.mark.parametrize("params", [dict(kl_warmup=0), dict(max_epochs=60)])

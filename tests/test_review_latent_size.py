@@ -245,6 +245,15 @@ def test_racing_with_no_modality_observed_in_the_validation_rows_trains_the_firs
     from skmmvae import _latent_size
 
     monkeypatch.setattr(_latent_size, "RACE_MIN_EPOCHS", 1)
+    monkeypatch.setattr(_latent_size, "_wide_candidate", lambda estimator, fitted: 5)  # to race
+    paused = []
+    original = _latent_size._finish_candidate
+
+    def finish(candidate, *args):
+        paused.append(len(candidate.history_))
+        return original(candidate, *args)
+
+    monkeypatch.setattr(_latent_size, "_finish_candidate", finish)
     params = {**FAST, "max_epochs": 8}  # a warm-up of 2 epochs: the race
     X = views()
     whole = quiet_fit(MultiModalVAE(n_components=12, **params), X)
@@ -255,5 +264,5 @@ def test_racing_with_no_modality_observed_in_the_validation_rows_trains_the_firs
     assert _latent_size._race_epochs(est) == 2
     alone = quiet_fit(MultiModalVAE(n_components=12, **params), X)
     assert est.n_components_ == 12 and not hasattr(est, "latent_selection_")
-    assert est.n_iter_ == alone.n_iter_ == 8
+    assert est.n_iter_ == alone.n_iter_ == 8 and paused == [2]  # it did pause
     np.testing.assert_array_equal(est.transform(X), alone.transform(X))

@@ -16,6 +16,11 @@ from test_latent_size import RACE, three_views
 def race(monkeypatch):
     monkeypatch.setattr(_latent_size, "RACE_MIN_EPOCHS", 1)  # RACE: a warm-up of 2 epochs
     monkeypatch.setattr(_latent_size, "RACE_MARGIN", float("inf"))  # every size trains on
+    # a wide size, with which the sizes race (without one every size trains in one call)
+    monkeypatch.setattr(_latent_size, "_wide_candidate", lambda estimator, fitted: WIDE)
+
+
+WIDE = 5
 
 
 def fit(est, X):
@@ -63,8 +68,8 @@ def test_user_callbacks_see_one_training_per_size(race):
     as a fit of that size."""
     trainings = Trainings()
     est, _ = fit(MultiModalVAE(n_components="auto", callbacks=[trainings], **RACE), three_views())
-    assert trainings.calls == ["begin", "end"] * 2
-    assert est.latent_selection_["epochs"] == [8, 8]
+    assert trainings.calls == ["begin", "end"] * 3
+    assert est.latent_selection_["epochs"] == [8, 8, 8]
 
 
 def test_the_race_with_an_accelerator_ends_with_the_models_of_uninterrupted_fits(race, monkeypatch):
@@ -83,8 +88,8 @@ def test_verbose_counts_the_epochs_of_the_whole_fit_and_names_the_size_that_trai
         MultiModalVAE(n_components="auto", verbose=1, **RACE).fit(three_views())
     out = capsys.readouterr().out.splitlines()
     epochs = [line.split()[1] for line in out if line.startswith("epoch")]
-    assert epochs == [f"{k}/8" for k in (1, 2)] * 2 + [f"{k}/8" for k in range(3, 9)] * 2
+    assert epochs == [f"{k}/8" for k in (1, 2)] * 3 + [f"{k}/8" for k in range(3, 9)] * 3
     on = [line for line in out if line.endswith("latent dimensions on")]
-    assert [line.split()[2] for line in on] == ["12", "24"]
+    assert [line.split()[2] for line in on] == ["12", "24", str(WIDE)]
     between = out[out.index(on[0]):out.index(on[1])]  # the first size's epochs 3 to 8 under its line
     assert [line.split()[1] for line in between if line.startswith("epoch")] == [f"{k}/8" for k in range(3, 9)]
