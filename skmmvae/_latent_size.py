@@ -14,16 +14,19 @@ columns, more rows than columns, a modality wider than 24 columns among as many 
 that wide latent spaces need (:mod:`skmmvae._wide_latent`): 128 dimensions for the 649
 columns of the UCI multiple-features views, where it imputed 15% better than 24.
 
-The sizes race: each trains the epochs of the KL warm-up (a quarter of ``max_epochs``, 25 of
-the default 100; early stopping waits through them), and a size whose validation error is
-then above ``RACE_MARGIN`` (1.1) times the best's trains no further; the others train to
-the end, each with the random state it paused with, so that the size kept is the model an
+On wide data the sizes race: each trains the epochs of the KL warm-up (a quarter of
+``max_epochs``, 25 of the default 100; early stopping waits through them); the narrow sizes
+(``AUTO_SIZES``) stop there where the best of them has more than ``RACE_MARGIN`` (1.1) times
+the wide size's validation error, and the wide size where its error is more than 1.1 times
+the best narrow one's; the others train to the end, each with the random state it paused
+with and the learning-rate schedule of the whole fit, so that the size kept is the model an
 uninterrupted fit of that size gives. On 21 default fits of the quality benchmark
-(``benchmarks/quality/latent_race.py``) no size that the full comparison would have kept was
-more than 1.1 times the best after 25 epochs (a race that kept only the best then would have
-kept the wrong size on 3 of the 21, with up to 16% more validation error); on the UCI
-multiple-features views 12 and 24 stop there and a default fit takes 0.59 times the CPU.
-Without a warm-up of at least ``RACE_MIN_EPOCHS`` epochs every size trains to the end.
+(``benchmarks/quality/latent_race.py``) the size best after 25 epochs was the one kept at the
+end on 18; on the UCI multiple-features views 12 and 24 were 1.12-1.21 times behind the wide
+size then and stop, and a default fit takes 0.6 times the CPU. 12 and 24 do not race each
+other: on the unseen wine data 24 was 1.1 times behind 12 after 25 epochs and ahead at the
+end. Without a wide size, a warm-up of at least ``RACE_MIN_EPOCHS`` epochs or with user
+``callbacks`` (which would see a size's training in two parts) every size trains in one call.
 
 Where there is nothing to choose on, the first size is fitted alone: no validation rows
 (``validation_fraction`` too small for the data), fewer than ``MIN_SELECTION_ROWS`` of them, a

@@ -87,11 +87,12 @@ class MultiModalVAE(InferenceMixin, TrainingMixin, ChecksMixin, PersistenceMixin
         the validation rows, and the one with the lower error (standardised squared error of
         numeric modalities, normalised Brier score of categorical ones:
         :func:`skmmvae.metrics.cross_modal_imputation_error`) is kept; the fitted size is
-        ``n_components_`` and the errors ``latent_selection_``. This costs up to about three
-        times one fit: the sizes race, each trains the KL warm-up's epochs (25 of 100) and
-        one whose validation error is then more than 1.1 times the best's trains no
-        further (the models kept are those of uninterrupted fits; every size trains to the
-        end with user ``callbacks``, which would see its training in two parts). On wide data (at least 192 columns, a categorical modality counted
+        ``n_components_`` and the errors ``latent_selection_``. This costs about two times
+        one fit, or three on wide data (below), where the sizes race: each trains the KL
+        warm-up's epochs (25 of 100), and the narrow sizes stop there where they are more
+        than 1.1 times behind the wide size on the validation rows, or the wide size where it
+        is 1.1 times behind them (the model kept is that of an uninterrupted fit; no race
+        with user ``callbacks``, which would see a size's training in two parts). On wide data (at least 192 columns, a categorical modality counted
         by its classes, more rows than columns, and a modality of more than 24 columns
         among as many others, so that its linear relation to them can have a rank above
         24; ``aggregation="auto"`` without
