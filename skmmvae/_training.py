@@ -23,6 +23,7 @@ from ._net import ValidationEarlyStopping
 from ._progress import EpochProgress
 from ._runtime import seeded, check_device
 from ._calibration import fit_temperatures
+from ._usefulness import usefulness_warning
 from ._sizes import auto_rank, auto_width
 from ._small_data import auto_weight_decay
 from ._wide_latent import NARROW_LATENT, auto_aggregation, auto_encoder_skip
@@ -385,3 +386,7 @@ class TrainingMixin:
         # predict_proba's temperatures for these weights (a failing partial_fit restores the
         # earlier weights and keeps their temperatures: they are set last)
         self.class_temperatures_ = fit_temperatures(self, tensors)
+        if not partial and net.interruption_ is None:  # the end of a fit: is the model of use?
+            message = usefulness_warning(self, tensors)
+            if message is not None:
+                warnings.warn(message, UserWarning, stacklevel=4)  # the caller of fit

@@ -1,0 +1,152 @@
+"""The warning at the end of fit where the model predicts a modality from the others no
+better than the training rows' column means (``skmmvae._usefulness``)."""
+import warnings
+
+import numpy as np
+import pytest
+
+from conftest import make_labelled_data
+from skmmvae import MultiModalImputer, MultiModalVAE
+from skmmvae._net import validation_split
+from skmmvae._usefulness import MIN_USEFULNESS_ROWS, usefulness_ratios
+
+SMALL = dict(n_components=2, hidden_layer_sizes=(16,), embedding_size=16, batch_size=64,
+             random_state=0)
+
+
+def _independent(n=400, seed=0):
+    rng = np.random.default_rng(seed)
+    return {"a": rng.normal(size=(n, 4)), "b": rng.normal(size=(n, 3))}
+
+
+def _related(n=400, seed=0):
+    rng = np.random.default_rng(seed)
+    z = rng.normal(size=(n, 2))
+    return {"a": z @ rng.normal(size=(2, 4)) + 0.1 * rng.normal(size=(n, 4)),
+            "b": z @ rng.normal(size=(2, 3)) + 0.1 * rng.normal(size=(n, 3))}
+
+
+def _useless_warnings(record):
+    return [str(w.message) for w in record if "no better than the training rows" in str(w.message)]
+
+
+def test_unrelated_modalities_warn_and_name_the_modalities():
+    with pytest.warns(UserWarning, match="no better than the training rows' column means") as record:
+        MultiModalVAE(max_epochs=20, **SMALL).fit(_independent())
+    (message,) = _useless_warnings(record)
+    assert "'a'" in message and "'b'" in message and "SimpleImputer" in message
+
+
+def test_related_modalities_do_not_warn():
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        vae = MultiModalVAE(max_epochs=40, **SMALL).fit(_related())
+    assert _useless_warnings(record) == []
+    # and the check can fail: the same model is far better than the means
+    assert all(r < 0.5 for r in usefulness_ratios(vae, vae._tensors(_related())[0]).values())
+
+
+def test_the_imputer_warns_too():
+    with pytest.warns(UserWarning, match="no better than the training rows"):
+        MultiModalImputer(max_epochs=20, **SMALL).fit(_independent())
+
+
+def _hidden_prediction_errors(vae, X):
+    """Independent computation with the public API: the validation rows of the fit, each
+    modality predicted from the other (predict / predict_proba), against the numpy column
+    means (class frequencies) of the training rows."""
+    n = len(next(iter(X.values())))
+    train, valid = (i.numpy() for i in validation_split(n, vae.validation_fraction, vae._split_seed))
+    ratios = {}
+    for name in X:
+        other = [k for k in X if k != name]
+        given = {k: X[k][valid] for k in other}
+        given[name] = np.full((len(valid), np.shape(X[name])[1] if np.ndim(X[name]) == 2 else 1), np.nan)
+        if X[name].dtype == object:
+            given[name] = np.full(len(valid), None, dtype=object)
+            classes = np.unique(X[name])
+            truth = (X[name][valid][:, None] == classes[None]).astype(float)
+            freq = (X[name][train][:, None] == classes[None]).mean(0)
+            proba = vae.predict_proba({k: X[k][valid] for k in other}, modality=name)
+            model = np.mean(np.sum((proba - truth) ** 2, 1))
+            base = np.mean(np.sum((freq - truth) ** 2, 1))
+        else:
+            truth = X[name][valid]
+            sd = truth.std(0)
+            predicted = vae.predict(given)[name]
+            model = np.mean(((predicted - truth) / sd) ** 2)
+            base = np.mean(((X[name][train].mean(0) - truth) / sd) ** 2)
+        ratios[name] = model / base
+    return ratios
+
+
+@pytest.mark.parametrize("data", ["related", "labelled"])
+def test_ratios_match_an_independent_computation(data):
+    X = _related() if data == "related" else make_labelled_data()
+    params = dict(SMALL, max_epochs=10)
+    if data == "labelled":
+        params["likelihoods"] = {"y": "categorical"}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        vae = MultiModalVAE(**params).fit(X)
+    ours = usefulness_ratios(vae, vae._tensors(X)[0])
+    expected = _hidden_prediction_errors(vae, X)
+    assert set(ours) == set(X)
+    for name in X:
+        # predict_proba draws importance samples: the same seed, the same draws, but a
+        # different batching than the check's; numeric predictions are deterministic
+        tol = 0.05 if name == "y" else 1e-4
+        assert ours[name] == pytest.approx(expected[name], rel=tol), name
+
+
+def test_no_check_without_enough_validation_rows_or_with_one_modality():
+    X = _independent()
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        MultiModalVAE(max_epochs=5, validation_fraction=0.0, early_stopping=False, **SMALL).fit(X)
+        # 10% of 90 rows: 9 validation rows, fewer than the check needs
+        MultiModalVAE(max_epochs=5, **SMALL).fit({k: v[:90] for k, v in X.items()})
+        MultiModalVAE(max_epochs=5, **SMALL).fit({"a": X["a"]})
+    assert MIN_USEFULNESS_ROWS == 10
+    assert _useless_warnings(record) == []
+
+
+def test_a_modality_never_observed_with_another_in_the_validation_rows_is_left_out():
+    X = _independent()
+    X["b"][:] = np.nan
+    X["b"][:5] = 0.0  # observed in 5 rows only: b never has 10 rows to check on
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        vae = MultiModalVAE(max_epochs=3, **SMALL).fit(X)
+    assert set(usefulness_ratios(vae, vae._tensors(X)[0])) <= {"a"}
+
+
+def test_the_check_does_not_convert_the_training_data_again(monkeypatch):
+    converted = []
+    original = MultiModalVAE._tensors
+
+    def counting(self, X, *args, **kwargs):
+        tensors, blocks = original(self, X, *args, **kwargs)
+        converted.append(len(tensors))
+        return tensors, blocks
+
+    monkeypatch.setattr(MultiModalVAE, "_tensors", counting)
+    with pytest.warns(UserWarning, match="no better"):
+        MultiModalVAE(max_epochs=5, **SMALL).fit(_independent())
+    assert converted == [400]
+
+
+def test_an_auto_sized_fit_warns_once():
+    with pytest.warns(UserWarning) as record:
+        MultiModalVAE(**dict(SMALL, n_components="auto", max_epochs=10)).fit(_independent())
+    assert len(_useless_warnings(record)) == 1
+
+
+def test_the_users_data_are_not_modified():
+    X = _independent()
+    copy = {k: v.copy() for k, v in X.items()}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        MultiModalVAE(max_epochs=3, **SMALL).fit(X)
+    for k in X:
+        np.testing.assert_array_equal(X[k], copy[k])
