@@ -7,8 +7,9 @@ networks, too short a training). After ``fit``, where the validation split holds
 ``MIN_USEFULNESS_ROWS`` rows, each modality observed in enough of them is predicted from the
 others (as ``predict`` / ``predict_proba`` predict it) and compared with the training rows'
 column means (class frequencies for a categorical modality), on the scale of
-:func:`skmmvae.metrics.cross_modal_imputation_error`; where the model is not better, a
-``UserWarning`` names the modalities and what to try. The check reads the tensors that
+:func:`skmmvae.metrics.cross_modal_imputation_error`; where the model is on average no better
+(the mean over the modalities of its error over the means' error is at least 1), a
+``UserWarning`` gives the ratios and says what to try. The check reads the tensors that
 training already has (only the validation rows are copied): the user's data are not
 converted again.
 """
@@ -109,18 +110,21 @@ def usefulness_ratios(estimator, tensors):
 
 
 def usefulness_warning(estimator, tensors):
-    """The message of the warning for ``estimator`` just fitted on ``tensors``, or None where
-    every modality it could check is predicted better than by the training means."""
+    """The message of the warning for ``estimator`` just fitted on ``tensors``, or None: a
+    warning where the modalities it could check are on average (the mean of their
+    :func:`usefulness_ratios`) predicted no better than by the training rows' means. One
+    modality that the others do not predict is a property of the data (on the diabetes data
+    with views missing, age and sex: 1.08 times the means' error on the 30 validation rows of
+    seed 0, 0.93 on the test rows), not a useless model."""
     ratios = usefulness_ratios(estimator, tensors)
-    useless = {name: r for name, r in ratios.items() if r >= 1.0}
-    if not useless:
+    if not ratios or np.mean(list(ratios.values())) < 1.0:
         return None
-    listed = ", ".join(f"{name!r} ({r:.2f} x the means' error)" for name, r in useless.items())
+    listed = ", ".join(f"{name!r} {r:.2f}" for name, r in ratios.items())
     return (
-        f"predicted from the other modalities on the validation rows, {listed} "
-        f"{'is' if len(useless) == 1 else 'are'} no better than the training rows' column "
-        "means (class frequencies for a categorical modality). The modalities may carry no "
-        "information about each other, or the model did not learn it: compare with "
+        "predicted from the other modalities on the validation rows, the modalities are on "
+        "average no better than the training rows' column means (class frequencies for a "
+        f"categorical modality; error / the means' error: {listed}). The modalities may "
+        "carry no information about each other, or the model did not learn it: compare with "
         "sklearn.impute.SimpleImputer, and try smaller networks (hidden_layer_sizes=(32,)), "
         "more epochs (max_epochs) or more rows."
     )

@@ -46,6 +46,19 @@ def test_related_modalities_do_not_warn():
     assert all(r < 0.5 for r in usefulness_ratios(vae, vae._tensors(_related())[0]).values())
 
 
+def test_one_modality_the_others_do_not_predict_is_no_useless_model():
+    # a property of the data (the diabetes data's age and sex), not of the model: the ratios
+    # say so, and the model, useful for the other modalities, does not warn
+    X = _related()
+    X["noise"] = np.random.default_rng(5).normal(size=(400, 3))
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        vae = MultiModalVAE(max_epochs=40, **SMALL).fit(X)
+    assert _useless_warnings(record) == []
+    ratios = usefulness_ratios(vae, vae._tensors(X)[0])
+    assert ratios["noise"] > 0.95 and ratios["a"] < 0.5 and ratios["b"] < 0.5
+
+
 def test_the_imputer_warns_too():
     with pytest.warns(UserWarning, match="no better than the training rows"):
         MultiModalImputer(max_epochs=20, **SMALL).fit(_independent())
