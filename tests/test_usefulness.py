@@ -163,3 +163,24 @@ def test_the_users_data_are_not_modified():
         MultiModalVAE(max_epochs=3, **SMALL).fit(X)
     for k in X:
         np.testing.assert_array_equal(X[k], copy[k])
+
+
+def test_counts_imputed_at_a_fixed_library_size_are_no_useless_model():
+    # library_size=1e4 (counts per 10,000) trains the model of "median" and imputes at another
+    # scale than the data's: compared with the column means of the raw counts as they were,
+    # the RNA of a good model was 12 times worse than the means, and fit warned
+    from skmmvae.datasets import make_cite_seq
+
+    cells = make_cite_seq(n_samples=400, n_genes=30, n_proteins=8, rna_only_fraction=0.0,
+                          random_state=0)
+    ratios = {}
+    for library in ("median", 1e4):
+        likelihoods = {"rna": ("negative_binomial", {"library_size": library}),
+                       "protein": ("negative_binomial", {"library_size": None})}
+        with warnings.catch_warnings(record=True) as record:
+            warnings.simplefilter("always")
+            vae = MultiModalVAE(likelihoods=likelihoods, max_epochs=20,
+                                **dict(SMALL, n_components=5)).fit(cells.data)
+        assert _useless_warnings(record) == []
+        ratios[library] = usefulness_ratios(vae, vae._tensors(cells.data)[0])
+    assert ratios[1e4] == pytest.approx(ratios["median"], rel=1e-4)
