@@ -184,3 +184,19 @@ def test_counts_imputed_at_a_fixed_library_size_are_no_useless_model():
         assert _useless_warnings(record) == []
         ratios[library] = usefulness_ratios(vae, vae._tensors(cells.data)[0])
     assert ratios[1e4] == pytest.approx(ratios["median"], rel=1e-4)
+
+
+def test_the_warning_turned_into_an_error_leaves_the_estimator_unfitted():
+    # as the ConvergenceWarning, issued before the fitted attributes are set, does: a fit that
+    # raised left a fitted model behind (n_components="auto" leaves the estimator as it was)
+    from sklearn.exceptions import ConvergenceWarning, NotFittedError
+
+    vae = MultiModalVAE(max_epochs=20, **SMALL)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        with pytest.raises(UserWarning, match="no better than the training rows"):
+            vae.fit(_independent())
+    assert not any(hasattr(vae, a) for a in ("module_", "history_", "n_iter_", "class_temperatures_"))
+    with pytest.raises(NotFittedError):
+        vae.predict(_independent())
