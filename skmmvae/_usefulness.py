@@ -13,6 +13,8 @@ column means (class frequencies for a categorical modality), on the scale of
 training already has (only the validation rows are copied): the user's data are not
 converted again.
 """
+import warnings
+
 import numpy as np
 import torch
 
@@ -113,7 +115,8 @@ def usefulness_ratios(estimator, tensors):
             cells = ~np.isnan(truth) & ~np.isnan(baseline)
             if not cells.any():
                 continue
-            with np.errstate(invalid="ignore"):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # columns without a cell here
                 sd = np.nanstd(np.where(cells, truth, np.nan), axis=0)
             sd = np.where(np.isfinite(sd) & (sd > 0), sd, 1.0)
             model_error = np.mean((((predicted - truth) / sd) ** 2)[cells])

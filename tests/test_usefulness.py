@@ -200,3 +200,18 @@ def test_the_warning_turned_into_an_error_leaves_the_estimator_unfitted():
     assert not any(hasattr(vae, a) for a in ("module_", "history_", "n_iter_", "class_temperatures_"))
     with pytest.raises(NotFittedError):
         vae.predict(_independent())
+
+
+def test_a_column_without_a_validation_cell_gives_no_runtime_warning():
+    # np.nanstd of the column warned "Degrees of freedom <= 0 for slice." at the caller of fit
+    # (an error under warnings.simplefilter("error"))
+    X = _related()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        vae = MultiModalVAE(max_epochs=5, **SMALL).fit(X)
+    X["b"][validation_split(400, vae.validation_fraction, vae._split_seed)[1].numpy(), 2] = np.nan
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        vae.fit(X)
+    assert [w for w in record if issubclass(w.category, RuntimeWarning)] == []
+    assert "b" in usefulness_ratios(vae, vae._tensors(X)[0])
