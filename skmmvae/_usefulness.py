@@ -84,7 +84,8 @@ def usefulness_ratios(estimator, tensors):
     imputed at a fixed library size taken at the training rows' median one; a categorical
     one: Brier score against the training class frequencies). ``{}`` with one
     modality or fewer than ``MIN_USEFULNESS_ROWS`` validation rows; a modality observed with
-    another in fewer of them is left out."""
+    another in fewer of them, or numeric and constant in each column on them, is left out
+    (as are the constant columns of the others)."""
     schema = estimator._schema
     if len(schema.names) < 2:
         return {}
@@ -113,12 +114,17 @@ def usefulness_ratios(estimator, tensors):
             predicted = _at_training_depth(estimator, s, estimator._decoded(given, latent=None)[s])
             baseline = _training_means(tensors, train_rows, s, truth.shape[1])
             cells = ~np.isnan(truth) & ~np.isnan(baseline)
-            if not cells.any():
-                continue
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", RuntimeWarning)  # columns without a cell here
                 sd = np.nanstd(np.where(cells, truth, np.nan), axis=0)
-            sd = np.where(np.isfinite(sd) & (sd > 0), sd, 1.0)
+            # a column constant on these rows shows nothing to predict: the means' error there
+            # is their bias alone, near 0, and a ratio to it noise (a rare binary feature, all 0
+            # in the validation rows, made a good model's ratio 4 to 20 and fit warn)
+            varies = np.isfinite(sd) & (sd > 0)
+            cells &= varies
+            if not cells.any():
+                continue
+            sd = np.where(varies, sd, 1.0)
             model_error = np.mean((((predicted - truth) / sd) ** 2)[cells])
             base_error = np.mean((((baseline - truth) / sd) ** 2)[cells])
         if base_error > 0:

@@ -215,3 +215,22 @@ def test_a_column_without_a_validation_cell_gives_no_runtime_warning():
         vae.fit(X)
     assert [w for w in record if issubclass(w.category, RuntimeWarning)] == []
     assert "b" in usefulness_ratios(vae, vae._tensors(X)[0])
+
+
+def test_a_modality_constant_on_the_validation_rows_is_left_out():
+    # a rare binary feature (2% of the rows), all 0 in the validation rows: the means' error is
+    # their bias alone, near 0, and the ratio to it noise; it was 4 here, and the model, good for
+    # the other modalities, warned
+    X = _related()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        vae = MultiModalVAE(max_epochs=5, **SMALL).fit(X)
+    train, valid = (rows.numpy() for rows in validation_split(400, vae.validation_fraction, vae._split_seed))
+    X["flag"] = np.zeros((400, 1))
+    X["flag"][train[np.random.default_rng(0).random(len(train)) < 0.02]] = 1.0
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        vae = MultiModalVAE(max_epochs=40, **SMALL).fit(X)
+    assert _useless_warnings(record) == []
+    ratios = usefulness_ratios(vae, vae._tensors(X)[0])
+    assert set(ratios) == {"a", "b"} and all(r < 0.5 for r in ratios.values())
