@@ -389,4 +389,10 @@ class TrainingMixin:
         if not partial and net.interruption_ is None:  # the end of a fit: is the model of use?
             message = usefulness_warning(self, tensors)
             if message is not None:
-                warnings.warn(message, UserWarning, stacklevel=4)  # the caller of fit
+                try:
+                    warnings.warn(message, UserWarning, stacklevel=4)  # the caller of fit
+                except Warning:  # a filter made it an error: the fit failed, and leaves the
+                    # estimator unfitted as the ConvergenceWarning above does
+                    for attr in ("module_", "history_", "n_iter_", "class_temperatures_"):
+                        self.__dict__.pop(attr, None)
+                    raise

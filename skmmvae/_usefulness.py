@@ -13,6 +13,8 @@ column means (class frequencies for a categorical modality), on the scale of
 training already has (only the validation rows are copied): the user's data are not
 converted again.
 """
+import warnings
+
 import numpy as np
 import torch
 
@@ -48,6 +50,19 @@ def _class_frequencies(tensors, rows, s, n_classes):
     return counts / max(counts.sum(), 1.0)
 
 
+def _at_training_depth(estimator, s, predicted):
+    """``predicted`` (means of modality ``s``) at the training rows' median library size where
+    its count likelihood imputes at a library size given as a number (``library_size=1e4``:
+    counts per 10,000, another scale than the data's and the column means'), as
+    ``library_size="median"`` imputes them; unchanged otherwise. The means are proportional
+    to the library size, and the model the same whatever number is given."""
+    likelihood = list(estimator.module_.likelihoods.values())[s]
+    library = getattr(likelihood, "library_size", None)
+    if not isinstance(library, float):
+        return predicted
+    return predicted * (float(likelihood.default_library) / library)
+
+
 def _hidden(valid, s):
     """Rows of ``valid`` where modality ``s`` and some other modality are observed, with ``s``
     hidden (a new batch), and the observed values of ``s`` in them."""
@@ -65,10 +80,12 @@ def usefulness_ratios(estimator, tensors):
     """``{modality: model error / baseline error}`` of ``estimator``, just trained on
     ``tensors`` (the ModalityTensors of its fit), on the validation rows it held out: each
     modality predicted from the others against the training rows' column means (a numeric
-    modality: squared error standardised by the validation values' per-column sd; a
-    categorical one: Brier score against the training class frequencies). ``{}`` with one
+    modality: squared error standardised by the validation values' per-column sd, counts
+    imputed at a fixed library size taken at the training rows' median one; a categorical
+    one: Brier score against the training class frequencies). ``{}`` with one
     modality or fewer than ``MIN_USEFULNESS_ROWS`` validation rows; a modality observed with
-    another in fewer of them is left out."""
+    another in fewer of them, or numeric and constant in each column on them, is left out
+    (as are the constant columns of the others)."""
     schema = estimator._schema
     if len(schema.names) < 2:
         return {}
@@ -94,14 +111,20 @@ def usefulness_ratios(estimator, tensors):
             base_error = np.mean(np.sum((baseline - onehot) ** 2, axis=1))
         else:
             truth = truth.double().numpy()
-            predicted = estimator._decoded(given, latent=None)[s]
+            predicted = _at_training_depth(estimator, s, estimator._decoded(given, latent=None)[s])
             baseline = _training_means(tensors, train_rows, s, truth.shape[1])
             cells = ~np.isnan(truth) & ~np.isnan(baseline)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # columns without a cell here
+                sd = np.nanstd(np.where(cells, truth, np.nan), axis=0)
+            # a column constant on these rows shows nothing to predict: the means' error there
+            # is their bias alone, near 0, and a ratio to it noise (a rare binary feature, all 0
+            # in the validation rows, made a good model's ratio 4 to 20 and fit warn)
+            varies = np.isfinite(sd) & (sd > 0)
+            cells &= varies
             if not cells.any():
                 continue
-            with np.errstate(invalid="ignore"):
-                sd = np.nanstd(np.where(cells, truth, np.nan), axis=0)
-            sd = np.where(np.isfinite(sd) & (sd > 0), sd, 1.0)
+            sd = np.where(varies, sd, 1.0)
             model_error = np.mean((((predicted - truth) / sd) ** 2)[cells])
             base_error = np.mean((((baseline - truth) / sd) ** 2)[cells])
         if base_error > 0:

@@ -163,3 +163,74 @@ def test_the_users_data_are_not_modified():
         MultiModalVAE(max_epochs=3, **SMALL).fit(X)
     for k in X:
         np.testing.assert_array_equal(X[k], copy[k])
+
+
+def test_counts_imputed_at_a_fixed_library_size_are_no_useless_model():
+    # library_size=1e4 (counts per 10,000) trains the model of "median" and imputes at another
+    # scale than the data's: compared with the column means of the raw counts as they were,
+    # the RNA of a good model was 12 times worse than the means, and fit warned
+    from skmmvae.datasets import make_cite_seq
+
+    cells = make_cite_seq(n_samples=400, n_genes=30, n_proteins=8, rna_only_fraction=0.0,
+                          random_state=0)
+    ratios = {}
+    for library in ("median", 1e4):
+        likelihoods = {"rna": ("negative_binomial", {"library_size": library}),
+                       "protein": ("negative_binomial", {"library_size": None})}
+        with warnings.catch_warnings(record=True) as record:
+            warnings.simplefilter("always")
+            vae = MultiModalVAE(likelihoods=likelihoods, max_epochs=20,
+                                **dict(SMALL, n_components=5)).fit(cells.data)
+        assert _useless_warnings(record) == []
+        ratios[library] = usefulness_ratios(vae, vae._tensors(cells.data)[0])
+    assert ratios[1e4] == pytest.approx(ratios["median"], rel=1e-4)
+
+
+def test_the_warning_turned_into_an_error_leaves_the_estimator_unfitted():
+    # as the ConvergenceWarning, issued before the fitted attributes are set, does: a fit that
+    # raised left a fitted model behind (n_components="auto" leaves the estimator as it was)
+    from sklearn.exceptions import ConvergenceWarning, NotFittedError
+
+    vae = MultiModalVAE(max_epochs=20, **SMALL)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        with pytest.raises(UserWarning, match="no better than the training rows"):
+            vae.fit(_independent())
+    assert not any(hasattr(vae, a) for a in ("module_", "history_", "n_iter_", "class_temperatures_"))
+    with pytest.raises(NotFittedError):
+        vae.predict(_independent())
+
+
+def test_a_column_without_a_validation_cell_gives_no_runtime_warning():
+    # np.nanstd of the column warned "Degrees of freedom <= 0 for slice." at the caller of fit
+    # (an error under warnings.simplefilter("error"))
+    X = _related()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        vae = MultiModalVAE(max_epochs=5, **SMALL).fit(X)
+    X["b"][validation_split(400, vae.validation_fraction, vae._split_seed)[1].numpy(), 2] = np.nan
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        vae.fit(X)
+    assert [w for w in record if issubclass(w.category, RuntimeWarning)] == []
+    assert "b" in usefulness_ratios(vae, vae._tensors(X)[0])
+
+
+def test_a_modality_constant_on_the_validation_rows_is_left_out():
+    # a rare binary feature (2% of the rows), all 0 in the validation rows: the means' error is
+    # their bias alone, near 0, and the ratio to it noise; it was 4 here, and the model, good for
+    # the other modalities, warned
+    X = _related()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        vae = MultiModalVAE(max_epochs=5, **SMALL).fit(X)
+    train, valid = (rows.numpy() for rows in validation_split(400, vae.validation_fraction, vae._split_seed))
+    X["flag"] = np.zeros((400, 1))
+    X["flag"][train[np.random.default_rng(0).random(len(train)) < 0.02]] = 1.0
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        vae = MultiModalVAE(max_epochs=40, **SMALL).fit(X)
+    assert _useless_warnings(record) == []
+    ratios = usefulness_ratios(vae, vae._tensors(X)[0])
+    assert set(ratios) == {"a", "b"} and all(r < 0.5 for r in ratios.values())
