@@ -4,11 +4,12 @@ import warnings
 
 import numpy as np
 import pytest
+import torch
 
 from conftest import make_labelled_data
 from skmmvae import MultiModalImputer, MultiModalVAE
 from skmmvae._net import validation_split
-from skmmvae._usefulness import MIN_USEFULNESS_ROWS, usefulness_ratios
+from skmmvae._usefulness import MIN_USEFULNESS_ROWS, _hidden_cells, usefulness_ratios
 
 SMALL = dict(n_components=2, hidden_layer_sizes=(16,), embedding_size=16, batch_size=64,
              random_state=0)
@@ -27,11 +28,11 @@ def _related(n=400, seed=0):
 
 
 def _useless_warnings(record):
-    return [str(w.message) for w in record if "no better than the training rows" in str(w.message)]
+    return [str(w.message) for w in record if "better than the training rows" in str(w.message)]
 
 
 def test_unrelated_modalities_warn_and_name_the_modalities():
-    with pytest.warns(UserWarning, match="no better than the training rows' column means") as record:
+    with pytest.warns(UserWarning, match="less than 5% better than the training rows' column means") as record:
         MultiModalVAE(max_epochs=20, **SMALL).fit(_independent())
     (message,) = _useless_warnings(record)
     assert "'a'" in message and "'b'" in message and "SimpleImputer" in message
@@ -60,7 +61,7 @@ def test_one_modality_the_others_do_not_predict_is_no_useless_model():
 
 
 def test_the_imputer_warns_too():
-    with pytest.warns(UserWarning, match="no better than the training rows"):
+    with pytest.warns(UserWarning, match="better than the training rows"):
         MultiModalImputer(max_epochs=20, **SMALL).fit(_independent())
 
 
@@ -112,16 +113,26 @@ def test_ratios_match_an_independent_computation(data):
         assert ours[name] == pytest.approx(expected[name], rel=tol), name
 
 
-def test_no_check_without_enough_validation_rows_or_with_one_modality():
+def test_no_check_without_enough_validation_rows():
     X = _independent()
     with warnings.catch_warnings(record=True) as record:
         warnings.simplefilter("always")
         MultiModalVAE(max_epochs=5, validation_fraction=0.0, early_stopping=False, **SMALL).fit(X)
         # 10% of 90 rows: 9 validation rows, fewer than the check needs
         MultiModalVAE(max_epochs=5, **SMALL).fit({k: v[:90] for k, v in X.items()})
-        MultiModalVAE(max_epochs=5, **SMALL).fit({"a": X["a"]})
+        MultiModalVAE(max_epochs=5, **SMALL).fit({"a": X["a"][:90]})
     assert MIN_USEFULNESS_ROWS == 10
     assert _useless_warnings(record) == []
+
+
+def test_one_unrelated_modality_alone_is_checked_by_its_cells():
+    # a useless model of one modality scores about 1 (0.97 here: the noise of 40 rows),
+    # within the 5% the warning allows
+    X = {"a": _independent()["a"]}
+    with pytest.warns(UserWarning, match="hidden in the validation rows") as record:
+        vae = MultiModalVAE(max_epochs=5, **SMALL).fit(X)
+    assert "'a'" in _useless_warnings(record)[0]
+    assert 0.95 <= usefulness_ratios(vae, vae._tensors(X)[0])["a"] < 1.05
 
 
 def test_a_modality_never_observed_with_another_in_the_validation_rows_is_left_out():
@@ -144,7 +155,7 @@ def test_the_check_does_not_convert_the_training_data_again(monkeypatch):
         return tensors, blocks
 
     monkeypatch.setattr(MultiModalVAE, "_tensors", counting)
-    with pytest.warns(UserWarning, match="no better"):
+    with pytest.warns(UserWarning, match="5% better"):
         MultiModalVAE(max_epochs=5, **SMALL).fit(_independent())
     assert converted == [400]
 
@@ -195,7 +206,7 @@ def test_the_warning_turned_into_an_error_leaves_the_estimator_unfitted():
     with warnings.catch_warnings():
         warnings.simplefilter("error", UserWarning)
         warnings.simplefilter("ignore", ConvergenceWarning)
-        with pytest.raises(UserWarning, match="no better than the training rows"):
+        with pytest.raises(UserWarning, match="better than the training rows"):
             vae.fit(_independent())
     assert not any(hasattr(vae, a) for a in ("module_", "history_", "n_iter_", "class_temperatures_"))
     with pytest.raises(NotFittedError):
@@ -234,3 +245,53 @@ def test_a_modality_constant_on_the_validation_rows_is_left_out():
     assert _useless_warnings(record) == []
     ratios = usefulness_ratios(vae, vae._tensors(X)[0])
     assert set(ratios) == {"a", "b"} and all(r < 0.5 for r in ratios.values())
+
+
+def _one_block(n=400, related=True, seed=0):
+    rng = np.random.default_rng(seed)
+    if related:
+        X = rng.normal(size=(n, 2)) @ rng.normal(size=(2, 6)) + 0.1 * rng.normal(size=(n, 6))
+    else:
+        X = rng.normal(size=(n, 6))
+    X[rng.random(X.shape) < 0.1] = np.nan  # scattered missing cells
+    return X
+
+
+def test_a_one_block_imputer_of_unrelated_columns_warns_about_its_cells():
+    with pytest.warns(UserWarning, match="hidden in the validation rows and predicted from the rest"):
+        MultiModalImputer(max_epochs=20, **SMALL).fit(_one_block(related=False))
+
+
+def test_a_one_block_imputer_of_related_columns_does_not_warn():
+    X = _one_block()
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        imp = MultiModalImputer(max_epochs=40, **SMALL).fit(X)
+    assert not [w for w in record if "hidden in the validation rows" in str(w.message)]
+    (ratio,) = usefulness_ratios(imp, imp._tensors(X)[0]).values()
+    assert ratio < 0.5
+
+
+def test_the_cell_ratio_matches_an_independent_computation():
+    X = _one_block()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        imp = MultiModalImputer(max_epochs=10, **SMALL).fit(X)
+    tensors = imp._tensors(X)[0]
+    (ours,) = usefulness_ratios(imp, tensors).values()
+    # the hidden cells (the check's seeded choice), then the public API and numpy only
+    train, valid = (i.numpy() for i in validation_split(len(X), imp.validation_fraction, imp._split_seed))
+    rows = valid[(~np.isnan(X[valid])).sum(1) >= 2]
+    _, truth = _hidden_cells(tensors.rows(torch.as_tensor(valid)), 0, imp._split_seed)
+    hidden = ~np.isnan(truth.numpy())
+    assert hidden.sum() >= len(rows) and (hidden.sum(1) >= 1).all()
+    given = X[rows].copy()
+    given[hidden] = np.nan
+    filled = imp.transform(given)
+    truth = np.where(hidden, X[rows], np.nan)
+    sd = np.nanstd(truth, axis=0)
+    means = np.nanmean(X[train], axis=0)
+    model = np.nanmean(((filled - truth) / sd) ** 2)
+    base = np.nanmean(((means - truth) / sd) ** 2)
+    assert ours == pytest.approx(model / base, rel=1e-4)
+    np.testing.assert_array_equal(X[rows][~np.isnan(X[rows]) & ~hidden], filled[~np.isnan(X[rows]) & ~hidden])
