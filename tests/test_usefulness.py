@@ -86,7 +86,7 @@ def _hidden_prediction_errors(vae, X):
             base = np.mean(np.sum((freq - truth) ** 2, 1))
         else:
             truth = X[name][valid]
-            sd = truth.std(0)
+            sd = X[name][train].std(0)  # the training rows' spread
             predicted = vae.predict(given)[name]
             model = np.mean(((predicted - truth) / sd) ** 2)
             base = np.mean(((X[name][train].mean(0) - truth) / sd) ** 2)
@@ -118,10 +118,10 @@ def test_no_check_without_enough_validation_rows():
     with warnings.catch_warnings(record=True) as record:
         warnings.simplefilter("always")
         MultiModalVAE(max_epochs=5, validation_fraction=0.0, early_stopping=False, **SMALL).fit(X)
-        # 10% of 90 rows: 9 validation rows, fewer than the check needs
-        MultiModalVAE(max_epochs=5, **SMALL).fit({k: v[:90] for k, v in X.items()})
-        MultiModalVAE(max_epochs=5, **SMALL).fit({"a": X["a"][:90]})
-    assert MIN_USEFULNESS_ROWS == 10
+        # 10% of 290 rows: 29 validation rows, fewer than the check needs
+        MultiModalVAE(max_epochs=5, **SMALL).fit({k: v[:290] for k, v in X.items()})
+        MultiModalVAE(max_epochs=5, **SMALL).fit({"a": X["a"][:290]})
+    assert MIN_USEFULNESS_ROWS == 30
     assert _useless_warnings(record) == []
 
 
@@ -138,7 +138,7 @@ def test_one_unrelated_modality_alone_is_checked_by_its_cells():
 def test_a_modality_never_observed_with_another_in_the_validation_rows_is_left_out():
     X = _independent()
     X["b"][:] = np.nan
-    X["b"][:5] = 0.0  # observed in 5 rows only: b never has 10 rows to check on
+    X["b"][:5] = 0.0  # observed in 5 rows only: b never has 30 rows to check on
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         vae = MultiModalVAE(max_epochs=3, **SMALL).fit(X)
@@ -289,7 +289,7 @@ def test_the_cell_ratio_matches_an_independent_computation():
     given[hidden] = np.nan
     filled = imp.transform(given)
     truth = np.where(hidden, X[rows], np.nan)
-    sd = np.nanstd(truth, axis=0)
+    sd = np.nanstd(X[train], axis=0)  # the training rows' spread
     means = np.nanmean(X[train], axis=0)
     model = np.nanmean(((filled - truth) / sd) ** 2)
     base = np.nanmean(((means - truth) / sd) ** 2)
