@@ -127,3 +127,18 @@ def test_string_labels_and_one_hot_rows_score_alike():
         errors.append(cross_modal_imputation_error(est, data, modalities="label"))
     np.testing.assert_allclose(errors, errors[0], rtol=1e-6)
     assert errors[0] < 1
+
+
+def test_a_feature_missing_in_every_row_is_skipped_without_a_warning():
+    import warnings
+    X = _data()
+    est = MultiModalVAE(**FAST).fit(X)
+    X["a"][:, 1] = np.nan  # no spread to scale by; its cells are not scored
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        errors = cross_modal_imputation_error(est, X, per_modality=True)
+    rows = ~np.isnan(X["a"]).all(1)
+    truth = X["a"][rows][:, [0, 2, 3]]
+    predicted = est.predict({k: v[rows] for k, v in X.items() if k != "a"})["a"][:, [0, 2, 3]]
+    expected = np.mean(((predicted - truth) / truth.std(0)) ** 2)
+    assert np.isclose(errors["a"], expected, rtol=1e-12)

@@ -1,4 +1,6 @@
 """Cross-modal imputation error of a fitted model, and a scorer for model selection."""
+import warnings
+
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
@@ -104,7 +106,8 @@ def blocks_imputation_error(estimator, blocks, names, per_modality=False):
         predicted = np.asarray(estimator.predict(given)[name], dtype=np.float64)
         truth = target[rows]
         cells = ~np.isnan(truth)
-        with np.errstate(invalid="ignore"):
+        with warnings.catch_warnings():  # a feature missing in every row: no spread (sd 1)
+            warnings.simplefilter("ignore", RuntimeWarning)
             sd = np.nanstd(truth, axis=0)
         sd = np.where(np.isfinite(sd) & (sd > 0), sd, 1.0)
         errors[name] = float(np.mean((((predicted - truth) / sd) ** 2)[cells]))
