@@ -91,8 +91,11 @@ class MultiModalVAE(InferenceMixin, TrainingMixin, ChecksMixin, PersistenceMixin
         one fit, or three on wide data (below), where the sizes race: each trains the KL
         warm-up's epochs (25 of 100), and the narrow sizes stop there where they are more
         than 1.1 times behind the wide size on the validation rows, or the wide size where it
-        is 1.1 times behind them (the model kept is that of an uninterrupted fit; no race
-        with user ``callbacks``, which would see a size's training in two parts). On wide data (at least 192 columns, a categorical modality counted
+        is 1.1 times behind them, and the wide size, trained on last, stops half-way (epoch
+        50 of 100) where it is then 1.1 times behind the best narrow size at that epoch (the
+        model kept is that of an uninterrupted fit; no race with user ``callbacks``, which
+        would see a size's training in two parts, and no check half-way with an
+        ``accelerator``). On wide data (at least 192 columns, a categorical modality counted
         by its classes, more rows than columns, and a modality of more than 24 columns
         among as many others, so that its linear relation to them can have a rank above
         24; ``aggregation="auto"`` without
@@ -328,7 +331,8 @@ class MultiModalVAE(InferenceMixin, TrainingMixin, ChecksMixin, PersistenceMixin
         Where ``n_components="auto"`` chose the size: ``{"n_components": [12, 24],
         "validation_error": [e12, e24], "epochs": [n12, n24]}`` (and the wide size, on wide
         data), each size's cross-modal imputation error on the validation rows after the
-        epochs it trained (a size the race stopped: after the warm-up). Absent where nothing
+        epochs it trained (a size the race stopped: after the warm-up, or the wide size
+        half-way). Absent where nothing
         was chosen.
     hidden_layer_sizes_ : tuple of int
         The hidden widths of the built-in networks (``hidden_layer_sizes`` resolved).

@@ -282,12 +282,73 @@ def test_the_race_stops_the_narrow_or_the_wide_sizes_clearly_worse_after_the_war
         if size in stopped:
             assert epochs == 2 and error == pause[size]
         else:
-            assert epochs == 8 and error == seen[size][1][1]
+            assert epochs == 8 and error == seen[size][-1][1] and seen[size][-1][0] == 8
+    # whatever trains on is scored half-way too (epoch 4 of 8) and the wide size, trained
+    # last, would stop there if behind: with the narrow sizes stopped there is no check
+    assert all([epochs for epochs, _ in seen[size]] == ([2] if size in stopped else [2, 4, 8])
+               for size in seen)
     kept = 5 if narrow_lost else auto.n_components_
     assert auto.n_components_ == kept
     # the size kept is the model a fit of that size alone gives
     alone = quiet_fit(MultiModalVAE(n_components=kept, **RACE), X)
     np.testing.assert_array_equal(auto.transform(X), alone.transform(X))
+
+
+def test_the_wide_size_behind_half_way_stops_there(short_race, monkeypatch):
+    X = three_views()
+    monkeypatch.setattr(_latent_size, "_race_losers", lambda errors, n_narrow: set())  # all on
+    monkeypatch.setattr(_latent_size, "RACE_MARGIN", 0.0)  # half-way, any error is behind
+    seen = {}
+    original = _latent_size._validation_error
+
+    def record(candidate, X, rows):
+        error = original(candidate, X, rows)
+        seen.setdefault(candidate.n_components, []).append((len(candidate.history_), error))
+        return error
+
+    monkeypatch.setattr(_latent_size, "_validation_error", record)
+    auto = quiet_fit(MultiModalVAE(n_components="auto", verbose=0, **RACE), X)
+    assert _latent_size._midway_epoch(auto, 2) == 4
+    selection = auto.latent_selection_
+    assert selection["n_components"] == [12, 24, 5] and selection["epochs"] == [8, 8, 4]
+    assert [e for e, _ in seen[5]] == [2, 4]  # the pause, half-way; not trained on
+    assert selection["validation_error"][2] == seen[5][1][1]
+    assert [e for e, _ in seen[12]] == [2, 4, 8] and [e for e, _ in seen[24]] == [2, 4, 8]
+    assert auto.n_components_ in (12, 24)
+    alone = quiet_fit(MultiModalVAE(n_components=auto.n_components_, **RACE), X)
+    np.testing.assert_array_equal(auto.transform(X), alone.transform(X))
+
+
+def test_the_wide_size_half_way_is_judged_against_the_narrow_sizes_then(short_race, monkeypatch):
+    """Half-way, the wide size stops where its error is above RACE_MARGIN times the best
+    narrow one's at the same epoch, and only then."""
+    X = three_views()
+    monkeypatch.setattr(_latent_size, "_race_losers", lambda errors, n_narrow: set())
+    halfway = {}
+    original = _latent_size._Midway.on_epoch_end
+
+    def watch(self, net, **kwargs):
+        try:
+            original(self, net, **kwargs)
+        finally:
+            if self.error is not None:
+                halfway[self.candidate.n_components] = self.error
+
+    monkeypatch.setattr(_latent_size._Midway, "on_epoch_end", watch)
+    first = quiet_fit(MultiModalVAE(n_components="auto", **RACE), X)
+    ratio = halfway[5] / min(halfway[12], halfway[24])
+    for margin, stops in ((ratio * 0.99, True), (ratio * 1.01, False)):
+        monkeypatch.setattr(_latent_size, "RACE_MARGIN", margin)
+        auto = quiet_fit(MultiModalVAE(n_components="auto", **RACE), X)
+        assert auto.latent_selection_["epochs"][2] == (4 if stops else 8)
+    assert first.latent_selection_["epochs"] == [8, 8, 4 if ratio > 1.1 else 8]
+
+
+def test_no_check_half_way_without_a_race_or_with_an_accelerator():
+    assert _latent_size._midway_epoch(MultiModalVAE(), 25) == 50
+    assert _latent_size._midway_epoch(MultiModalVAE(), None) is None
+    assert _latent_size._midway_epoch(MultiModalVAE(max_epochs=40), 25) is None  # 20 < 25
+    assert _latent_size._midway_epoch(MultiModalVAE(accelerator="auto"), 25) is None
 
 
 def test_without_a_wide_size_every_size_trains_in_one_call(monkeypatch):

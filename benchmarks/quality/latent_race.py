@@ -15,7 +15,8 @@ final errors it chose on, for one data set, regime and seed of the quality suite
 ``--cost DATASET REGIME SEED`` fits the default twice on the split, with the race (the
 default since) and with every size trained to the end, and prints the CPU seconds, the
 ``latent_selection_`` of both and whether their predictions are identical
-(``results/latent_race_cost.txt``).
+(``results/latent_race_cost.txt``). ``--midway-cost DATASET REGIME SEED`` does the same
+with and without the wide size's check half-way (the race in both).
 
 ``--summary`` prints, per checkpoint, on how many splits the size best there is the size
 chosen at the end, and for the others the chosen-at-the-checkpoint size's final validation
@@ -32,7 +33,7 @@ from benchmarks.quality.regimes import make_split
 import skmmvae._latent_size as ls
 from skmmvae import MultiModalVAE
 
-CHECK = (5, 10, 15, 20, 25, 30, 40, 50)
+CHECK = (5, 10, 15, 20, 25, 30, 40, 50, 60, 75)
 current = {}
 _orig = ls._candidate
 def _candidate(estimator, size, random_state):
@@ -96,14 +97,16 @@ def summary(path):
         print(f"epoch {epoch}: the final choice on {agree} of {n}; else {'; '.join(wrong) or '-'}")
 
 
-def cost(dataset, regime, seed):
+def cost(dataset, regime, seed, midway=False):
     one_core()
     ds = load_dataset(dataset)
     split = make_split(ds, regime, seed)
     fitted = {}
     for mode in ("race", "whole"):
-        race_epochs = ls._race_epochs
-        if mode == "whole":
+        race_epochs, midway_epoch = ls._race_epochs, ls._midway_epoch
+        if mode == "whole" and midway:
+            ls._midway_epoch = lambda est, race: None
+        elif mode == "whole":
             ls._race_epochs = lambda est: None
         est = MultiModalVAE(likelihoods=ds.likelihoods, random_state=seed, n_jobs=1)
         start = time.process_time()
@@ -111,14 +114,16 @@ def cost(dataset, regime, seed):
             warnings.simplefilter("ignore")
             est.fit(split.train)
         fitted[mode] = (est, time.process_time() - start)
-        ls._race_epochs = race_epochs
-        print(f"{dataset} {regime} seed {seed} {mode}: {fitted[mode][1]:.1f} CPU s, "
+        ls._race_epochs, ls._midway_epoch = race_epochs, midway_epoch
+        name = {"race": "half-way check", "whole": "no check"}[mode] if midway else mode
+        print(f"{dataset} {regime} seed {seed} {name}: {fitted[mode][1]:.1f} CPU s, "
               f"{est.latent_selection_}, kept {est.n_components_}", flush=True)
     (race, race_s), (whole, whole_s) = fitted["race"], fitted["whole"]
+    label = "check / no check" if midway else "race / whole"
     view = race.modality_names_[0]
     given = {k: v for k, v in split.test.items() if k != view}
     same = np.array_equal(np.asarray(race.predict(given)[view]), np.asarray(whole.predict(given)[view]))
-    print(f"identical predictions: {same}; CPU race / whole: {race_s / whole_s:.3f}")
+    print(f"identical predictions: {same}; CPU {label}: {race_s / whole_s:.3f}")
 
 
 if __name__ == "__main__":
@@ -126,5 +131,7 @@ if __name__ == "__main__":
         summary(sys.argv[2])
     elif sys.argv[1] == "--cost":
         cost(sys.argv[2], sys.argv[3], int(sys.argv[4]))
+    elif sys.argv[1] == "--midway-cost":
+        cost(sys.argv[2], sys.argv[3], int(sys.argv[4]), midway=True)
     else:
         main(sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4])
