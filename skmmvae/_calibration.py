@@ -66,7 +66,7 @@ def fit_temperatures(estimator, tensors):
     schema = estimator._schema
     if not schema.categorical:
         return {}
-    split = validation_split(len(tensors), estimator.validation_fraction, estimator._split_seed)
+    split = validation_split(len(tensors), estimator._validation_fraction(), estimator._split_seed)
     if split is None or len(split[1]) < MIN_CALIBRATION_ROWS:
         return {}
     valid = tensors.rows(split[1])

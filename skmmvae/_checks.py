@@ -109,8 +109,8 @@ class ChecksMixin:
         """Warn, before training, where the data are too few for the validation split or
         for the size of the networks, and say what to change."""
         n_rows = len(mask)
-        n_valid = int(np.floor(self.validation_fraction * n_rows))
-        if self.early_stopping and n_valid < _MIN_VALIDATION_ROWS:
+        n_valid = int(np.floor(self._validation_fraction() * n_rows))
+        if self._resolved_early_stopping() and n_valid < _MIN_VALIDATION_ROWS:
             warnings.warn(
                 f"early stopping would monitor {n_valid} validation rows "
                 f"(validation_fraction={self.validation_fraction} of {n_rows}): too few to choose "

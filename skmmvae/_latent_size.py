@@ -405,7 +405,7 @@ def _selection_rows(candidate):
     choose on (see the module's docstring)."""
     if candidate.max_epochs == 0 or len(candidate._schema.names) < 2:
         return None
-    split = validation_split(candidate._n_fit_rows, candidate.validation_fraction, candidate._split_seed)
+    split = validation_split(candidate._n_fit_rows, candidate._validation_fraction(), candidate._split_seed)
     if split is None or len(split[1]) < MIN_SELECTION_ROWS:
         return None
     return split[1].numpy()

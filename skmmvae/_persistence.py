@@ -546,7 +546,7 @@ def _check_attribute(name, value):
     elif name == "embedding_size_":
         if not _is_size(value):
             raise ValueError(f"attribute embedding_size_ must be a positive integer, got {value!r}")
-    elif name in ("decoder_skip_", "encoder_skip_"):
+    elif name in ("decoder_skip_", "encoder_skip_", "early_stopping_"):
         if not isinstance(value, bool):
             raise ValueError(f"attribute {name} must be a boolean, got {value!r}")
     elif name == "aggregation_":

@@ -1,4 +1,6 @@
-"""``weight_decay="auto"``: decoupled weight decay where the data are small.
+"""The defaults of small data: ``weight_decay="auto"``, decoupled weight decay where the data
+are small, and ``early_stopping="auto"``, no early stopping (and no rows held out) where the
+validation split would be too small to choose an epoch on.
 
 With at most ``SMALL_DATA_ROWS`` rows given to ``fit`` the networks train with AdamW's
 decoupled weight decay ``SMALL_DATA_WEIGHT_DECAY`` (each step multiplies every weight by
@@ -12,7 +14,19 @@ complete data, 0.993 with views missing). A decay of 3 lowered some errors furth
 and cost their label 3 points of accuracy. With more rows no decay tried helped on data it
 was not tuned for: the unseen wine data with all 124 training rows imputed 1.5% worse with 1
 and 6% worse with 3, diabetes (309 rows) 0.1-1% worse.
+
+``early_stopping="auto"`` stops early on the validation rows where the split holds at least
+``MIN_EARLY_STOPPING_ROWS`` of them (``validation_fraction`` of the rows given to ``fit``), the
+number below which ``n_components="auto"`` has nothing to choose on either. With fewer, the
+lowest validation loss of 2 to 9 rows picks an epoch by chance (on 28 nutrimouse mice, 2
+validation rows, fits stopped anywhere between epoch 48 and 100): no row is held out, and the
+model trains its ``max_epochs`` on every row, the learning rate annealed to its end. In the
+quality benchmark (``docs/quality.rst``, "Early stopping on small data") that lowered the
+imputation error with 30 training rows on 6 of the 7 data sets (0.93-0.985 times; diabetes
+1.002) and on nutrimouse with complete data (0.976; views missing 1.010).
 """
+
+import numpy as np
 
 # The rows given to fit (validation rows included) up to which weight_decay="auto" decays:
 # the quality issue's "small data" (at most 100 rows).
@@ -30,3 +44,23 @@ def auto_weight_decay(n_rows):
     if n_rows is not None and n_rows <= SMALL_DATA_ROWS:
         return SMALL_DATA_WEIGHT_DECAY
     return 0.0
+
+
+# The fewest validation rows on which early_stopping="auto" stops early (as
+# _latent_size.MIN_SELECTION_ROWS, the fewest n_components="auto" chooses on).
+MIN_EARLY_STOPPING_ROWS = 10
+
+
+def auto_early_stopping(n_rows, validation_fraction):
+    """``early_stopping="auto"`` for a fit of ``n_rows`` rows: True where
+    ``floor(validation_fraction * n_rows)`` is at least ``MIN_EARLY_STOPPING_ROWS`` (and before
+    a fit, ``n_rows`` None), False otherwise (then no row is held out).
+
+    >>> auto_early_stopping(100, 0.1), auto_early_stopping(99, 0.1), auto_early_stopping(40, 0.25)
+    (True, False, True)
+    >>> auto_early_stopping(None, 0.1), auto_early_stopping(10_000, 0.0)
+    (True, False)
+    """
+    if n_rows is None:
+        return True
+    return int(np.floor(validation_fraction * n_rows)) >= MIN_EARLY_STOPPING_ROWS

@@ -220,6 +220,8 @@ class PersistenceMixin:
                 self.n_components_ = int(self._fitted_architecture()["n_components"])
             if "weight_decay_" not in self.__dict__:  # likewise ("auto" came with it)
                 self.weight_decay_ = float(self.weight_decay)
+            if "early_stopping_" not in self.__dict__:  # likewise
+                self.early_stopping_ = self._resolved_early_stopping()
             for name in ("decoder_skip", "encoder_skip", "aggregation"):  # likewise
                 if name + "_" not in self.__dict__:
                     setattr(self, name + "_", self._fitted_architecture()[name])

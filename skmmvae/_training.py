@@ -25,7 +25,7 @@ from ._runtime import seeded, check_device
 from ._calibration import fit_temperatures
 from ._usefulness import usefulness_warning
 from ._sizes import auto_rank, auto_width
-from ._small_data import auto_weight_decay
+from ._small_data import auto_early_stopping, auto_weight_decay
 from ._wide_latent import NARROW_LATENT, auto_aggregation, auto_encoder_skip
 from .nn import MultiModalModule
 
@@ -145,6 +145,21 @@ class TrainingMixin:
             return auto_weight_decay(self.__dict__.get("_n_fit_rows"))
         return float(self.weight_decay)
 
+    def _resolved_early_stopping(self):
+        """``early_stopping`` as a boolean: ``"auto"`` stops early where the validation split
+        of the fit's rows is large enough to choose an epoch on (see :mod:`skmmvae._small_data`),
+        and before a fit."""
+        if isinstance(self.early_stopping, str):
+            return auto_early_stopping(self.__dict__.get("_n_fit_rows"), float(self.validation_fraction))
+        return bool(self.early_stopping)
+
+    def _validation_fraction(self):
+        """The fraction of the fit's rows held out: ``validation_fraction``, or 0 where
+        ``early_stopping="auto"`` resolved to no early stopping (every row trains)."""
+        if isinstance(self.early_stopping, str) and not self._resolved_early_stopping():
+            return 0.0
+        return float(self.validation_fraction)
+
     def _resolved_aggregation(self):
         """``aggregation``, with ``"auto"`` resolved from the latent size (see
         :mod:`skmmvae._wide_latent`), or ``"poe_full"`` at any size where ``aggregator_options``
@@ -245,7 +260,7 @@ class TrainingMixin:
         weight_decay = self._resolved_weight_decay()
         setup = self._training_setup()
         sink = setup.sink(self.verbose)
-        if self.early_stopping:
+        if self._resolved_early_stopping():
             callbacks.append(
                 (
                     "early_stopping",
@@ -267,7 +282,7 @@ class TrainingMixin:
             objective=self.objective,
             beta=self.beta,
             kl_warmup=self._kl_warmup(),
-            valid_fraction=self.validation_fraction,
+            valid_fraction=self._validation_fraction(),
             split_seed=self._split_seed,
             # decoupled weight decay where asked for (or small data); else Adam as it always was
             optimizer=torch.optim.AdamW if weight_decay > 0 else torch.optim.Adam,
@@ -349,6 +364,7 @@ class TrainingMixin:
         self.encoder_skip_ = self._architecture["encoder_skip"]
         self.aggregation_ = self._architecture["aggregation"]
         self.weight_decay_ = self._resolved_weight_decay()
+        self.early_stopping_ = self._resolved_early_stopping()
         self.n_components_ = self._n_features_out = self._architecture["n_components"]
         self.__dict__.pop("latent_selection_", None)  # set by an n_components="auto" fit
         with self._threads(), seeded(self._seed, device):

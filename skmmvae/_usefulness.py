@@ -165,7 +165,7 @@ def usefulness_ratios(estimator, tensors):
     in fewer of them, or numeric and constant in each column on them, is left out (as are
     the constant columns of the others)."""
     schema = estimator._schema
-    split = validation_split(len(tensors), estimator.validation_fraction, estimator._split_seed)
+    split = validation_split(len(tensors), estimator._validation_fraction(), estimator._split_seed)
     if split is None or len(split[1]) < MIN_USEFULNESS_ROWS:
         return {}
     train_rows, valid_rows = split

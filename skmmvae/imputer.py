@@ -77,7 +77,7 @@ class MultiModalImputer(MultiModalVAE):
         batch_size="auto",
         lr=3e-3,
         validation_fraction=0.1,
-        early_stopping=True,
+        early_stopping="auto",
         n_iter_no_change=20,
         n_importance_samples=64,
         device="auto",

@@ -37,7 +37,8 @@ class WeightRecorder(Callback):
 
 
 def test_verbose_prints_one_line_per_epoch_that_fits_a_terminal(capsys):
-    MultiModalVAE(**{**SMALL, "max_epochs": 3, "verbose": 1}, n_iter_no_change=50).fit(make_data())
+    MultiModalVAE(**{**SMALL, "max_epochs": 3, "verbose": 1}, n_iter_no_change=50,
+                  early_stopping=True).fit(make_data())  # validation rows: a "valid" column
     out, err = capsys.readouterr()
     lines = out.splitlines()
     epochs = [line for line in lines if line.startswith("epoch")]
@@ -63,7 +64,8 @@ def test_silent_by_default(capsys):
 @pytest.mark.parametrize("objective", ["tight", "mixture", "elbo"])
 def test_history_exposes_the_objective_terms(objective):
     beta = 0.5
-    est = MultiModalVAE(**{**SMALL, "objective": objective, "beta": beta}).fit(make_data())
+    est = MultiModalVAE(**{**SMALL, "objective": objective, "beta": beta},
+                        early_stopping=True).fit(make_data())  # with validation rows
     history = est.history_
     assert len(history) == SMALL["max_epochs"] == est.n_iter_
     for prefix in ("train", "valid"):

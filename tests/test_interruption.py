@@ -5,6 +5,9 @@ import numpy as np
 import pytest
 import torch
 from conftest import SMALL
+
+# early stopping on validation rows, which 80 rows do not get by default (early_stopping="auto")
+SMALL = {**SMALL, "early_stopping": True}
 from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
 from skorch.callbacks import Callback

@@ -140,7 +140,7 @@ def test_small_data_warnings_point_at_the_caller_of_fit():
     X = make_data(n=40, missing=False)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        MultiModalVAE(max_epochs=1, random_state=0).fit(X)
+        MultiModalVAE(max_epochs=1, random_state=0, early_stopping=True).fit(X)
     messages = [w for w in caught if "validation rows" in str(w.message) or "weights for" in str(w.message)]
     assert len(messages) == 2
     assert all(os.path.samefile(w.filename, __file__) for w in messages), [w.filename for w in messages]

@@ -80,8 +80,14 @@ def test_partial_fit_says_why_it_trained_fewer_epochs():
 
 def test_small_data_warns_and_says_what_to_do():
     X = make_data(n=40, missing=False)
+    # the default ("auto") holds no row out of 40: nothing to warn about early stopping
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        default = MultiModalVAE(**SMALL).fit(X)
+    assert not any("validation rows" in str(w.message) for w in record)
+    assert "valid_loss" not in default.history_[-1]
     with pytest.warns(UserWarning, match="early stopping would monitor 4 validation rows") as record:
-        MultiModalVAE(**SMALL).fit(X)
+        MultiModalVAE(**SMALL, early_stopping=True).fit(X)
     advice = [str(w.message) for w in record if "early_stopping=False" in str(w.message)]
     assert advice and "validation_fraction=0" in advice[0]
     # the advice does what it says: every row trains, none is held out
@@ -92,6 +98,7 @@ def test_small_data_warns_and_says_what_to_do():
     assert "valid_loss" in alone.history_[-1]  # early_stopping=False alone still holds rows out
     assert "valid_loss" not in advised.history_[-1]
     assert sum(advised.history_[-1, "batches", :, "train_batch_size"]) == 40
+    np.testing.assert_array_equal(default.transform(X), advised.transform(X))
     with pytest.warns(UserWarning, match=r"the networks have \d+ weights for 280 observed"):
         MultiModalVAE(**{**SMALL, "hidden_layer_sizes": (256, 256)}).fit(X)
     with warnings.catch_warnings():
