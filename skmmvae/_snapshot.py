@@ -189,6 +189,7 @@ class PersistenceMixin:
     def __getstate__(self):
         state = self.__dict__.copy()
         state.pop("net_", None)
+        state.pop("_n_call_rows", None)  # of a partial_fit under way (taken from a callback)
         if state.pop("module_", None) is not None:
             # CPU copies of weights and optimiser state; taken during training (from a callback,
             # say), the epochs completed so far, not an epoch under way, and n_iter_ counting them

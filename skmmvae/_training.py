@@ -146,12 +146,19 @@ class TrainingMixin:
         return float(self.weight_decay)
 
     def _resolved_early_stopping(self):
-        """``early_stopping`` as a boolean: ``"auto"`` stops early where the validation split
-        of the fit's rows is large enough to choose an epoch on (see :mod:`skmmvae._small_data`),
-        and before a fit."""
+        """``early_stopping`` as a boolean, for the training call under way (a ``partial_fit``
+        continuation's own rows, ``_n_call_rows``, else the fit's): ``"auto"`` stops early where
+        its validation split is large enough to choose an epoch on (see
+        :mod:`skmmvae._small_data`), and before a fit; ``True`` where the split holds a row on
+        either side (else there is nothing to stop on)."""
+        n_rows = self.__dict__.get("_n_call_rows", self.__dict__.get("_n_fit_rows"))
+        fraction = float(self.validation_fraction)
         if isinstance(self.early_stopping, str):
-            return auto_early_stopping(self.__dict__.get("_n_fit_rows"), float(self.validation_fraction))
-        return bool(self.early_stopping)
+            return auto_early_stopping(n_rows, fraction)
+        if not self.early_stopping or n_rows is None:
+            return bool(self.early_stopping)
+        n_valid = int(np.floor(fraction * n_rows))
+        return 1 <= n_valid < n_rows
 
     def _validation_fraction(self):
         """The fraction of the fit's rows held out: ``validation_fraction``, or 0 where

@@ -237,8 +237,10 @@ class MultiModalVAE(InferenceMixin, TrainingMixin, ChecksMixin, PersistenceMixin
         ``max_epochs`` on every row: the lowest validation loss of a few rows picks an epoch
         by chance, and with 30 training rows the imputation error was lower without on 6 of
         7 data sets of the quality benchmark (see :doc:`/quality`, "Early stopping on small
-        data"). ``False`` trains every epoch and still holds the validation rows out, to
-        report ``valid_loss``.
+        data"). Each training call resolves it on its own rows (a ``partial_fit`` on 50 rows
+        after a fit on 200 does not stop early). ``False`` trains every epoch and still holds
+        the validation rows out, to report ``valid_loss``; ``True`` stops early wherever the
+        split holds a row.
     n_iter_no_change : int, default=20
         Patience of early stopping, in epochs.
     n_importance_samples : int, default=64
@@ -354,8 +356,9 @@ class MultiModalVAE(InferenceMixin, TrainingMixin, ChecksMixin, PersistenceMixin
     weight_decay_ : float
         The decoupled weight decay the model trains with (``weight_decay`` resolved).
     early_stopping_ : bool
-        Whether the fit stopped early on validation rows (``early_stopping`` resolved; where
-        False with ``"auto"``, no row was held out).
+        Whether early stopping watched validation rows in the last training call (``fit`` or
+        ``partial_fit``): ``early_stopping`` resolved on that call's rows, False where none
+        were held out (with ``"auto"``, where False, no row was held out).
     class_temperatures_ : dict of float
         The temperature of each categorical modality's :meth:`predict_proba`, fitted after
         training on the validation rows (the log-loss of the label predicted from the other
@@ -697,23 +700,29 @@ class MultiModalVAE(InferenceMixin, TrainingMixin, ChecksMixin, PersistenceMixin
         self._warn_architecture_changed()
         tensors, _ = self._tensors(from_single_cell(X, self.modalities))
         snapshot = TrainingState(self)
-        # a new net around the trained module, so that the current parameters (lr,
-        # callbacks, batch_size, verbose, ...) apply; optimiser state and history carry over
-        self.net_ = self._restore_net()
-        self._seed += 1  # fresh randomness for each continuation, still reproducible
+        # early_stopping="auto" resolves on this call's rows: a continuation on 50 rows must
+        # not stop early on 5 validation rows because the fit had 200
+        self._n_call_rows = len(tensors)
         try:
-            with self._threads(), seeded(self._seed, self.net_.device):
-                self._train(tensors, epochs=epochs, partial=True)
-        except Exception as exc:
-            snapshot.restore(self)
-            if hasattr(exc, "add_note"):  # Python >= 3.11
-                exc.add_note(
-                    "partial_fit failed: the estimator was restored to its state before this call "
-                    "(weights, optimiser state, history_, n_iter_)."
-                )
-            raise
-        self.weight_decay_ = self._resolved_weight_decay()  # what it trained with now
-        self.early_stopping_ = self._resolved_early_stopping()
+            # a new net around the trained module, so that the current parameters (lr,
+            # callbacks, batch_size, verbose, ...) apply; optimiser state and history carry over
+            self.net_ = self._restore_net()
+            self._seed += 1  # fresh randomness for each continuation, still reproducible
+            try:
+                with self._threads(), seeded(self._seed, self.net_.device):
+                    self._train(tensors, epochs=epochs, partial=True)
+            except Exception as exc:
+                snapshot.restore(self)
+                if hasattr(exc, "add_note"):  # Python >= 3.11
+                    exc.add_note(
+                        "partial_fit failed: the estimator was restored to its state before this "
+                        "call (weights, optimiser state, history_, n_iter_)."
+                    )
+                raise
+            self.weight_decay_ = self._resolved_weight_decay()  # what it trained with now
+            self.early_stopping_ = self._resolved_early_stopping()
+        finally:
+            self.__dict__.pop("_n_call_rows", None)
         return self
 
     def transform(self, X, modalities=None):

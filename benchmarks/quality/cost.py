@@ -123,7 +123,7 @@ def main(argv=None):
             start = time.process_time()
             vae.fit(X)
             cpu = time.process_time() - start
-        steps = vae.n_iter_ * -(-int(len(X["view0"]) * (1 - vae.validation_fraction)) // vae._training_batch_size())
+        steps = vae.n_iter_ * -(-int(len(X["view0"]) * (1 - vae._validation_fraction())) // vae._training_batch_size())
         print(f"seed {seed}: fit {cpu:.1f} CPU s, {vae.n_iter_} epochs, {cpu / vae.n_iter_:.2f} s/epoch, "
               f"{1000 * cpu / steps:.0f} ms/step (batch {vae._training_batch_size()})")
 

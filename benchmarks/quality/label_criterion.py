@@ -40,7 +40,7 @@ def fit_size(dataset, split, seed, size):
 def scores(est, split, label):
     """Validation and test scores of one fitted size."""
     _, blocks = est._tensors(split.train)
-    rows = validation_split(est._n_fit_rows, est.validation_fraction, est._split_seed)[1].numpy()
+    rows = validation_split(est._n_fit_rows, est._validation_fraction(), est._split_seed)[1].numpy()
     valid = {k: v[rows] for k, v in blocks.items()}
     errors = blocks_imputation_error(est, valid, observed_modalities(est, valid), per_modality=True)
     numeric = [e for name, e in errors.items() if name != label]
