@@ -18,11 +18,12 @@ from ._latent_size import latent_size
 from ._net import TrainingDivergedError
 from ._runtime import module_device, seeded, memory_limit
 from ._sizes import FULL_WIDTH, auto_width
+from ._small_data import MIN_EARLY_STOPPING_ROWS
 from .nn import OBJECTIVES
 from .nn.networks import StackedMLP
 
 # Fewer validation rows than this make early stopping's choice of epoch noise (a warning).
-_MIN_VALIDATION_ROWS = 20
+_MIN_VALIDATION_ROWS = MIN_EARLY_STOPPING_ROWS  # below it early stopping warns
 # More trainable weights than this per observed training value: a warning that the data are
 # too few for the networks.
 _MAX_WEIGHTS_PER_VALUE = 50
@@ -161,10 +162,14 @@ class ChecksMixin:
         whole budget while the validation loss still improved (``ConvergenceWarning``, as
         scikit-learn's MLP), or a ``partial_fit`` that early stopping ended before ``epochs``."""
         early_stopping = dict(net.callbacks_).get("early_stopping")
-        if early_stopping is None or not len(net.history) or "valid_loss" not in net.history[-1]:
+        if not len(net.history) or "valid_loss" not in net.history[-1]:
             return
+        if early_stopping is None and not isinstance(self.early_stopping, str):
+            return  # early_stopping=False: the user asked for every epoch
+        # early_stopping="auto" without early stopping (10-19 validation rows): the validation
+        # loss is still watched, and a budget ended while it falls is said as with it
         trained = len(net.history) - epochs_before
-        if early_stopping.stopped_:
+        if early_stopping is not None and early_stopping.stopped_:
             if partial and trained < epochs:
                 warnings.warn(
                     f"partial_fit trained {trained} of {epochs} epochs: early stopping ended it, the "
@@ -182,11 +187,16 @@ class ChecksMixin:
         slope = falling_trend(window)
         if slope is None:
             return
+        if early_stopping is not None:
+            best = early_stopping.best_epoch_
+        else:
+            losses = [row.get("valid_loss", np.inf) for row in net.history]
+            best = 1 + int(np.argmin(losses))
         warnings.warn(
             f"training stopped at max_epochs={self.max_epochs} while the validation loss was still "
             f"falling: by {-slope:.3g} per epoch over the last {len(window)} epochs (a linear trend "
             f"more than {TREND_T:g} standard errors below 0; it last improved in epoch "
-            f"{early_stopping.best_epoch_} of {len(net.history)}), so the model may be under-fitted. "
+            f"{best} of {len(net.history)}), so the model may be under-fitted. "
             "Raise max_epochs, or continue with partial_fit(X, epochs=...).",
             ConvergenceWarning,
             stacklevel=5,  # the caller of fit

@@ -25,7 +25,7 @@ from ._runtime import seeded, check_device
 from ._calibration import fit_temperatures
 from ._usefulness import usefulness_warning
 from ._sizes import auto_rank, auto_width
-from ._small_data import auto_early_stopping, auto_weight_decay
+from ._small_data import auto_early_stopping, auto_holds_out, auto_weight_decay
 from ._wide_latent import NARROW_LATENT, auto_aggregation, auto_encoder_skip
 from .nn import MultiModalModule
 
@@ -161,10 +161,13 @@ class TrainingMixin:
         return 1 <= n_valid < n_rows
 
     def _validation_fraction(self):
-        """The fraction of the fit's rows held out: ``validation_fraction``, or 0 where
-        ``early_stopping="auto"`` resolved to no early stopping (every row trains)."""
-        if isinstance(self.early_stopping, str) and not self._resolved_early_stopping():
-            return 0.0
+        """The fraction of the training call's rows held out: ``validation_fraction``, or 0
+        where ``early_stopping="auto"`` holds none out (too few for anything; every row
+        trains)."""
+        if isinstance(self.early_stopping, str):
+            n_rows = self.__dict__.get("_n_call_rows", self.__dict__.get("_n_fit_rows"))
+            if not auto_holds_out(n_rows, float(self.validation_fraction)):
+                return 0.0
         return float(self.validation_fraction)
 
     def _resolved_aggregation(self):

@@ -1,5 +1,6 @@
 """``early_stopping="auto"`` (the default): early stopping where the validation split holds at
-least ``MIN_EARLY_STOPPING_ROWS`` rows; with fewer, no row held out and every epoch trained."""
+least ``MIN_EARLY_STOPPING_ROWS`` (20) rows; with fewer every epoch trains, and below
+``MIN_HOLDOUT_ROWS`` (10) no row is held out."""
 import pickle
 import warnings
 
@@ -9,7 +10,7 @@ from sklearn.utils._param_validation import InvalidParameterError
 
 from skmmvae import MultiModalImputer, MultiModalVAE
 from skmmvae._persistence import _check_attribute
-from skmmvae._small_data import MIN_EARLY_STOPPING_ROWS
+from skmmvae._small_data import MIN_EARLY_STOPPING_ROWS, MIN_HOLDOUT_ROWS
 
 from conftest import make_data
 
@@ -29,7 +30,7 @@ def _trained_rows(est):
 
 
 def test_below_ten_validation_rows_auto_holds_no_row_out_and_trains_every_epoch():
-    n = 10 * MIN_EARLY_STOPPING_ROWS - 1  # 10% of 99 rows: 9 validation rows
+    n = 10 * MIN_HOLDOUT_ROWS - 1  # 10% of 99 rows: 9 validation rows
     X = make_data(n)
     est, messages = _fit(X, n_iter_no_change=1, lr=0.5)  # a patience that would stop it
     assert est.early_stopping == "auto" and est.early_stopping_ is False
@@ -42,8 +43,20 @@ def test_below_ten_validation_rows_auto_holds_no_row_out_and_trains_every_epoch(
     np.testing.assert_array_equal(est.transform(X), advised.transform(X))
 
 
-def test_from_ten_validation_rows_auto_stops_early_as_true_does():
-    n = 10 * MIN_EARLY_STOPPING_ROWS  # 10 validation rows
+@pytest.mark.parametrize("n", [10 * MIN_HOLDOUT_ROWS, 10 * MIN_EARLY_STOPPING_ROWS - 1])
+def test_from_ten_to_nineteen_validation_rows_auto_holds_them_out_and_trains_every_epoch(n):
+    X = make_data(n)
+    est, messages = _fit(X, n_iter_no_change=1, lr=0.5)
+    assert est.early_stopping_ is False and "early_stopping" not in dict(est.net_.callbacks_)
+    assert "valid_loss" in est.history_[-1] and _trained_rows(est) == n - n // 10
+    assert len(est.history_) == FAST["max_epochs"]
+    assert not any("early stopping would monitor" in m for m in messages)
+    explicit, _ = _fit(X, n_iter_no_change=1, lr=0.5, early_stopping=False)
+    np.testing.assert_array_equal(est.transform(X), explicit.transform(X))
+
+
+def test_from_twenty_validation_rows_auto_stops_early_as_true_does():
+    n = 10 * MIN_EARLY_STOPPING_ROWS  # 20 validation rows
     X = make_data(n)
     est, _ = _fit(X)
     assert est.early_stopping_ is True
@@ -56,9 +69,12 @@ def test_from_ten_validation_rows_auto_stops_early_as_true_does():
 
 
 def test_auto_counts_the_validation_rows_of_the_given_fraction():
-    X = make_data(40)
-    assert _fit(X, validation_fraction=0.25)[0].early_stopping_ is True  # 10 rows
-    assert _fit(X, validation_fraction=0.2)[0].early_stopping_ is False  # 8 rows
+    X = make_data(80)
+    assert _fit(X, validation_fraction=0.25)[0].early_stopping_ is True  # 20 rows
+    held, _ = _fit(X, validation_fraction=0.125)  # 10 rows: held out, every epoch trains
+    assert held.early_stopping_ is False and _trained_rows(held) == 70
+    none, _ = _fit(X, validation_fraction=0.1)  # 8 rows: none held out
+    assert none.early_stopping_ is False and _trained_rows(none) == 80
     assert _fit(make_data(1000), validation_fraction=0.0)[0].early_stopping_ is False
 
 
@@ -111,3 +127,21 @@ def test_a_file_cannot_set_a_non_boolean_attribute(value):
     with pytest.raises(ValueError, match="early_stopping_"):
         _check_attribute("early_stopping_", value)
     _check_attribute("early_stopping_", True)
+
+
+def test_a_budget_ended_while_the_validation_loss_falls_warns_without_early_stopping_too():
+    """With 10-19 validation rows "auto" does not stop early but still watches the validation
+    loss: a fit that ends at max_epochs while it falls warns as with early stopping; with
+    early_stopping=False (every epoch asked for) or no rows held out there is nothing to say."""
+    from sklearn.exceptions import ConvergenceWarning
+
+    X = make_data(150, missing=False)  # 15 validation rows
+    est, _ = _fit(X)
+    assert est.early_stopping_ is False and "valid_loss" in est.history_[-1]
+    losses = list(est.history_[:, "valid_loss"])
+    assert losses == sorted(losses, reverse=True)  # falling at every epoch: the case to warn
+    with pytest.warns(ConvergenceWarning, match=r"still falling.*last improved in epoch 4 of 4"):
+        MultiModalVAE(**FAST).fit(X)
+    for params, data in (({"early_stopping": False}, X), ({}, make_data(60, missing=False))):
+        _, messages = _fit(data, **params)
+        assert not any("still falling" in m for m in messages), params

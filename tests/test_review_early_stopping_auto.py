@@ -17,7 +17,7 @@ from sklearn.model_selection import cross_validate
 from skmmvae import MultiModalImputer, MultiModalVAE
 from skmmvae._latent_size import MIN_SELECTION_ROWS
 from skmmvae._net import validation_split
-from skmmvae._small_data import MIN_EARLY_STOPPING_ROWS, auto_early_stopping
+from skmmvae._small_data import MIN_EARLY_STOPPING_ROWS, MIN_HOLDOUT_ROWS, auto_early_stopping, auto_holds_out
 from skmmvae._usefulness import usefulness_ratios
 
 from conftest import make_data, make_labelled_data
@@ -56,30 +56,32 @@ def _as_2d(data):
 # ----------------------------------------------------------------------------- the boundary
 
 
-@pytest.mark.parametrize("n, fraction, expected", [
-    (99, 0.1, False), (100, 0.1, True),
-    (39, 0.25, False), (40, 0.25, True),
-    (400, 0.0, False),
+@pytest.mark.parametrize("n, fraction, held, stops", [
+    (99, 0.1, False, False), (100, 0.1, True, False), (199, 0.1, True, False), (200, 0.1, True, True),
+    (39, 0.25, False, False), (40, 0.25, True, False), (80, 0.25, True, True),
+    (400, 0.0, False, False),
 ])
-def test_the_boundary_decides_hold_out_callback_and_attribute_together(n, fraction, expected):
+def test_the_boundary_decides_hold_out_callback_and_attribute_together(n, fraction, held, stops):
     est = _fit(make_data(n), validation_fraction=fraction)
-    assert est.early_stopping_ is expected  # a Python bool, not numpy's
-    assert _has_valid(est) is expected
-    assert _stops_early(est) is expected
-    held_out = int(np.floor(fraction * n)) if expected else 0
+    assert est.early_stopping_ is stops  # a Python bool, not numpy's
+    assert _has_valid(est) is held
+    assert _stops_early(est) is stops
+    held_out = int(np.floor(fraction * n)) if held else 0
     assert _trained_rows(est) == n - held_out
     assert len(est.history_) == FAST["max_epochs"]
 
 
 def test_the_rule_is_the_split_the_net_and_the_latent_selection_make():
-    """auto_early_stopping says True exactly where validation_split makes a split of at least
-    MIN_SELECTION_ROWS validation rows (same floor, same float arithmetic)."""
-    assert MIN_EARLY_STOPPING_ROWS == MIN_SELECTION_ROWS
+    """auto_holds_out says True exactly where validation_split makes a split of at least
+    MIN_SELECTION_ROWS validation rows, auto_early_stopping where it makes one of at least
+    MIN_EARLY_STOPPING_ROWS (same floor, same float arithmetic)."""
+    assert MIN_HOLDOUT_ROWS == MIN_SELECTION_ROWS and MIN_EARLY_STOPPING_ROWS == 20
     for fraction in (0.0, 0.05, 0.07, 0.1, 0.1 + 1e-12, 0.25, 1 / 3, 0.29, 0.5, 0.9, np.float32(0.1)):
         for n in range(1, 260):
             split = validation_split(n, float(fraction), 0)
-            big_enough = split is not None and len(split[1]) >= MIN_SELECTION_ROWS
-            assert auto_early_stopping(n, float(fraction)) is big_enough, (n, fraction)
+            rows = 0 if split is None else len(split[1])
+            assert auto_holds_out(n, float(fraction)) is (rows >= MIN_SELECTION_ROWS), (n, fraction)
+            assert auto_early_stopping(n, float(fraction)) is (rows >= 20), (n, fraction)
 
 
 def test_an_all_missing_row_counts_as_a_row():
@@ -87,19 +89,19 @@ def test_an_all_missing_row_counts_as_a_row():
     X["a"][50] = np.nan
     X["b"][50] = np.nan
     est = _fit(X)
-    assert est._n_fit_rows == 100 and est.early_stopping_ is True and _trained_rows(est) == 90
+    assert est._n_fit_rows == 100 and _has_valid(est) and _trained_rows(est) == 90
 
 
 # ----------------------------------------------------------------------------- n_components="auto"
 
 
 @pytest.mark.parametrize("n", [99, 100])
-def test_latent_selection_happens_exactly_when_auto_stops_early(n):
+def test_latent_selection_happens_exactly_when_auto_holds_rows_out(n):
     X = make_data(n)
     est = _fit(X, n_components="auto")
-    assert est.early_stopping_ is (n >= 100)
-    assert ("latent_selection_" in est.__dict__) is est.early_stopping_
-    if est.early_stopping_:
+    assert est.early_stopping_ is False and _has_valid(est) is (n >= 100)
+    assert ("latent_selection_" in est.__dict__) is _has_valid(est)
+    if _has_valid(est):
         assert est.latent_selection_["n_components"] == [12, 24]
         assert _trained_rows(est) == n - 10  # the 10 rows it chose on were never trained on
     else:  # no row held out, none chosen on: the first size, as n_components=12 fits it
@@ -111,11 +113,11 @@ def test_latent_selection_happens_exactly_when_auto_stops_early(n):
 def test_latent_selection_disappears_on_a_refit_too_small_to_choose_on():
     est = MultiModalVAE(**{**FAST, "n_components": "auto"})
     _quiet(est.fit, make_data(100))
-    assert est.early_stopping_ is True and "latent_selection_" in est.__dict__
+    assert _has_valid(est) and "latent_selection_" in est.__dict__
     _quiet(est.fit, make_data(99, seed=1))
-    assert est.early_stopping_ is False and not hasattr(est, "latent_selection_")
+    assert not _has_valid(est) and not hasattr(est, "latent_selection_")
     assert _trained_rows(est) == 99 and est.n_components_ == 12
-    _quiet(est.fit, make_data(100, seed=2))
+    _quiet(est.fit, make_data(200, seed=2))
     assert est.early_stopping_ is True and "latent_selection_" in est.__dict__
 
 
@@ -137,8 +139,10 @@ def test_the_imputer_with_missing_blocks_trains_every_row_as_advised():
     advised = _fit(X, cls=MultiModalImputer, early_stopping=False, validation_fraction=0.0)
     for name in X:
         np.testing.assert_array_equal(filled[name], advised.transform(X)[name])
-    big = _fit(make_data(100, missing=True), cls=MultiModalImputer)
-    assert big.early_stopping_ is True and _trained_rows(big) == 90
+    held = _fit(make_data(100, missing=True), cls=MultiModalImputer)
+    assert held.early_stopping_ is False and _trained_rows(held) == 90 and _has_valid(held)
+    big = _fit(make_data(200, missing=True), cls=MultiModalImputer)
+    assert big.early_stopping_ is True and _trained_rows(big) == 180
 
 
 # ----------------------------------------------------------------------------- scikit-learn
@@ -155,15 +159,15 @@ def test_defaults_and_clone_keep_auto():
     assert clone(MultiModalVAE()).get_params() == MultiModalVAE().get_params()
 
 
-@pytest.mark.parametrize("n, expected", [(198, False), (200, True)])
-def test_each_cross_validation_fold_resolves_on_its_own_rows(n, expected):
+@pytest.mark.parametrize("n, expected, held", [(198, False, 0), (200, False, 10), (400, True, 20)])
+def test_each_cross_validation_fold_resolves_on_its_own_rows(n, expected, held):
     X = _as_2d(make_data(n, missing=False))
     est = MultiModalVAE(modalities=[4, 3], **{**FAST, "max_epochs": 2})
     result = _quiet(cross_validate, est, X, cv=2, return_estimator=True)
     for fold in result["estimator"]:
         assert fold._n_fit_rows == n // 2
         assert fold.early_stopping_ is expected
-        assert _trained_rows(fold) == n // 2 - (10 if expected else 0)
+        assert _trained_rows(fold) == n // 2 - held
     assert np.isfinite(result["test_score"]).all()
     assert est.get_params()["early_stopping"] == "auto" and not hasattr(est, "early_stopping_")
 
@@ -236,7 +240,7 @@ def test_early_stopping_attribute_is_false_where_no_row_was_held_out():
 # ----------------------------------------------------------------------------- persistence
 
 
-@pytest.mark.parametrize("n, expected", [(60, False), (100, True)])
+@pytest.mark.parametrize("n, expected", [(60, False), (200, True)])
 def test_pickle_joblib_and_save_keep_the_resolution_and_the_model(tmp_path, n, expected):
     X = make_data(n)
     est = _fit(X)
@@ -310,13 +314,17 @@ def test_the_small_data_warning_names_the_rows_really_held_out(n):
         est = MultiModalVAE(**FAST).fit(make_data(n))
     messages = [str(w.message) for w in caught if "early stopping would monitor" in str(w.message)]
     held_out = n - _trained_rows(est)
-    if 10 <= held_out < 20:  # documented (docs/faq.rst): "with 10 to 19 ... it warns"
+    assert messages == []  # "auto" stops early only on 20 validation rows or more
+    assert held_out == (0 if n < 100 else n // 10)
+    assert est.early_stopping_ is (n >= 200)
+    if 10 <= held_out < 20:  # with True, the warning names the rows held out
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            MultiModalVAE(**FAST, early_stopping=True).fit(make_data(n))
+        messages = [str(w.message) for w in caught if "early stopping would monitor" in str(w.message)]
         assert len(messages) == 1
         assert messages[0].startswith(f"early stopping would monitor {held_out} validation rows "
                                       f"(validation_fraction=0.1 of {n})")
-    else:  # 99 rows: none held out, nothing to warn about; 200: 20 rows, enough
-        assert messages == []
-    assert held_out == (0 if n < 100 else n // 10)
 
 
 def test_verbose_output_has_no_valid_column_where_nothing_is_held_out(capsys):
