@@ -22,8 +22,6 @@ from ._small_data import MIN_EARLY_STOPPING_ROWS
 from .nn import OBJECTIVES
 from .nn.networks import StackedMLP
 
-# Fewer validation rows than this make early stopping's choice of epoch noise (a warning).
-_MIN_VALIDATION_ROWS = MIN_EARLY_STOPPING_ROWS  # below it early stopping warns
 # More trainable weights than this per observed training value: a warning that the data are
 # too few for the networks.
 _MAX_WEIGHTS_PER_VALUE = 50
@@ -111,7 +109,8 @@ class ChecksMixin:
         for the size of the networks, and say what to change."""
         n_rows = len(mask)
         n_valid = int(np.floor(self._validation_fraction() * n_rows))
-        if self._resolved_early_stopping() and n_valid < _MIN_VALIDATION_ROWS:
+        # fewer validation rows make early stopping's choice of epoch noise
+        if self._resolved_early_stopping() and n_valid < MIN_EARLY_STOPPING_ROWS:
             warnings.warn(
                 f"early stopping would monitor {n_valid} validation rows "
                 f"(validation_fraction={self.validation_fraction} of {n_rows}): too few to choose "

@@ -51,6 +51,7 @@ from skorch.callbacks import Callback
 from ._layout import from_single_cell
 from ._net import validation_split
 from ._runtime import seeded
+from ._small_data import MIN_HOLDOUT_ROWS
 from ._calibration import fit_temperatures
 from ._wide_latent import wide_size
 from .nn.networks import infer_output_width
@@ -62,7 +63,7 @@ AUTO_SIZES = (12, 24)
 # RACE_MARGIN times the best narrow one's (see _race_losers).
 RACE_MARGIN = 1.1
 RACE_MIN_EPOCHS = 20
-MIN_SELECTION_ROWS = 10
+MIN_SELECTION_ROWS = MIN_HOLDOUT_ROWS  # 10: early_stopping="auto" holds none out below it
 # Parameters the candidates share with the estimator, not copies: the user's callbacks (each
 # candidate's training runs them, as a fit with an integer size does; scikit-learn's clone
 # would rebuild each from skorch's get_params, which also reports the callback's own state

@@ -57,7 +57,9 @@ MIN_EARLY_STOPPING_ROWS = 20
 MIN_HOLDOUT_ROWS = 10
 
 
-def _validation_rows(n_rows, validation_fraction):
+def validation_rows(n_rows, validation_fraction):
+    """The rows a split of ``validation_fraction`` holds out of ``n_rows`` (as
+    :func:`skmmvae._net.validation_split` makes it)."""
     return int(np.floor(validation_fraction * n_rows))
 
 
@@ -73,7 +75,7 @@ def auto_early_stopping(n_rows, validation_fraction):
     """
     if n_rows is None:
         return True
-    return _validation_rows(n_rows, validation_fraction) >= MIN_EARLY_STOPPING_ROWS
+    return validation_rows(n_rows, validation_fraction) >= MIN_EARLY_STOPPING_ROWS
 
 
 def auto_holds_out(n_rows, validation_fraction):
@@ -86,4 +88,4 @@ def auto_holds_out(n_rows, validation_fraction):
     """
     if n_rows is None:
         return True
-    return _validation_rows(n_rows, validation_fraction) >= MIN_HOLDOUT_ROWS
+    return validation_rows(n_rows, validation_fraction) >= MIN_HOLDOUT_ROWS

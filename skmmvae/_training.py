@@ -25,7 +25,7 @@ from ._runtime import seeded, check_device
 from ._calibration import fit_temperatures
 from ._usefulness import usefulness_warning
 from ._sizes import auto_rank, auto_width
-from ._small_data import auto_early_stopping, auto_holds_out, auto_weight_decay
+from ._small_data import auto_early_stopping, auto_holds_out, auto_weight_decay, validation_rows
 from ._wide_latent import NARROW_LATENT, auto_aggregation, auto_encoder_skip
 from .nn import MultiModalModule
 
@@ -151,24 +151,26 @@ class TrainingMixin:
         its validation split is large enough to choose an epoch on (see
         :mod:`skmmvae._small_data`), and before a fit; ``True`` where the split holds a row on
         either side (else there is nothing to stop on)."""
-        n_rows = self.__dict__.get("_n_call_rows", self.__dict__.get("_n_fit_rows"))
-        fraction = float(self.validation_fraction)
+        n_rows, fraction = self._call_rows(), float(self.validation_fraction)
         if isinstance(self.early_stopping, str):
             return auto_early_stopping(n_rows, fraction)
         if not self.early_stopping or n_rows is None:
             return bool(self.early_stopping)
-        n_valid = int(np.floor(fraction * n_rows))
-        return 1 <= n_valid < n_rows
+        return 1 <= validation_rows(n_rows, fraction) < n_rows
 
     def _validation_fraction(self):
         """The fraction of the training call's rows held out: ``validation_fraction``, or 0
         where ``early_stopping="auto"`` holds none out (too few for anything; every row
         trains)."""
-        if isinstance(self.early_stopping, str):
-            n_rows = self.__dict__.get("_n_call_rows", self.__dict__.get("_n_fit_rows"))
-            if not auto_holds_out(n_rows, float(self.validation_fraction)):
-                return 0.0
+        if isinstance(self.early_stopping, str) and not auto_holds_out(
+                self._call_rows(), float(self.validation_fraction)):
+            return 0.0
         return float(self.validation_fraction)
+
+    def _call_rows(self):
+        """The rows of the training call under way: a ``partial_fit`` continuation's own
+        (``_n_call_rows``, set for its duration), else the fit's; None before a fit."""
+        return self.__dict__.get("_n_call_rows", self.__dict__.get("_n_fit_rows"))
 
     def _resolved_aggregation(self):
         """``aggregation``, with ``"auto"`` resolved from the latent size (see

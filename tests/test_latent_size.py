@@ -258,10 +258,8 @@ def test_the_race_ends_with_the_models_of_uninterrupted_fits(short_race, monkeyp
     assert [row["lr"] for row in raced.history_] == [row["lr"] for row in whole.history_]
 
 
-def test_the_race_stops_the_narrow_or_the_wide_sizes_clearly_worse_after_the_warm_up(
-        short_race, monkeypatch):
-    X = three_views()
-    monkeypatch.setattr(_latent_size, "RACE_MARGIN", 1.0)  # the worse of the two groups stops
+def _record_validation_errors(monkeypatch):
+    """``{size: [(epochs trained, validation error), ...]}``, filled as ``fit_auto`` scores."""
     seen = {}
     original = _latent_size._validation_error
 
@@ -271,6 +269,14 @@ def test_the_race_stops_the_narrow_or_the_wide_sizes_clearly_worse_after_the_war
         return error
 
     monkeypatch.setattr(_latent_size, "_validation_error", record)
+    return seen
+
+
+def test_the_race_stops_the_narrow_or_the_wide_sizes_clearly_worse_after_the_warm_up(
+        short_race, monkeypatch):
+    X = three_views()
+    monkeypatch.setattr(_latent_size, "RACE_MARGIN", 1.0)  # the worse of the two groups stops
+    seen = _record_validation_errors(monkeypatch)
     auto = quiet_fit(MultiModalVAE(n_components="auto", **RACE), X)
     assert sorted(seen) == [5, 12, 24] and all(seen[size][0][0] == 2 for size in seen)
     pause = {size: seen[size][0][1] for size in seen}
@@ -298,15 +304,7 @@ def test_the_wide_size_behind_half_way_stops_there(short_race, monkeypatch):
     X = three_views()
     monkeypatch.setattr(_latent_size, "_race_losers", lambda errors, n_narrow: set())  # all on
     monkeypatch.setattr(_latent_size, "RACE_MARGIN", 0.0)  # half-way, any error is behind
-    seen = {}
-    original = _latent_size._validation_error
-
-    def record(candidate, X, rows):
-        error = original(candidate, X, rows)
-        seen.setdefault(candidate.n_components, []).append((len(candidate.history_), error))
-        return error
-
-    monkeypatch.setattr(_latent_size, "_validation_error", record)
+    seen = _record_validation_errors(monkeypatch)
     auto = quiet_fit(MultiModalVAE(n_components="auto", verbose=0, **RACE), X)
     assert _latent_size._midway_epoch(auto, 2) == 4
     selection = auto.latent_selection_
