@@ -247,7 +247,8 @@ class TrainingMixin:
         rank = None
         if self._resolved_aggregation() == "poe_full":
             d = latent_size(self)
-            rank = (self.aggregator_options or {}).get("rank", auto_rank(len(self._schema.names), d))
+            auto = auto_rank(len(self._schema.names), d, sum(self._schema.output_widths()))
+            rank = (self.aggregator_options or {}).get("rank", auto)
             rank = d if rank is None else rank
         return hidden, embedding, rank
 

@@ -162,8 +162,9 @@ class MultiModalVAE(InferenceMixin, TrainingMixin, ChecksMixin, PersistenceMixin
         32) for ``M`` modalities, so that the networks' total width and a training step's
         cost stay about those of 8 modalities. With ``aggregation="poe_full"`` the rank of
         the experts' precision terms follows the same rule (``n_components`` up to 8
-        modalities, ``ceil(n_components * 8 / M)`` beyond) unless ``aggregator_options``
-        gives it. The resolved widths are ``hidden_layer_sizes_``.
+        modalities, ``ceil(n_components * 8 / M)`` beyond; at most 12 on data of 192
+        columns or more) unless ``aggregator_options`` gives it. The resolved widths are
+        ``hidden_layer_sizes_``.
     embedding_size : int or "auto", default="auto"
         Width of the modality tokens for the permutation-invariant aggregators; ``"auto"``
         is the width that ``hidden_layer_sizes="auto"`` gives (``embedding_size_``).
@@ -307,9 +308,9 @@ class MultiModalVAE(InferenceMixin, TrainingMixin, ChecksMixin, PersistenceMixin
         See :doc:`/scaling`.
     aggregator_options : dict or None, default=None
         Options of the ``aggregation`` (see :func:`skmmvae.nn.make_aggregator`): ``rank`` of
-        ``"poe_full"`` (the rank of each expert's precision term, default ``n_components``;
-        rank 4 made fits of the quality benchmark about a quarter cheaper and imputed 0-5%
-        worse), ``n_subsets`` of ``"mopoe"``, ``n_heads`` and ``n_blocks`` of
+        ``"poe_full"`` (the rank of each expert's precision term, default ``n_components``,
+        at most 12 on wide data; ``None`` is full rank; rank 4 made fits of the quality
+        benchmark about a quarter cheaper and imputed 0-5% worse), ``n_subsets`` of ``"mopoe"``, ``n_heads`` and ``n_blocks`` of
         ``"selfattention"``. An option the aggregation does not take is a ``TypeError`` that
         lists those it takes, raised before training.
     lr_schedule : {"cosine", "constant"}, default="cosine"

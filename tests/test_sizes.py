@@ -61,3 +61,28 @@ def test_an_auto_sized_model_saves_and_loads(tmp_path):
 def test_other_strings_are_invalid(bad):
     with pytest.raises(ValueError, match=list(bad)[0]):
         MultiModalVAE(**bad).fit(_many(2))
+
+
+@pytest.mark.parametrize("m, d, columns, rank", [
+    (6, 24, 191, 24), (6, 24, 192, 12), (6, 12, 649, 12), (6, 16, 649, 12), (3, 4, 649, 4),
+    (12, 24, 100, 16), (12, 24, 649, 12), (64, 24, 640, 3)])
+def test_the_expert_rank_is_capped_at_twelve_on_wide_data(m, d, columns, rank):
+    # full up to 8 modalities, ceil(d * 8 / m) beyond; at most 12 from 192 columns on
+    assert auto_rank(m, d, columns) == rank
+
+
+def _wide(n=300, seed=0):
+    rng = np.random.default_rng(seed)
+    z = rng.normal(size=(n, 3))
+    return {f"m{i}": z @ rng.normal(size=(3, 70)) for i in range(3)}  # 210 columns
+
+
+def test_a_24_dimensional_fit_on_wide_data_has_experts_of_rank_12():
+    wide = MultiModalVAE(n_components=24, max_epochs=1, random_state=0).fit(_wide())
+    assert wide.module_.aggregator.rank == 12
+    assert wide.module_.aggregator.token_size == 2 * 24 + 24 * 12
+    narrow = MultiModalVAE(n_components=24, max_epochs=1, random_state=0).fit(_many(3))
+    assert narrow.module_.aggregator.rank == 24
+    full = MultiModalVAE(n_components=24, max_epochs=1, aggregator_options={"rank": None},
+                         random_state=0).fit(_wide())
+    assert full.module_.aggregator.rank == 24
