@@ -125,9 +125,11 @@ class ChecksMixin:
         if weights > _MAX_WEIGHTS_PER_VALUE * observed:
             warnings.warn(
                 f"the networks have {weights} weights for {observed} observed training values "
-                f"({n_rows} rows): they may overfit or learn nothing useful. Use smaller networks "
-                "(e.g. hidden_layer_sizes=(32,), embedding_size=32) or more rows, and compare "
-                "with a simple imputer.",
+                f"({n_rows} rows): on data this small a simple imputer (a per-view ridge "
+                "regression, KNNImputer) often predicts better; compare with one "
+                "(skmmvae.metrics.cross_modal_imputation_error). Narrower networks imputed worse "
+                "in the package's quality benchmark; with fewer rows than columns, linear ones "
+                "trained longer (hidden_layer_sizes=(), max_epochs=1000) sometimes better.",
                 UserWarning,
                 stacklevel=6,  # the caller of fit (through _initialize and _prepare)
             )

@@ -210,8 +210,8 @@ def usefulness_warning(estimator, tensors):
     ratios = usefulness_ratios(estimator, tensors)
     if not ratios or np.mean(list(ratios.values())) < USEFUL_RATIO:
         return None
-    advice = ("compare with sklearn.impute.SimpleImputer, and try smaller networks "
-              "(hidden_layer_sizes=(32,)), more epochs (max_epochs) or more rows.")
+    advice = ("compare with sklearn.impute.SimpleImputer, and try more epochs (max_epochs) or "
+              "more rows.")
     if len(estimator._schema.names) == 1:
         (name, ratio), = ratios.items()
         return (
