@@ -15,8 +15,8 @@ On wide data (at least ``WIDE_MIN_COLUMNS`` columns, as for the wide latent size
 also at most ``WIDE_MAX_RANK``: a full-rank expert of the 24-dimensional size outputs ``2 * 24
 + 24 * 24 = 624`` numbers per row, and rank 12 (336) imputed as well on the quality suite's
 wide data (``mfeat_like`` and the real multiple features, complete and with views missing)
-for 0.7-0.8 times the CPU of a default fit. On narrower data the cap saved 7-14% of the
-CPU but imputed with 0.7% more error on average over 15 cases and gave latent features a
+for 0.85-0.89 times the CPU of a default fit. On narrower data the fits took 0.84-0.98
+times the CPU but imputed with 0.7% more error on average over 15 cases and gave latent features a
 classifier found 0.3 points less accurate (``docs/quality.rst``), so it stays off there.
 """
 import math

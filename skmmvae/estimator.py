@@ -310,8 +310,8 @@ class MultiModalVAE(InferenceMixin, TrainingMixin, ChecksMixin, PersistenceMixin
         Options of the ``aggregation`` (see :func:`skmmvae.nn.make_aggregator`): ``rank`` of
         ``"poe_full"`` (the rank of each expert's precision term, default ``n_components``,
         at most 12 on wide data; ``None`` is full rank; rank 4 made fits of the quality
-        benchmark about a quarter cheaper and imputed 0-5% worse), ``n_subsets`` of ``"mopoe"``, ``n_heads`` and ``n_blocks`` of
-        ``"selfattention"``. An option the aggregation does not take is a ``TypeError`` that
+        benchmark about a quarter cheaper and imputed 0-5% worse), ``n_subsets`` of
+        ``"mopoe"``, ``n_heads`` and ``n_blocks`` of ``"selfattention"``. An option the aggregation does not take is a ``TypeError`` that
         lists those it takes, raised before training.
     lr_schedule : {"cosine", "constant"}, default="cosine"
         Learning rate over the epochs of a training call: ``"cosine"`` anneals it from ``lr``
