@@ -309,7 +309,8 @@ class MultiModalVAE(InferenceMixin, TrainingMixin, ChecksMixin, PersistenceMixin
     aggregator_options : dict or None, default=None
         Options of the ``aggregation`` (see :func:`skmmvae.nn.make_aggregator`): ``rank`` of
         ``"poe_full"`` (the rank of each expert's precision term, default ``n_components``,
-        at most 12 on wide data; ``None`` is full rank; rank 4 made fits of the quality
+        at most 12 on wide data; ``None`` is full rank, and like any option leaves the wide
+        size of ``n_components="auto"`` out; rank 4 made fits of the quality
         benchmark about a quarter cheaper and imputed 0-5% worse), ``n_subsets`` of
         ``"mopoe"``, ``n_heads`` and ``n_blocks`` of ``"selfattention"``. An option the aggregation does not take is a ``TypeError`` that
         lists those it takes, raised before training.
