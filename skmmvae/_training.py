@@ -247,7 +247,7 @@ class TrainingMixin:
         rank = None
         if self._resolved_aggregation() == "poe_full":
             d = latent_size(self)
-            auto = auto_rank(len(self._schema.names), d, sum(self._schema.output_widths()))
+            auto = auto_rank(len(self._schema.names), d, self._schema.n_output_columns)
             rank = (self.aggregator_options or {}).get("rank", auto)
             rank = d if rank is None else rank
         return hidden, embedding, rank

@@ -13,14 +13,11 @@ Results (``results/expert_rank_cost.jsonl``, alone on the machine): ``mfeat_like
 seed 0, 80.3 against 94.7 CPU s (0.85; 24 dimensions kept in both); the multiple features
 with views missing, seed 0, 58.9 against 66.5 (0.89; the wide size kept in both).
 """
-import argparse
 import json
 import sys
 import time
-import warnings
 from pathlib import Path
 
-import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
@@ -28,16 +25,11 @@ import skmmvae._training as training  # noqa: E402
 from benchmarks.quality.datasets import load_dataset  # noqa: E402
 from benchmarks.quality.regimes import make_split  # noqa: E402
 from benchmarks.quality.vae import VAEMethod  # noqa: E402
+from benchmarks.quality.suite import case_arguments  # noqa: E402
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("dataset")
-    parser.add_argument("regime")
-    parser.add_argument("seed", type=int)
-    args = parser.parse_args(argv)
-    warnings.filterwarnings("ignore")
-    torch.set_num_threads(1)
+    args = case_arguments(__doc__, argv)
     dataset = load_dataset(args.dataset)
     split = make_split(dataset, args.regime, args.seed)
     capped = training.auto_rank

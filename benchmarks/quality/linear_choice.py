@@ -9,20 +9,18 @@ non-label view imputed from the others, standardised MSE), and prints them as a 
 
     python benchmarks/quality/linear_choice.py mfeat_like small 0
 
-Results (``results/linear_choice.jsonl``, 7 data sets with 100 rows, 3 seeds): the choice kept the linear model on the three ``mfeat_like`` splits
-(0.68 times the default's test error) and the default on the digits and the multiple
-features, but chose the linear model on 6 of the other 12 splits where it was worse (breast
-cancer 1.045 and 1.07, wine 1.09, diabetes 1.01-1.02, nonlinear 1.015): worse than the
-default on every real data set it changed. Not kept.
+Results (``results/linear_choice.jsonl``, 7 data sets with 100 rows, 3 seeds): the choice
+kept the linear model on the three ``mfeat_like`` splits (0.68 times the default's test
+error) and the default on the digits and the multiple features, but chose the linear
+model on 6 of the other 12 splits where it was worse (breast cancer 1.045 and 1.07, wine
+1.09, diabetes 1.01-1.02, nonlinear 1.015): worse than the default on every real data set
+it changed. Not kept.
 """
-import argparse
 import json
 import sys
-import warnings
 from pathlib import Path
 
 import numpy as np
-import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
@@ -30,6 +28,7 @@ from benchmarks.quality.datasets import load_dataset  # noqa: E402
 from benchmarks.quality.metrics import standardised_mse, training_scale  # noqa: E402
 from benchmarks.quality.regimes import make_split  # noqa: E402
 from benchmarks.quality.vae import VAEMethod  # noqa: E402
+from benchmarks.quality.suite import case_arguments  # noqa: E402
 from skmmvae._latent_size import _selection_rows, _validation_error  # noqa: E402
 
 LINEAR = {"hidden_layer_sizes": (), "n_components": 12, "max_epochs": 1000}
@@ -47,13 +46,7 @@ def test_error(method, dataset, split):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("dataset")
-    parser.add_argument("regime")
-    parser.add_argument("seed", type=int)
-    args = parser.parse_args(argv)
-    warnings.filterwarnings("ignore")
-    torch.set_num_threads(1)
+    args = case_arguments(__doc__, argv)
     dataset = load_dataset(args.dataset)
     split = make_split(dataset, args.regime, args.seed)
     out = {"dataset": args.dataset, "regime": args.regime, "seed": args.seed}

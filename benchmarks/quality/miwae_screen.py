@@ -24,12 +24,10 @@ and 0.99-1.13. Still 1.19 times the ExtraTrees imputer at both rates. The import
 imputation was worse than the decoder at the posterior mean for every objective and split
 but one (1.02-1.22 times; ``elbo``/``iw5`` at 50% missing, seed 1: 0.96 and 1.03). Not kept.
 """
-import argparse
 import json
 import math
 import sys
 import time
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -40,12 +38,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from benchmarks.quality.cells import make_cell_split  # noqa: E402
 from benchmarks.quality.datasets import load_dataset  # noqa: E402
 from benchmarks.quality.metrics import training_scale  # noqa: E402
+from benchmarks.quality.suite import case_arguments  # noqa: E402
 from skmmvae import MultiModalImputer, MultiModalVAE  # noqa: E402
 from skmmvae.nn import iw_conditional_means  # noqa: E402
-from skmmvae.nn import objectives as O  # noqa: E402
+from skmmvae.nn import objectives  # noqa: E402
 
 
-class IWBound(O.Objective):
+class IWBound(objectives.Objective):
     """The importance-weighted bound of the observed set with ``draws`` samples."""
 
     terms = ("reconstruction", "kl")
@@ -58,7 +57,7 @@ class IWBound(O.Objective):
         q = model.posterior(tokens, subset)
         z = q.rsample(self.draws)  # (K, B, d)
         logliks, _ = model.log_likelihoods(xs, z)
-        recon = O._masked_sum(logliks, mask)  # (K, B)
+        recon = objectives._masked_sum(logliks, mask)  # (K, B)
         kl = q.log_prob(z) - model.prior.log_prob(z)
         log_w = recon - beta * kl
         weights = torch.softmax(log_w.detach(), 0)
@@ -69,11 +68,11 @@ class IWBound(O.Objective):
 def register(name):
     """Make ``name`` (``iwK``) an objective the estimator accepts."""
     if name.startswith("iw"):
-        O.OBJECTIVES[name] = type(name, (IWBound,), {"draws": int(name[2:])})
+        objectives.OBJECTIVES[name] = type(name, (IWBound,), {"draws": int(name[2:])})
         from sklearn.utils._param_validation import StrOptions
         for cls in (MultiModalVAE, MultiModalImputer):
             cls._parameter_constraints = {**cls._parameter_constraints,
-                                          "objective": [StrOptions(set(O.OBJECTIVES))]}
+                                          "objective": [StrOptions(set(objectives.OBJECTIVES))]}
 
 
 def is_imputation(imputer, test, draws):
@@ -103,17 +102,10 @@ def is_imputation(imputer, test, draws):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("dataset")
-    parser.add_argument("regime")
-    parser.add_argument("seed", type=int)
-    parser.add_argument("--objective", default="tight")
-    parser.add_argument("--draws", type=int, default=100)
-    parser.add_argument("--oneblock", action="store_true")
-    parser.add_argument("--max-epochs", type=int, default=None, help="a smoke test's budget")
-    args = parser.parse_args(argv)
-    warnings.filterwarnings("ignore")
-    torch.set_num_threads(1)
+    args = case_arguments(__doc__, argv, [
+        ("--objective", {"default": "tight"}), ("--draws", {"type": int, "default": 100}),
+        ("--oneblock", {"action": "store_true"}),
+        ("--max-epochs", {"type": int, "default": None, "help": "a smoke test's budget"})])
     register(args.objective)
     ds = load_dataset(args.dataset, False)
     train, test, truth, mask, widths = make_cell_split(ds, args.regime, args.seed)

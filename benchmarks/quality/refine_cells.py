@@ -10,32 +10,23 @@ Results (``results/refine_cells.jsonl``, the digits, 3 seeds): one round 0.99-1.
 the error of the plain imputation, five rounds 1.04-1.76; the completed rows drift. Not
 kept.
 """
-import argparse
 import json
 import sys
-import warnings
 from pathlib import Path
 
 import numpy as np
-import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from benchmarks.quality.cells import make_cell_split  # noqa: E402
 from benchmarks.quality.datasets import load_dataset  # noqa: E402
 from benchmarks.quality.metrics import training_scale  # noqa: E402
+from benchmarks.quality.suite import case_arguments  # noqa: E402
 from skmmvae import MultiModalImputer, MultiModalVAE  # noqa: E402
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("dataset")
-    parser.add_argument("regime")
-    parser.add_argument("seed", type=int)
-    parser.add_argument("--rounds", type=int, default=5)
-    args = parser.parse_args(argv)
-    warnings.filterwarnings("ignore")
-    torch.set_num_threads(1)
+    args = case_arguments(__doc__, argv, [("--rounds", {"type": int, "default": 5})])
     dataset = load_dataset(args.dataset, False)
     train, test, truth, mask, widths = make_cell_split(dataset, args.regime, args.seed)
     _, scale = training_scale(train)

@@ -31,6 +31,24 @@ from .regimes import make_split
 from .representation import pca_codes, probe_accuracy
 
 
+def case_arguments(doc, argv=None, options=()):
+    """The command line of a one-case screen script: ``dataset regime seed`` and the
+    ``options`` (``(flag, add_argument keywords)`` pairs), parsed from ``argv``; warnings off
+    and torch on one thread for the run, as the screens measure."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("dataset")
+    parser.add_argument("regime")
+    parser.add_argument("seed", type=int)
+    for flag, keywords in options:
+        parser.add_argument(flag, **keywords)
+    args = parser.parse_args(argv)
+    warnings.filterwarnings("ignore")
+    torch.set_num_threads(1)
+    return args
+
+
 @contextlib.contextmanager
 def one_core():
     threads = torch.get_num_threads()
