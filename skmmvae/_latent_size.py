@@ -10,7 +10,7 @@ data set: 24 dimensions imputed 9% better than 12 on breast cancer, where a per-
 is strong, and 13% worse on the nonlinear views with views missing in training; choosing by
 held-out imputation picked the size with the lower test error on every split where the two
 differed by more than a few percent (``docs/quality.rst``). On wide data (at least 192
-columns, more rows than columns, a modality wider than 24 columns among as many others) a third, wide size is tried as well, with the architecture
+columns, a modality wider than 24 columns among as many others) a third, wide size is tried as well, with the architecture
 that wide latent spaces need (:mod:`skmmvae._wide_latent`): 128 dimensions for the 649
 columns of the UCI multiple-features views, where it imputed 15% better than 24.
 
@@ -350,7 +350,7 @@ def _wide_candidate(estimator, fitted):
     the full one) or gave custom decoders (built for some sizes)."""
     if estimator.aggregation != "auto" or estimator.aggregator_options or estimator.decoders:
         return None
-    size = wide_size(fitted._n_fit_rows, fitted._schema.output_widths())
+    size = wide_size(fitted._schema.output_widths())
     return size if size is not None and size > max(AUTO_SIZES) else None
 
 

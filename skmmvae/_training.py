@@ -26,7 +26,7 @@ from ._calibration import fit_temperatures
 from ._usefulness import usefulness_warning
 from ._sizes import auto_rank, auto_width
 from ._small_data import auto_early_stopping, auto_holds_out, auto_weight_decay, validation_rows
-from ._wide_latent import NARROW_LATENT, auto_aggregation, auto_encoder_skip
+from ._wide_latent import NARROW_LATENT, auto_aggregation, auto_decoder_skip, auto_encoder_skip
 from .nn import MultiModalModule
 
 # The parameters that decide the architecture of the module: a fit records them
@@ -142,7 +142,9 @@ class TrainingMixin:
         """``weight_decay`` as a number: ``"auto"`` decays where the fit's rows are few (see
         :mod:`skmmvae._small_data`), and not before a fit, which has none."""
         if isinstance(self.weight_decay, str):
-            return auto_weight_decay(self.__dict__.get("_n_fit_rows"))
+            schema = self.__dict__.get("_schema")
+            return auto_weight_decay(self.__dict__.get("_n_fit_rows"),
+                                     0 if schema is None else schema.n_output_columns)
         return float(self.weight_decay)
 
     def _resolved_early_stopping(self):
@@ -189,16 +191,16 @@ class TrainingMixin:
         :mod:`skmmvae._wide_latent`)."""
         if not isinstance(self.encoder_skip, str):
             return bool(self.encoder_skip)
-        return auto_encoder_skip(latent_size(self), self._rows_outnumber_columns(),
-                                 self._resolved_aggregation())
+        return auto_encoder_skip(latent_size(self), self._resolved_aggregation())
 
     def _resolved_decoder_skip(self):
         """``decoder_skip`` as a boolean: ``"auto"`` is True when the rows of the fit outnumber
         the data's columns, a categorical modality counted by its classes (labels and one-hot
-        rows alike), and before a fit, which has neither; False otherwise."""
+        rows alike), and before a fit, which has neither, or when the latent space is wide
+        (see :mod:`skmmvae._wide_latent`); False otherwise."""
         if not isinstance(self.decoder_skip, str):
             return bool(self.decoder_skip)
-        return self._rows_outnumber_columns()
+        return auto_decoder_skip(latent_size(self), self._rows_outnumber_columns())
 
     def _rows_outnumber_columns(self):
         """Whether the rows of the fit outnumber the data's columns (a categorical modality

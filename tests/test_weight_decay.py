@@ -145,3 +145,16 @@ def test_a_file_from_before_the_parameter_loads_and_trains_with_adam(tmp_path):
         assert loaded.weight_decay == 0.0 and loaded.weight_decay_ == 0.0
         loaded.partial_fit(make_data(60), epochs=1)
     assert type(loaded.net_.optimizer_) is torch.optim.Adam
+
+
+@pytest.mark.parametrize("n_rows, decay", [(150, SMALL_DATA_WEIGHT_DECAY), (151, 0.0)])
+def test_auto_decays_where_the_rows_are_no_more_than_the_columns(n_rows, decay):
+    """Beyond the small-data rows too: 150 columns (a modality of 140 and a categorical one
+    of 10 classes, counted by its classes) decay with up to 150 rows."""
+    rng = np.random.default_rng(0)
+    X = {"wide": rng.normal(size=(n_rows, 140)), "label": np.arange(n_rows)[:, None] % 10}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est = MultiModalVAE(**{**FAST, "max_epochs": 1}, likelihoods={"label": "categorical"}).fit(X)
+    assert n_rows > SMALL_DATA_ROWS and est.weight_decay_ == decay
+    assert type(est.net_.optimizer_) is (torch.optim.AdamW if decay else torch.optim.Adam)

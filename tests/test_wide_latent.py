@@ -1,6 +1,6 @@
 """Wide latent spaces: ``aggregation="auto"`` (the full-precision product of experts up to 24
-latent dimensions, the diagonal one beyond), ``encoder_skip="auto"`` (the encoders' linear
-path for a latent space wider than 24 when the fit's rows outnumber the columns) and the wide
+latent dimensions, the diagonal one beyond), ``encoder_skip="auto"`` and ``decoder_skip="auto"``
+(the linear paths of a latent space wider than 24, with few rows or many) and the wide
 candidate that ``n_components="auto"`` adds for wide data."""
 import json
 import pickle
@@ -38,15 +38,18 @@ def _encoder_paths(est):
     return [any(key.startswith(f"encoders.{i}.skip.") for key in state) for i in range(len(est.modality_names_))]
 
 
-@pytest.mark.parametrize("n_components, n_rows, aggregation, skip", [
-    (24, 40, "poe_full", False),  # up to 24 dimensions: as before
-    (25, 40, "poe", True),        # wider, rows outnumber the 15 columns: linear path
-    (25, 15, "poe", False),       # wider, as many rows as columns: none
+@pytest.mark.parametrize("n_components, n_rows, aggregation, skip, decoder_skip", [
+    (24, 40, "poe_full", False, True),   # up to 24 dimensions: as before
+    (24, 15, "poe_full", False, False),  # as many rows as the 15 columns: plain decoders
+    (25, 40, "poe", True, True),         # wider: both linear paths
+    (25, 15, "poe", True, True),         # wider, as many rows as columns: both as well
 ])
-def test_auto_rules_follow_the_latent_size_and_the_rows(n_components, n_rows, aggregation, skip):
+def test_auto_rules_follow_the_latent_size_and_the_rows(n_components, n_rows, aggregation, skip,
+                                                         decoder_skip):
     est = _quiet_fit(MultiModalVAE(n_components=n_components, **FAST), _views(n_rows))
     assert (est.aggregation, est.encoder_skip) == ("auto", "auto")  # parameters left as given
     assert est.aggregation_ == aggregation and est.encoder_skip_ is skip
+    assert est.decoder_skip_ is decoder_skip
     assert est._fitted_architecture()["aggregation"] == aggregation
     assert type(est.module_.aggregator).__name__ == {"poe": "ProductOfExperts",
                                                        "poe_full": "FullProductOfExperts"}[aggregation]
@@ -141,7 +144,7 @@ class _AnyWidth(torch.nn.Module):
         return self.linear(z.sum(-1, keepdim=True))
 
 
-@pytest.mark.parametrize("case", ["narrow", "narrow modalities", "few rows", "aggregation given",
+@pytest.mark.parametrize("case", ["narrow", "narrow modalities", "aggregation given",
                                   "options given", "decoders given"])
 def test_no_wide_candidate_otherwise(monkeypatch, case):
     """The stand-ins of the test above, under which these data (15 columns of modalities of 6,
@@ -151,36 +154,55 @@ def test_no_wide_candidate_otherwise(monkeypatch, case):
     monkeypatch.setattr(_wide_latent, "COLUMNS_PER_DIMENSION", 1)
     # the widest modality's relation to the others has rank at most 6
     monkeypatch.setattr(_wide_latent, "NARROW_LATENT", 6 if case == "narrow modalities" else 2)
-    n_rows = 120 if case != "few rows" else 15
-    params = dict(FAST, validation_fraction=0.1 if case != "few rows" else 0.7)
+    params = dict(FAST, validation_fraction=0.1)
     if case == "aggregation given":
         params["aggregation"] = "poe_full"
     if case == "options given":  # poe_full's: the wide size's "poe" takes none
         params["aggregator_options"] = {"rank": 1}
     if case == "decoders given":
         params["decoders"] = {"v0": _AnyWidth(12)}
-    est = _quiet_fit(MultiModalVAE(**params), _views(n_rows))
+    est = _quiet_fit(MultiModalVAE(**params), _views(120))
     assert est.latent_selection_["n_components"] == [1, 2]
+
+
+def test_the_wide_candidate_is_tried_with_fewer_rows_than_columns_with_its_linear_paths(monkeypatch):
+    """As many training rows as the 15 columns (15 rows, 10 of them held out): the wide size is
+    tried as well, with both linear paths and the weight decay of such data, while the
+    narrow sizes keep plain decoders."""
+    monkeypatch.setattr(_latent_size, "AUTO_SIZES", (1, 2))
+    monkeypatch.setattr(_latent_size, "MIN_SELECTION_ROWS", 2)
+    monkeypatch.setattr(_wide_latent, "WIDE_MIN_COLUMNS", 8)
+    monkeypatch.setattr(_wide_latent, "COLUMNS_PER_DIMENSION", 1)
+    monkeypatch.setattr(_wide_latent, "NARROW_LATENT", 2)
+    X = _views(15)
+    est = _quiet_fit(MultiModalVAE(**dict(FAST, validation_fraction=0.2, early_stopping=True)), X)
+    assert est.latent_selection_["n_components"] == [1, 2, 8]
+    for size in (1, 2, 8):
+        alone = _quiet_fit(MultiModalVAE(n_components=size, **dict(FAST, validation_fraction=0.2,
+                                                                     early_stopping=True)), X)
+        assert alone.weight_decay_ == 1.0
+        assert (alone.encoder_skip_, alone.decoder_skip_) == ((True, True) if size == 8 else (False, False))
 
 
 def test_wide_size_rule():
     mfeat = [76, 216, 64, 240, 47, 6, 10]  # the UCI multiple-features views + label
-    assert _wide_latent.wide_size(1400, mfeat) == 128
-    assert _wide_latent.wide_size(2000, [76, 216, 64, 240, 47, 6]) == 128
-    assert _wide_latent.wide_size(1000, [100, 100]) == 48
-    assert _wide_latent.wide_size(1000, [100, 91]) is None  # too few columns
-    assert _wide_latent.wide_size(659, mfeat) is None   # no more rows than columns
+    assert _wide_latent.wide_size(mfeat) == 128
+    assert _wide_latent.wide_size([76, 216, 64, 240, 47, 6]) == 128
+    assert _wide_latent.wide_size([100, 100]) == 48
+    assert _wide_latent.wide_size([100, 91]) is None  # too few columns
     # no modality whose relation to the others can have a rank above 24: many narrow views,
     # or one wide view beside narrow ones
-    assert _wide_latent.wide_size(2000, [10] * 64) is None
-    assert _wide_latent.wide_size(2000, [400, 12, 12]) is None
-    assert _wide_latent.wide_size(2000, [400, 25]) == 104
+    assert _wide_latent.wide_size([10] * 64) is None
+    assert _wide_latent.wide_size([400, 12, 12]) is None
+    assert _wide_latent.wide_size([400, 25]) == 104
     assert _wide_latent.auto_aggregation(24) == "poe_full" and _wide_latent.auto_aggregation(25) == "poe"
-    assert _wide_latent.auto_encoder_skip(25, True, "poe") is True
-    assert _wide_latent.auto_encoder_skip(25, True, "poe_full") is True
-    assert _wide_latent.auto_encoder_skip(25, False, "poe") is False
-    assert _wide_latent.auto_encoder_skip(24, True, "poe") is False
-    assert _wide_latent.auto_encoder_skip(25, True, "sumpooling") is False
+    assert _wide_latent.auto_encoder_skip(25, "poe") is True
+    assert _wide_latent.auto_encoder_skip(25, "poe_full") is True
+    assert _wide_latent.auto_encoder_skip(24, "poe") is False
+    assert _wide_latent.auto_encoder_skip(25, "sumpooling") is False
+    assert _wide_latent.auto_decoder_skip(25, False) is True
+    assert _wide_latent.auto_decoder_skip(24, False) is False
+    assert _wide_latent.auto_decoder_skip(24, True) is True
     assert MultiModalVAE(n_components=25)._resolved_encoder_skip() is True  # before a fit
 
 

@@ -7,6 +7,9 @@ Test rows are always complete; the regime only changes the training rows:
   0.5)`` per row; at least one view dropped and one kept), as a row of NaN in that block;
 * ``small``: at most ``SMALL_ROWS`` training rows (a stratified sub-sample), complete;
 * ``tiny``: ``TINY_ROWS`` training rows, complete (the validation split has 3 rows).
+
+Not in the default run, ``EXTRA_REGIMES``: ``rows200`` and ``rows400``, 200 and 400 training
+rows drawn as ``small`` draws its 100 (complete): wide data with fewer rows than columns.
 """
 from dataclasses import dataclass
 
@@ -14,6 +17,7 @@ import numpy as np
 from sklearn.model_selection import train_test_split
 
 REGIMES = ("complete", "missing", "small", "tiny")
+EXTRA_REGIMES = {"rows200": 200, "rows400": 400}
 TEST_FRACTION = 0.3
 SMALL_ROWS = 100
 TINY_ROWS = 30
@@ -53,12 +57,12 @@ def drop_views(views, seed, low=MISSING_RANGE[0], high=MISSING_RANGE[1]):
 
 def make_split(dataset, regime, seed):
     """The :class:`Split` of ``dataset`` for ``regime`` and ``seed``."""
-    if regime not in REGIMES:
-        raise ValueError(f"unknown regime {regime!r}; known: {list(REGIMES)}")
+    if regime not in REGIMES and regime not in EXTRA_REGIMES:
+        raise ValueError(f"unknown regime {regime!r}; known: {[*REGIMES, *EXTRA_REGIMES]}")
     rows = np.arange(len(dataset.y))
     train, test = train_test_split(rows, test_size=TEST_FRACTION, stratify=dataset.y,
                                    random_state=seed)
-    size = {"small": SMALL_ROWS, "tiny": TINY_ROWS}.get(regime)
+    size = {"small": SMALL_ROWS, "tiny": TINY_ROWS, **EXTRA_REGIMES}.get(regime)
     if size is not None and len(train) > size:
         train, _ = train_test_split(train, train_size=size, stratify=dataset.y[train],
                                     random_state=seed)

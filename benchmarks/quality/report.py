@@ -22,7 +22,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1]))
 
 from benchmarks.quality.baselines import BASELINES  # noqa: E402
-from benchmarks.quality.regimes import REGIMES  # noqa: E402
+from benchmarks.quality.regimes import EXTRA_REGIMES, REGIMES  # noqa: E402
 
 DEFAULT_IN = HERE / "results" / "results.jsonl"
 DEFAULT_OUT = HERE / "results.md"
@@ -159,7 +159,7 @@ def report(records):
     for ds in datasets:
         rs_ds = [r for r in records if r["dataset"] == ds]
         views = list(dict.fromkeys(r["view"] for r in rs_ds if r["kind"] == "imputation"))
-        regimes = [g for g in REGIMES if any(r["regime"] == g for r in rs_ds)]
+        regimes = [g for g in (*REGIMES, *EXTRA_REGIMES) if any(r["regime"] == g for r in rs_ds)]
         for regime in regimes:
             rs = [r for r in rs_ds if r["regime"] == regime]
             sizes = sorted({(r["n_train"], r["n_test"]) for r in rs})

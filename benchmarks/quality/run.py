@@ -30,7 +30,7 @@ import torch  # noqa: E402
 import skmmvae  # noqa: E402
 from benchmarks.quality.baselines import BASELINES  # noqa: E402
 from benchmarks.quality.datasets import LOADERS, load_dataset  # noqa: E402
-from benchmarks.quality.regimes import REGIMES  # noqa: E402
+from benchmarks.quality.regimes import EXTRA_REGIMES, REGIMES  # noqa: E402
 from benchmarks.quality.suite import one_core, run_one  # noqa: E402
 from benchmarks.quality.vae import parse_config, vae_factory, warm_up  # noqa: E402
 
@@ -43,7 +43,8 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--datasets", nargs="+", default=None, choices=sorted(LOADERS),
                         help=f"default: {' '.join(DEFAULT_DATASETS)} (--quick: breast_cancer)")
-    parser.add_argument("--regimes", nargs="+", default=list(REGIMES), choices=REGIMES)
+    parser.add_argument("--regimes", nargs="+", default=list(REGIMES),
+                        choices=[*REGIMES, *EXTRA_REGIMES])
     parser.add_argument("--seeds", nargs="+", type=int, default=None,
                         help="default 0 1 2 (--quick: 0)")
     parser.add_argument("--methods", nargs="+", default=None,
