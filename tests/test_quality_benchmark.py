@@ -280,3 +280,10 @@ def test_the_extra_regimes_draw_their_rows_as_small_draws_its_hundred(monkeypatc
     np.testing.assert_array_equal(extra.test["mean"], small.test["mean"])
     with pytest.raises(ValueError, match="rows200"):
         regimes.make_split(ds, "rows", 0)
+    # rows400missing: the rows of rows400 with views dropped as the missing regime drops them
+    both = regimes.make_split(ds, "rows400missing", 1)
+    rows400 = regimes.make_split(ds, "rows400", 1)
+    dropped, observed = regimes.drop_views(rows400.train, 1)
+    assert (~observed).any()
+    for view in ds.views:
+        np.testing.assert_array_equal(both.train[view], dropped[view])

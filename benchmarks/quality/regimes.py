@@ -9,7 +9,8 @@ Test rows are always complete; the regime only changes the training rows:
 * ``tiny``: ``TINY_ROWS`` training rows, complete (the validation split has 3 rows).
 
 Not in the default run, ``EXTRA_REGIMES``: ``rows200`` and ``rows400``, 200 and 400 training
-rows drawn as ``small`` draws its 100 (complete): wide data with fewer rows than columns.
+rows drawn as ``small`` draws its 100 (complete): wide data with fewer rows than columns;
+``rows400missing``, the 400 rows of ``rows400`` with views dropped as ``missing`` drops them.
 """
 from dataclasses import dataclass
 
@@ -17,7 +18,7 @@ import numpy as np
 from sklearn.model_selection import train_test_split
 
 REGIMES = ("complete", "missing", "small", "tiny")
-EXTRA_REGIMES = {"rows200": 200, "rows400": 400}
+EXTRA_REGIMES = {"rows200": 200, "rows400": 400, "rows400missing": 400}
 TEST_FRACTION = 0.3
 SMALL_ROWS = 100
 TINY_ROWS = 30
@@ -69,6 +70,6 @@ def make_split(dataset, regime, seed):
     train, test = np.sort(train), np.sort(test)
     X_train = {k: v[train].astype(np.float64) for k, v in dataset.views.items()}
     X_test = {k: v[test].astype(np.float64) for k, v in dataset.views.items()}
-    if regime == "missing":
+    if regime in ("missing", "rows400missing"):
         X_train, _ = drop_views(X_train, seed)
     return Split(dataset, regime, seed, X_train, X_test, dataset.y[train], dataset.y[test])
