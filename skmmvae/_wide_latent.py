@@ -17,7 +17,7 @@ The same architecture serves wide data with few rows (fewer rows than columns, w
 weights decay, ``weight_decay="auto"``, and the decoders of 12 or 24 dimensions have no linear
 path, ``decoder_skip="auto"``): a wide latent space has both linear paths whatever the rows.
 On the multiple-features views with 200 and 400 training rows the model of 24 dimensions
-imputed with 1.30-1.33 times a per-view ridge's error, the wide one with the decay 0.98-1.08
+imputed with 1.31 times a per-view ridge's error, the wide one with the decay 0.99-1.08
 times (``docs/quality.rst``, "Wide data with few rows").
 """
 
@@ -57,7 +57,7 @@ def auto_decoder_skip(n_latent, rows_outnumber_columns):
     """``decoder_skip="auto"``: the decoders' linear path where the fit's rows outnumber the
     data's columns, and for a latent space wider than ``NARROW_LATENT`` whatever the rows (the
     architecture of wide latent spaces; on the multiple-features views with 400 training rows
-    the wide size without it imputed with 1.10 times the error).
+    the wide size without it imputed with 1.11 times the error).
 
     >>> auto_decoder_skip(24, True), auto_decoder_skip(24, False), auto_decoder_skip(25, False)
     (True, False, True)
@@ -74,7 +74,8 @@ def wide_size(widths):
     features never need more, and there the wide size imputed 6-13% worse and tripled the
     CPU time). With fewer rows than columns too: there the weights decay
     (``weight_decay="auto"``), and on the multiple-features views with 100-400 training rows
-    the wide size imputed with 0.74-0.94 times the error of 12 or 24 dimensions
+    the default with it imputed with 0.71-0.94 times the error of the one without (12 or
+    24 dimensions)
     (``docs/quality.rst``, "Wide data with few rows").
 
     >>> mfeat = [76, 216, 64, 240, 47, 6, 10]          # the UCI multiple features + label

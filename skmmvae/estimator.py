@@ -96,8 +96,9 @@ class MultiModalVAE(InferenceMixin, TrainingMixin, ChecksMixin, PersistenceMixin
         model kept is that of an uninterrupted fit; no race with user ``callbacks``, which
         would see a size's training in two parts, and no check half-way with an
         ``accelerator``). On wide data (at least 192 columns, a categorical modality counted
-        by its classes, and a modality of more than 24 columns among as many others, so that its linear relation to them can have a rank above
-        24; ``aggregation="auto"`` without
+        by its classes, and a modality of more than 24 columns among as many others, so
+        that its linear relation to them can have a rank above 24; with few rows or many;
+        ``aggregation="auto"`` without
         ``aggregator_options``, and no custom ``decoders``) a third, wide size is tried as well:
         one dimension per 4 columns in multiples of 8, at most 128, with the diagonal
         product of experts and the encoders' linear path (``aggregation="auto"``,
