@@ -25,8 +25,10 @@ from ._runtime import seeded, check_device
 from ._calibration import fit_temperatures
 from ._usefulness import usefulness_warning
 from ._sizes import auto_rank, auto_width
-from ._small_data import auto_early_stopping, auto_holds_out, auto_weight_decay, validation_rows
-from ._wide_latent import NARROW_LATENT, auto_aggregation, auto_decoder_skip, auto_encoder_skip
+from ._small_data import (SMALL_DATA_WEIGHT_DECAY, auto_early_stopping, auto_holds_out,
+                          auto_weight_decay, validation_rows)
+from ._wide_latent import (NARROW_LATENT, auto_aggregation, auto_decoder_skip, auto_encoder_skip,
+                           auto_wide_weight_decay)
 from .nn import MultiModalModule
 
 # The parameters that decide the architecture of the module: a fit records them
@@ -140,11 +142,15 @@ class TrainingMixin:
 
     def _resolved_weight_decay(self):
         """``weight_decay`` as a number: ``"auto"`` decays where the fit's rows are few (see
-        :mod:`skmmvae._small_data`), and not before a fit, which has none."""
+        :mod:`skmmvae._small_data`) and for a wide latent space on wide data (see
+        :mod:`skmmvae._wide_latent`), and not before a fit, which has neither."""
         if isinstance(self.weight_decay, str):
-            schema = self.__dict__.get("_schema")
-            return auto_weight_decay(self.__dict__.get("_n_fit_rows"),
-                                     0 if schema is None else schema.n_output_columns)
+            schema, rows = self.__dict__.get("_schema"), self.__dict__.get("_n_fit_rows")
+            if rows is None:
+                return 0.0
+            columns = 0 if schema is None else schema.n_output_columns
+            return max(auto_weight_decay(rows, columns),
+                       auto_wide_weight_decay(latent_size(self), columns, SMALL_DATA_WEIGHT_DECAY))
         return float(self.weight_decay)
 
     def _resolved_early_stopping(self):

@@ -56,6 +56,23 @@ def test_auto_rules_follow_the_latent_size_and_the_rows(n_components, n_rows, ag
     assert _encoder_paths(est) == [skip] * 3
 
 
+@pytest.mark.parametrize("n_components, wide_columns, decay", [
+    (24, 8, 0.0),   # a narrow latent space on wide data: no decay with these rows
+    (25, 8, 1.0),   # a wide one on wide data: decays
+    (25, 16, 0.0),  # a wide one on data of fewer columns than wide data have: none
+])
+def test_auto_weight_decay_decays_a_wide_latent_space_on_wide_data_whatever_the_rows(
+        n_components, wide_columns, decay, monkeypatch):
+    # 150 rows of 15 columns: neither small data nor fewer rows than columns, so only the
+    # wide architecture on data of at least WIDE_MIN_COLUMNS columns decays
+    monkeypatch.setattr(_wide_latent, "WIDE_MIN_COLUMNS", wide_columns)
+    est = _quiet_fit(MultiModalVAE(n_components=n_components, **FAST), _views(150))
+    assert est.weight_decay == "auto" and est.weight_decay_ == decay
+    assert type(est.net_.optimizer_) is (torch.optim.AdamW if decay else torch.optim.Adam)
+    assert all(group["weight_decay"] == decay for group in est.net_.optimizer_.param_groups)
+    assert MultiModalVAE(n_components=n_components)._resolved_weight_decay() == 0.0  # unfitted
+
+
 @pytest.mark.parametrize("n_components", [12, 25])
 def test_auto_fits_the_model_the_explicit_choices_fit(n_components):
     X = _views(40)
