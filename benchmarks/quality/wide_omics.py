@@ -10,6 +10,9 @@ more rows than columns. One line per seed::
     python benchmarks/quality/wide_omics.py --seeds 0 1 2
     python benchmarks/quality/wide_omics.py --seeds 0 1 2 --params "{'weight_decay': 0.0}"
 
+``--widths`` and ``--rows`` change the shape (e.g. ``--widths 150 100 60 --rows 1000``: more
+rows than columns, where only the wide latent size decays).
+
 Results in ``results/wide_omics.txt``.
 """
 import argparse
@@ -39,8 +42,8 @@ def make_views(n, seed, widths=WIDTHS, n_latent=10, noise=1.0):
     return views
 
 
-def run(seed, n_train=300, n_test=300, params=None):
-    X = make_views(n_train + n_test, seed)
+def run(seed, n_train=300, n_test=300, params=None, widths=WIDTHS):
+    X = make_views(n_train + n_test, seed, widths=widths)
     train = {k: v[:n_train] for k, v in X.items()}
     test = {k: v[n_train:] for k, v in X.items()}
     with warnings.catch_warnings():
@@ -61,17 +64,22 @@ def run(seed, n_train=300, n_test=300, params=None):
     vae, ridge = float(np.mean(errors["vae"])), float(np.mean(errors["ridge"]))
     return {"seed": seed, "params": params or {}, "vae": round(vae, 4), "ridge": round(ridge, 4),
             "vae / ridge": round(vae / ridge, 3), "fit_cpu_s": round(cpu, 1),
-            "n_components": int(est.n_components_), "weight_decay": est.weight_decay_}
+            "n_components": int(est.n_components_), "weight_decay": est.weight_decay_,
+            "widths": list(widths), "n_train": n_train}
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", nargs="+", type=int, default=[0])
     parser.add_argument("--params", default="{}")
+    parser.add_argument("--widths", nargs="+", type=int, default=list(WIDTHS),
+                        help="the views' widths (default: 2000 1000 300)")
+    parser.add_argument("--rows", type=int, default=300, help="training rows (and test rows)")
     args = parser.parse_args(argv)
     params = ast.literal_eval(args.params)
     for seed in args.seeds:
-        print(run(seed, params=params), flush=True)
+        print(run(seed, n_train=args.rows, n_test=args.rows, params=params,
+                  widths=tuple(args.widths)), flush=True)
 
 
 if __name__ == "__main__":
