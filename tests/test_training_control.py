@@ -145,6 +145,21 @@ def _stop_report(losses, n_iter_no_change=20):
     return [w for w in caught if issubclass(w.category, ConvergenceWarning)]
 
 
+def test_a_tail_falling_by_a_sliver_of_the_fit_s_fall_does_not_warn():
+    """A validation loss still falling significantly at the end of the budget, but by less than
+    LEARNING_FRACTION of what it fell over the whole fit (the tail of an annealed schedule),
+    does not warn; the same tail falling by more than that fraction does."""
+    from skmmvae._checks import LEARNING_FRACTION, falling_trend
+
+    rng = np.random.default_rng(0)
+    head = np.linspace(1000.0, 100.0, 80)  # a fall of 900 before the last 20 epochs
+    for per_epoch, warns in ((0.03, False), (0.6, True)):  # 0.6 and 12 over the window
+        tail = 100 - per_epoch * np.arange(1, 21) + rng.normal(scale=0.01, size=20)
+        assert falling_trend(tail) is not None  # significant either way
+        assert bool(per_epoch * 20 >= LEARNING_FRACTION * (1000 - tail.min())) is warns
+        assert len(_stop_report(np.r_[head, tail])) == int(warns)
+
+
 def test_a_plateau_at_the_end_of_the_budget_does_not_warn():
     """The lowest validation loss among the last epochs is no reason to warn when the curve is
     flat there (noise around a plateau); a curve that still falls warns."""
