@@ -98,7 +98,7 @@ def fit_auto(estimator, X):
         random_state = int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
     say = _sink(estimator)
     race = _race_epochs(estimator)
-    fits, sizes = [], list(AUTO_SIZES)
+    fits, sizes, validation = [], list(AUTO_SIZES), None
     for size in sizes:  # grows by the wide size, once the first fit has seen the data
         say(f"n_components='auto': fitting {size} latent dimensions ({len(fits) + 1} of {len(sizes)})")
         candidate, caught, failure, rows = _fit_candidate(estimator, size, random_state, X, race)
@@ -108,8 +108,10 @@ def fit_auto(estimator, X):
         interrupted = getattr(candidate.net_, "interruption_", None) is not None
         paused = "_race_state" in candidate.__dict__  # racing: trained the warm-up only
         error = None
+        if rows is not None and validation is None:
+            validation = _ValidationRows(X, rows)
         if rows is not None and not interrupted and not paused:
-            error = _validation_error(candidate, X, rows)
+            error = _validation_error(candidate, validation, rows)
         if rows is None or interrupted or (not paused and error is None):
             # nothing to choose on, or Ctrl-C: this one
             say(f"n_components='auto': keeping {size}")
@@ -125,7 +127,7 @@ def fit_auto(estimator, X):
     dropped = set()
     if "_race_state" in fits[0][0].__dict__:  # every size trained the warm-up: the wide size
         # races the narrow ones (the first size paused only where there is a wide one)
-        pause = [_validation_error(fit[0], X, rows) for fit in fits]
+        pause = [_validation_error(fit[0], validation, rows) for fit in fits]
         if None not in pause:
             dropped = _race_losers(pause, len(AUTO_SIZES))
             for i in dropped:
@@ -141,7 +143,7 @@ def fit_auto(estimator, X):
             wide = i >= len(AUTO_SIZES)
             probe = None
             if midway is not None and (narrow_midway or not wide):
-                probe = _Midway(fit[0], X, rows, midway,
+                probe = _Midway(fit[0], validation, rows, midway,
                                 limit=RACE_MARGIN * min(narrow_midway) if wide else None)
             say(f"n_components='auto': training {size} latent dimensions on")
             candidate, caught, failure = _finish_candidate(fit[0], fit[1], race, X, probe)
@@ -156,7 +158,7 @@ def fit_auto(estimator, X):
                 _adopt(estimator, candidate, caught)
                 raise failure
             interrupted = getattr(candidate.net_, "interruption_", None) is not None
-            error = None if interrupted else _validation_error(candidate, X, rows)
+            error = None if interrupted else _validation_error(candidate, validation, rows)
             if error is None:  # Ctrl-C, or nothing to choose on (the first size): this one
                 say(f"n_components='auto': keeping {size}")
                 _adopt(estimator, candidate, caught)
@@ -412,13 +414,34 @@ def _selection_rows(candidate):
     return split[1].numpy()
 
 
+class _ValidationRows:
+    """The rows ``rows`` of ``X`` on which :func:`fit_auto` scores its candidates, cut from the
+    data's blocks once (by the first score): every candidate learns the same schema from the
+    same ``X``, so the blocks of one serve all, where converting the whole of ``X`` for each
+    score (up to six per fit) cost a copy of the data each time."""
+
+    def __init__(self, X, rows):
+        self.X, self.rows, self.blocks = X, rows, None
+
+    def cut(self, candidate):
+        if self.blocks is None:
+            _, blocks = candidate._tensors(self.X)
+            self.blocks = {name: block[self.rows] for name, block in blocks.items()}
+            self.X = None  # cut: the data are no longer needed here
+        return self.blocks
+
+
 def _validation_error(candidate, X, rows):
-    """The cross-modal imputation error of ``candidate`` on the training rows ``rows``; None
-    where no modality is observed in them (nothing to choose on)."""
+    """The cross-modal imputation error of ``candidate`` on the training rows ``rows`` of ``X``
+    (or of the :class:`_ValidationRows` ``X`` cut them from); None where no modality is
+    observed in them (nothing to choose on)."""
     from .metrics._imputation import blocks_imputation_error, observed_modalities
 
-    _, blocks = candidate._tensors(X)
-    blocks = {name: block[rows] for name, block in blocks.items()}
+    if isinstance(X, _ValidationRows):
+        blocks = X.cut(candidate)
+    else:
+        _, blocks = candidate._tensors(X)
+        blocks = {name: block[rows] for name, block in blocks.items()}
     names = observed_modalities(candidate, blocks)
     return blocks_imputation_error(candidate, blocks, names) if names else None
 

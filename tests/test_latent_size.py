@@ -369,3 +369,28 @@ def test_no_race_without_a_warm_up_of_at_least_race_min_epochs(params):
     est = MultiModalVAE(n_components="auto", **{**RACE, **params})
     assert _latent_size._race_epochs(est) is None
     assert _latent_size._race_epochs(MultiModalVAE()) == 25  # the default: 100 epochs
+
+
+def test_the_validation_rows_are_cut_from_the_data_once_and_score_as_the_data_do(monkeypatch):
+    """fit_auto scores every candidate on blocks cut from X once (every candidate learns the
+    same schema from the same X), not on a conversion of the whole of X per score; each score
+    equals the one computed from X itself."""
+    X = {**three_views(), "y": np.repeat(np.array(["p", "q"]), 100)[:, None]}
+    models = [quiet_fit(MultiModalVAE(n_components=size, likelihoods={"y": "categorical"}, **FAST), X)
+              for size in (2, 3)]
+    rows = validation_rows(models[0])
+    expected = [_latent_size._validation_error(model, X, rows) for model in models]
+    conversions = []
+    original = MultiModalVAE._tensors
+
+    def counting(self, data, *args, **kwargs):
+        conversions.append(len(next(iter(data.values()))))
+        return original(self, data, *args, **kwargs)
+
+    monkeypatch.setattr(MultiModalVAE, "_tensors", counting)
+    cut = _latent_size._ValidationRows(X, rows)
+    got = [_latent_size._validation_error(model, cut, rows) for model in models + models]
+    assert got == expected + expected
+    assert conversions.count(200) == 1  # the whole of X once, by the first score (predict
+    # converts the 20 validation rows it is given)
+    assert cut.X is None and all(len(block) == len(rows) for block in cut.blocks.values())
