@@ -76,7 +76,7 @@ def auto_wide_weight_decay(n_latent, n_columns, decay):
 
     On the multiple-features views (649 columns and the label, 1,400 training rows) the wide
     size imputed with 0.93-0.95 times the error with the decay, with complete data and with
-    views missing, and on ``mfeat_like`` (2,000 rows) it then beat the narrow sizes, 0.89-0.95
+    views missing, and on ``mfeat_like`` (2,000 rows) it then beat the narrow sizes, 0.88-0.95
     times the error of the size kept before; on data of fewer columns (breast cancer, the
     digits, wine) a latent space of 32 dimensions imputed 1.01-1.17 times worse with it
     (``docs/quality.rst``, "Weight decay for wide latent spaces").

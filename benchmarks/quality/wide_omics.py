@@ -11,7 +11,9 @@ more rows than columns. One line per seed::
     python benchmarks/quality/wide_omics.py --seeds 0 1 2 --params "{'weight_decay': 0.0}"
 
 ``--widths`` and ``--rows`` change the shape (e.g. ``--widths 150 100 60 --rows 1000``: more
-rows than columns, where only the wide latent size decays).
+rows than columns, where only the wide latent size decays); ``--missing`` drops 30-50% of
+each training row's views (the suite's ``missing`` regime; test rows stay complete) and adds
+``KNNImputer`` on the concatenated views.
 
 Results in ``results/wide_omics.txt``.
 """
@@ -23,6 +25,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+from sklearn.impute import KNNImputer
 from sklearn.linear_model import RidgeCV
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
@@ -42,30 +45,46 @@ def make_views(n, seed, widths=WIDTHS, n_latent=10, noise=1.0):
     return views
 
 
-def run(seed, n_train=300, n_test=300, params=None, widths=WIDTHS):
+def run(seed, n_train=300, n_test=300, params=None, widths=WIDTHS, missing=False):
     X = make_views(n_train + n_test, seed, widths=widths)
     train = {k: v[:n_train] for k, v in X.items()}
     test = {k: v[n_train:] for k, v in X.items()}
+    if missing:  # views dropped from the training rows as the suite's "missing" regime does
+        from benchmarks.quality.regimes import drop_views
+
+        train, _ = drop_views(train, seed)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         start = time.process_time()
         est = MultiModalVAE(random_state=seed, n_jobs=1, **(params or {})).fit(train)
         cpu = time.process_time() - start
-    errors = {"vae": [], "ridge": []}
-    for view in X:
-        sd = train[view].std(0)
+    errors = {"vae": [], "ridge": [], "knn": []}
+    names = list(X)
+    knn = KNNImputer().fit(np.hstack([train[k] for k in names])) if missing else None
+    for j, view in enumerate(names):
+        sd = np.nanstd(train[view], axis=0)
         given = {k: (test[k] if k != view else np.full_like(test[k], np.nan)) for k in X}
         others = [k for k in X if k != view]
-        ridge = RidgeCV(alphas=np.logspace(-2, 5, 15)).fit(
-            np.hstack([train[k] for k in others]), train[view])
-        for name, pred in (("vae", est.predict(given)[view]),
-                           ("ridge", ridge.predict(np.hstack([test[k] for k in others])))):
+        # the suite's ridge: fitted on the rows that observe the view, missing inputs
+        # mean-imputed (none without missing views)
+        inputs = np.hstack([train[k] for k in others])
+        inputs = np.where(np.isnan(inputs), np.nanmean(inputs, axis=0), inputs)
+        rows = ~np.isnan(train[view]).any(axis=1)
+        ridge = RidgeCV(alphas=np.logspace(-2, 5, 15)).fit(inputs[rows], train[view][rows])
+        preds = [("vae", est.predict(given)[view]),
+                 ("ridge", ridge.predict(np.hstack([test[k] for k in others])))]
+        if knn is not None:
+            start_col = sum(train[k].shape[1] for k in names[:j])
+            filled = knn.transform(np.hstack([given[k] for k in names]))
+            preds.append(("knn", filled[:, start_col:start_col + train[view].shape[1]]))
+        for name, pred in preds:
             errors[name].append(float(np.mean(((pred - test[view]) / sd) ** 2)))
     vae, ridge = float(np.mean(errors["vae"])), float(np.mean(errors["ridge"]))
     return {"seed": seed, "params": params or {}, "vae": round(vae, 4), "ridge": round(ridge, 4),
             "vae / ridge": round(vae / ridge, 3), "fit_cpu_s": round(cpu, 1),
             "n_components": int(est.n_components_), "weight_decay": est.weight_decay_,
-            "widths": list(widths), "n_train": n_train}
+            "widths": list(widths), "n_train": n_train, "missing": bool(missing),
+            **({"knn": round(float(np.mean(errors["knn"])), 4)} if errors["knn"] else {})}
 
 
 def main(argv=None):
@@ -75,11 +94,13 @@ def main(argv=None):
     parser.add_argument("--widths", nargs="+", type=int, default=list(WIDTHS),
                         help="the views' widths (default: 2000 1000 300)")
     parser.add_argument("--rows", type=int, default=300, help="training rows (and test rows)")
+    parser.add_argument("--missing", action="store_true",
+                        help="drop 30-50%% of each training row's views, as the suite's missing regime")
     args = parser.parse_args(argv)
     params = ast.literal_eval(args.params)
     for seed in args.seeds:
         print(run(seed, n_train=args.rows, n_test=args.rows, params=params,
-                  widths=tuple(args.widths)), flush=True)
+                  widths=tuple(args.widths), missing=args.missing), flush=True)
 
 
 if __name__ == "__main__":
