@@ -425,10 +425,15 @@ class _ValidationRows:
 
     def cut(self, candidate):
         if self.blocks is None:
-            _, blocks = candidate._tensors(self.X)
-            self.blocks = {name: block[self.rows] for name, block in blocks.items()}
+            self.blocks = _validation_blocks(candidate, self.X, self.rows)
             self.X = None  # cut: the data are no longer needed here
         return self.blocks
+
+
+def _validation_blocks(candidate, X, rows):
+    """The blocks of ``X`` (as ``candidate`` validates them) at the rows ``rows``."""
+    _, blocks = candidate._tensors(X)
+    return {name: block[rows] for name, block in blocks.items()}
 
 
 def _validation_error(candidate, X, rows):
@@ -440,8 +445,7 @@ def _validation_error(candidate, X, rows):
     if isinstance(X, _ValidationRows):
         blocks = X.cut(candidate)
     else:
-        _, blocks = candidate._tensors(X)
-        blocks = {name: block[rows] for name, block in blocks.items()}
+        blocks = _validation_blocks(candidate, X, rows)
     names = observed_modalities(candidate, blocks)
     return blocks_imputation_error(candidate, blocks, names) if names else None
 

@@ -20,7 +20,7 @@ and cost their label 3 points of accuracy. With more rows no decay tried helped 
 was not tuned for: the unseen wine data with all 124 training rows imputed 1.5% worse with 1
 and 6% worse with 3, diabetes (309 rows) 0.1-1% worse. The one exception, with any rows:
 a latent space wider than 24 dimensions on wide data decays too
-(:func:`skmmvae._wide_latent.auto_wide_weight_decay`).
+(:func:`skmmvae._wide_latent.decays_wide_latent`).
 
 ``early_stopping="auto"`` stops early on the validation rows where the split holds at least
 ``MIN_EARLY_STOPPING_ROWS`` (20) of them (``validation_fraction`` of the rows of the training
@@ -39,24 +39,32 @@ the error of early stopping on 7 data sets.
 
 import numpy as np
 
+from ._wide_latent import decays_wide_latent
+
 # The rows given to fit (validation rows included) up to which weight_decay="auto" decays:
 # the quality issue's "small data" (at most 100 rows); with more, up to the data's columns.
 SMALL_DATA_ROWS = 100
 SMALL_DATA_WEIGHT_DECAY = 1.0
 
 
-def auto_weight_decay(n_rows, n_columns=0):
+def auto_weight_decay(n_rows, n_columns=0, n_latent=0):
     """``weight_decay="auto"`` for a fit of ``n_rows`` rows of data with ``n_columns`` columns
-    (a categorical modality counted by its classes): ``SMALL_DATA_WEIGHT_DECAY`` up to
-    ``SMALL_DATA_ROWS`` rows or up to as many rows as columns, 0 with more (and before a fit,
+    (a categorical modality counted by its classes) and a latent space of ``n_latent``
+    dimensions: ``SMALL_DATA_WEIGHT_DECAY`` up to ``SMALL_DATA_ROWS`` rows, up to as many rows
+    as columns, or for a wide latent space on wide data whatever the rows
+    (:func:`skmmvae._wide_latent.decays_wide_latent`); 0 otherwise (and before a fit,
     ``n_rows`` None).
 
     >>> auto_weight_decay(30), auto_weight_decay(100), auto_weight_decay(101), auto_weight_decay(None)
     (1.0, 1.0, 0.0, 0.0)
     >>> auto_weight_decay(400, n_columns=659), auto_weight_decay(660, n_columns=659)
     (1.0, 0.0)
+    >>> auto_weight_decay(1400, n_columns=659, n_latent=128), auto_weight_decay(None, 659, 128)
+    (1.0, 0.0)
     """
-    if n_rows is not None and n_rows <= max(SMALL_DATA_ROWS, n_columns):
+    if n_rows is None:
+        return 0.0
+    if n_rows <= max(SMALL_DATA_ROWS, n_columns) or decays_wide_latent(n_latent, n_columns):
         return SMALL_DATA_WEIGHT_DECAY
     return 0.0
 

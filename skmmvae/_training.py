@@ -25,10 +25,8 @@ from ._runtime import seeded, check_device
 from ._calibration import fit_temperatures
 from ._usefulness import usefulness_warning
 from ._sizes import auto_rank, auto_width
-from ._small_data import (SMALL_DATA_WEIGHT_DECAY, auto_early_stopping, auto_holds_out,
-                          auto_weight_decay, validation_rows)
-from ._wide_latent import (NARROW_LATENT, auto_aggregation, auto_decoder_skip, auto_encoder_skip,
-                           auto_wide_weight_decay)
+from ._small_data import auto_early_stopping, auto_holds_out, auto_weight_decay, validation_rows
+from ._wide_latent import NARROW_LATENT, auto_aggregation, auto_decoder_skip, auto_encoder_skip
 from .nn import MultiModalModule
 
 # The parameters that decide the architecture of the module: a fit records them
@@ -145,12 +143,10 @@ class TrainingMixin:
         :mod:`skmmvae._small_data`) and for a wide latent space on wide data (see
         :mod:`skmmvae._wide_latent`), and not before a fit, which has neither."""
         if isinstance(self.weight_decay, str):
-            schema, rows = self.__dict__.get("_schema"), self.__dict__.get("_n_fit_rows")
-            if rows is None:
-                return 0.0
-            columns = 0 if schema is None else schema.n_output_columns
-            return max(auto_weight_decay(rows, columns),
-                       auto_wide_weight_decay(latent_size(self), columns, SMALL_DATA_WEIGHT_DECAY))
+            schema = self.__dict__.get("_schema")
+            return auto_weight_decay(self.__dict__.get("_n_fit_rows"),
+                                     0 if schema is None else schema.n_output_columns,
+                                     latent_size(self))
         return float(self.weight_decay)
 
     def _resolved_early_stopping(self):

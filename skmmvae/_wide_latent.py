@@ -19,7 +19,7 @@ path, ``decoder_skip="auto"``): a wide latent space has both linear paths whatev
 On the multiple-features views with 200 and 400 training rows the model of 24 dimensions
 imputed with 1.31 times a per-view ridge's error, the wide one with the decay 0.99-1.08
 times (``docs/quality.rst``, "Wide data with few rows"). With more rows than columns the
-wide latent space decays as well (``auto_wide_weight_decay``): on the multiple-features views
+wide latent space decays as well (``decays_wide_latent``): on the multiple-features views
 with 1,400 rows it imputed with 0.93-0.95 times the error, and on ``mfeat_like`` the decayed
 wide size beat the narrow ones (``docs/quality.rst``, "Weight decay for wide latent spaces").
 """
@@ -68,11 +68,12 @@ def auto_decoder_skip(n_latent, rows_outnumber_columns):
     return bool(rows_outnumber_columns) or n_latent > NARROW_LATENT
 
 
-def auto_wide_weight_decay(n_latent, n_columns, decay):
-    """The share of ``weight_decay="auto"`` that follows the latent size: ``decay`` for a
-    latent space wider than ``NARROW_LATENT`` (whose encoders and decoders have linear paths
-    of ``columns x latent`` weights) on data of at least ``WIDE_MIN_COLUMNS`` columns (a
-    categorical modality counted by its classes), whatever the rows; 0 otherwise.
+def decays_wide_latent(n_latent, n_columns):
+    """Whether ``weight_decay="auto"`` decays a latent space of ``n_latent`` dimensions on data
+    of ``n_columns`` columns (a categorical modality counted by its classes) whatever the rows
+    (:func:`skmmvae._small_data.auto_weight_decay`): one wider than ``NARROW_LATENT``, whose
+    encoders and decoders have linear paths of ``columns x latent`` weights, on data of at
+    least ``WIDE_MIN_COLUMNS`` columns.
 
     On the multiple-features views (649 columns and the label, 1,400 training rows) the wide
     size imputed with 0.93-0.95 times the error with the decay, with complete data and with
@@ -81,14 +82,10 @@ def auto_wide_weight_decay(n_latent, n_columns, decay):
     digits, wine) a latent space of 32 dimensions imputed 1.01-1.17 times worse with it
     (``docs/quality.rst``, "Weight decay for wide latent spaces").
 
-    >>> auto_wide_weight_decay(24, 659, 1.0), auto_wide_weight_decay(128, 659, 1.0)
-    (0.0, 1.0)
-    >>> auto_wide_weight_decay(32, 74, 1.0)
-    0.0
+    >>> decays_wide_latent(24, 659), decays_wide_latent(128, 659), decays_wide_latent(32, 74)
+    (False, True, False)
     """
-    if n_latent > NARROW_LATENT and n_columns >= WIDE_MIN_COLUMNS:
-        return float(decay)
-    return 0.0
+    return n_latent > NARROW_LATENT and n_columns >= WIDE_MIN_COLUMNS
 
 
 def wide_size(widths):

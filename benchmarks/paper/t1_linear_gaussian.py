@@ -74,6 +74,7 @@ def fit_model(X, aggregation, objective, seed, epochs, n_samples, standardize=Tr
         activation="leaky_relu",
         batch_size=500,
         lr=1e-3,
+        weight_decay=0.0,  # the paper's Adam (the default decays a latent space of 30 on wide data)
         beta=1.0,  # the paper's objective, without the package's KL warm-up
         kl_warmup=0,
         max_epochs=epochs,

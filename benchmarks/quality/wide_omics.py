@@ -30,6 +30,7 @@ from sklearn.linear_model import RidgeCV
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+from benchmarks.quality.regimes import drop_views  # noqa: E402
 from skmmvae import MultiModalVAE  # noqa: E402
 
 WIDTHS = (2000, 1000, 300)
@@ -50,8 +51,6 @@ def run(seed, n_train=300, n_test=300, params=None, widths=WIDTHS, missing=False
     train = {k: v[:n_train] for k, v in X.items()}
     test = {k: v[n_train:] for k, v in X.items()}
     if missing:  # views dropped from the training rows as the suite's "missing" regime does
-        from benchmarks.quality.regimes import drop_views
-
         train, _ = drop_views(train, seed)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

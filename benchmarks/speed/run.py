@@ -58,6 +58,7 @@ def estimator(widths_hidden, n_latent, batch, aggregation="sumpooling", epochs=1
         n_components=n_latent, aggregation=aggregation, hidden_layer_sizes=widths_hidden,
         embedding_size=widths_hidden[0], batch_size=batch, max_epochs=epochs,
         validation_fraction=0.0, early_stopping=False, random_state=0, n_jobs=n_jobs,
+        weight_decay=0.0,  # Adam, as the reference loop (the default decays wide latent spaces)
     )
 
 
